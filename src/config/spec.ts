@@ -1,0 +1,158 @@
+/**
+ * Every configuration key Wren knows, with its type, default and documentation. This one table drives the
+ * TOML validation, the WREN_<SECTION>_<KEY> environment overrides, `wren config check` and the test that keeps
+ * config.example.toml complete.
+ */
+
+export type KeySpec =
+  | {
+      type: "string";
+      default: string;
+      doc: string;
+      secret?: boolean;
+      check?: (value: string) => string | null;
+    }
+  | { type: "integer"; default: number; doc: string; min: number; max: number }
+  | { type: "boolean"; default: boolean; doc: string }
+  | { type: "enum"; default: string; doc: string; values: readonly string[] };
+
+const hostname = (value: string): string | null =>
+  /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/.test(value)
+    ? null
+    : "must be a lower-case host name, optionally with a port (example.com, localhost:8080)";
+
+const notEmpty = (value: string): string | null => (value.trim() === "" ? "must not be empty" : null);
+
+export const CONFIG_SPEC = {
+  server: {
+    domain: {
+      type: "string",
+      default: "localhost:8080",
+      doc: "The public host name: the domain in your handle (@you@domain) and in every URL. It cannot change after you federate.",
+      check: hostname,
+    },
+    protocol: {
+      type: "enum",
+      default: "https",
+      values: ["https", "http"],
+      doc: 'Scheme of public URLs. Keep "https" in production (behind a TLS-terminating reverse proxy); "http" is for local trials and tests only.',
+    },
+    listen_host: {
+      type: "string",
+      default: "127.0.0.1",
+      doc: "Address the HTTP server binds to. Keep 127.0.0.1 behind a reverse proxy.",
+      check: notEmpty,
+    },
+    listen_port: {
+      type: "integer",
+      default: 8080,
+      min: 0,
+      max: 65535,
+      doc: "Port the HTTP server binds to.",
+    },
+    title: { type: "string", default: "Wren", doc: "Name of the instance shown to apps and other servers." },
+    description: {
+      type: "string",
+      default: "A single-user fediverse server.",
+      doc: "Short description of the instance shown to apps.",
+    },
+    contact_email: { type: "string", default: "", doc: "Contact e-mail shown in the instance information." },
+  },
+  database: {
+    path: {
+      type: "string",
+      default: "./data/wren.db",
+      doc: "SQLite database file. Its folder is created if missing.",
+      check: notEmpty,
+    },
+    busy_timeout_ms: {
+      type: "integer",
+      default: 5000,
+      min: 0,
+      max: 600_000,
+      doc: "How long a write waits for the database lock.",
+    },
+  },
+  media: {
+    path: {
+      type: "string",
+      default: "./data/media",
+      doc: "Folder for uploaded and cached media files.",
+      check: notEmpty,
+    },
+    max_image_bytes: {
+      type: "integer",
+      default: 16 * 1024 * 1024,
+      min: 1024,
+      max: 1024 * 1024 * 1024,
+      doc: "Largest image upload in bytes.",
+    },
+    max_video_bytes: {
+      type: "integer",
+      default: 99 * 1024 * 1024,
+      min: 1024,
+      max: 4 * 1024 * 1024 * 1024,
+      doc: "Largest video or audio upload in bytes.",
+    },
+  },
+  log: {
+    level: {
+      type: "enum",
+      default: "info",
+      values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+      doc: "Log verbosity. One line per request is logged at info.",
+    },
+  },
+  federation: {
+    allow_private_addresses: {
+      type: "boolean",
+      default: false,
+      doc: "Allow outbound requests to loopback and private addresses. For tests on one machine only: it opens the server to SSRF.",
+    },
+    signature_window_seconds: {
+      type: "integer",
+      default: 3600,
+      min: 30,
+      max: 86_400,
+      doc: "How far a signature's Date or created may be from now, either way.",
+    },
+    delivery_concurrency: {
+      type: "integer",
+      default: 8,
+      min: 1,
+      max: 256,
+      doc: "Deliveries in flight at once, across all hosts.",
+    },
+    delivery_per_host: {
+      type: "integer",
+      default: 2,
+      min: 1,
+      max: 64,
+      doc: "Deliveries in flight at once to one host.",
+    },
+  },
+  limits: {
+    max_body_bytes: {
+      type: "integer",
+      default: 1024 * 1024,
+      min: 1024,
+      max: 64 * 1024 * 1024,
+      doc: "Largest request body accepted outside media uploads (inbox, API), in bytes.",
+    },
+  },
+} as const satisfies Record<string, Record<string, KeySpec>>;
+
+type Spec = typeof CONFIG_SPEC;
+type ValueOf<K extends KeySpec> = K extends { type: "integer" }
+  ? number
+  : K extends { type: "boolean" }
+    ? boolean
+    : K extends { type: "enum"; values: readonly (infer V)[] }
+      ? V
+      : string;
+
+export type Config = {
+  readonly [S in keyof Spec]: {
+    readonly [K in keyof Spec[S]]: Spec[S][K] extends KeySpec ? ValueOf<Spec[S][K]> : never;
+  };
+};

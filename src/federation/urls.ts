@@ -1,0 +1,63 @@
+import type { Config } from "../config/spec.js";
+
+/** Every public URL Wren hands out, in one place: they cannot change once federated. */
+export class Urls {
+  readonly origin: string;
+
+  constructor(config: Config) {
+    this.origin = `${config.server.protocol}://${config.server.domain}`;
+  }
+
+  get domain(): string {
+    return new URL(this.origin).host;
+  }
+
+  actor(username: string): string {
+    return `${this.origin}/users/${username}`;
+  }
+  profile(username: string): string {
+    return `${this.origin}/@${username}`;
+  }
+  inbox(username: string): string {
+    return `${this.actor(username)}/inbox`;
+  }
+  outbox(username: string): string {
+    return `${this.actor(username)}/outbox`;
+  }
+  followers(username: string): string {
+    return `${this.actor(username)}/followers`;
+  }
+  following(username: string): string {
+    return `${this.actor(username)}/following`;
+  }
+  featured(username: string): string {
+    return `${this.actor(username)}/collections/featured`;
+  }
+  mainKey(username: string): string {
+    return `${this.actor(username)}#main-key`;
+  }
+  ed25519Key(username: string): string {
+    return `${this.actor(username)}#ed25519-key`;
+  }
+  status(username: string, id: string): string {
+    return `${this.actor(username)}/statuses/${id}`;
+  }
+  statusPage(username: string, id: string): string {
+    return `${this.profile(username)}/${id}`;
+  }
+  get sharedInbox(): string {
+    return `${this.origin}/inbox`;
+  }
+  get instanceActor(): string {
+    return `${this.origin}/actor`;
+  }
+  get instanceMainKey(): string {
+    return `${this.origin}/actor#main-key`;
+  }
+  get instanceEd25519Key(): string {
+    return `${this.origin}/actor#ed25519-key`;
+  }
+  media(path: string): string {
+    return `${this.origin}/media/${path}`;
+  }
+}

@@ -1,0 +1,52 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
+import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import * as schema from "./schema.js";
+
+export type Db = BetterSQLite3Database<typeof schema>;
+
+export interface Store {
+  db: Db;
+  sqlite: Database.Database;
+  close(): void;
+}
+
+/** drizzle/ beside src/ or dist/: the same relative place in the checkout and in the compiled tree. */
+export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+
+export interface OpenOptions {
+  busyTimeoutMs?: number;
+  /** Apply pending migrations (the default); `wren migrate` and start-up both do. */
+  migrate?: boolean;
+}
+
+export function openStore(path: string, options: OpenOptions = {}): Store {
+  mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma(`busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5000)}`);
+  // Bounded page cache (about 8 MB) so memory stays flat however large the database grows.
+  sqlite.pragma("cache_size = -8000");
+  sqlite.pragma("temp_store = MEMORY");
+  const db = drizzle(sqlite, { schema });
+  if (options.migrate !== false) migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  return {
+    db,
+    sqlite,
+    close() {
+      if (!sqlite.open) return;
+      sqlite.pragma("optimize");
+      sqlite.close();
+    },
+  };
+}
+
+/** Runs fn in one IMMEDIATE transaction (takes the write lock up front, so no upgrade deadlocks). */
+export function transaction<T>(store: Store, fn: () => T): T {
+  return store.sqlite.transaction(fn).immediate();
+}

@@ -1,0 +1,583 @@
+/**
+ * The whole database schema. IDs are decimal snowflake strings (see ids.ts): they sort by time as text, so
+ * Mastodon pagination by max_id/min_id is an index range scan. Times are Unix milliseconds.
+ *
+ * Local and remote actors share the `accounts` table so that follows, statuses and notifications reference
+ * one kind of row; the one local user's credentials live in `users`.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const id = () => text("id").primaryKey();
+const createdAt = () => integer("created_at").notNull();
+const flag = (name: string) => integer(name, { mode: "boolean" }).notNull().default(false);
+
+/** Profile fields as Mastodon and ActivityPub (PropertyValue) know them. */
+export interface ProfileField {
+  name: string;
+  value: string;
+  verifiedAt?: number | null;
+}
+
+export interface CustomEmoji {
+  shortcode: string;
+  url: string;
+  staticUrl?: string;
+}
+
+export const accounts = sqliteTable(
+  "accounts",
+  {
+    id: id(),
+    /** ActivityPub id of the actor. */
+    uri: text("uri").notNull(),
+    username: text("username").notNull(),
+    /** null for the local account. */
+    domain: text("domain"),
+    actorType: text("actor_type").notNull().default("Person"),
+    displayName: text("display_name").notNull().default(""),
+    /** HTML; sanitised on the way in for remote actors. */
+    note: text("note").notNull().default(""),
+    url: text("url"),
+    inboxUrl: text("inbox_url"),
+    sharedInboxUrl: text("shared_inbox_url"),
+    outboxUrl: text("outbox_url"),
+    followersUrl: text("followers_url"),
+    followingUrl: text("following_url"),
+    featuredUrl: text("featured_url"),
+    avatarUrl: text("avatar_url"),
+    headerUrl: text("header_url"),
+    avatarMediaId: text("avatar_media_id"),
+    headerMediaId: text("header_media_id"),
+    fields: text("fields", { mode: "json" }).$type<ProfileField[]>().notNull().default(sql`'[]'`),
+    emojis: text("emojis", { mode: "json" }).$type<CustomEmoji[]>().notNull().default(sql`'[]'`),
+    locked: flag("locked"),
+    bot: flag("bot"),
+    discoverable: flag("discoverable"),
+    indexable: flag("indexable"),
+    movedToUri: text("moved_to_uri"),
+    alsoKnownAs: text("also_known_as", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** Counts as the remote server reports them; local counts are computed. */
+    followersCount: integer("followers_count").notNull().default(0),
+    followingCount: integer("following_count").notNull().default(0),
+    statusesCount: integer("statuses_count").notNull().default(0),
+    lastStatusAt: integer("last_status_at"),
+    publishedAt: integer("published_at"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+    /** When the remote actor document was last fetched. */
+    fetchedAt: integer("fetched_at"),
+    /** Set when the actor was deleted (Delete of itself, or 410 Gone). */
+    goneAt: integer("gone_at"),
+  },
+  (t) => [
+    uniqueIndex("accounts_uri").on(t.uri),
+    uniqueIndex("accounts_acct").on(t.username, t.domain),
+    index("accounts_shared_inbox").on(t.sharedInboxUrl),
+  ],
+);
+
+/** The one local user: the credentials and preferences behind the local account row. */
+export const users = sqliteTable("users", {
+  id: id(),
+  accountId: text("account_id")
+    .notNull()
+    .unique()
+    .references(() => accounts.id, { onDelete: "cascade" }),
+  passwordHash: text("password_hash").notNull(),
+  email: text("email"),
+  /** Mastodon preferences (posting:default:visibility, reading:expand:media, ...). */
+  preferences: text("preferences", { mode: "json" })
+    .$type<Record<string, unknown>>()
+    .notNull()
+    .default(sql`'{}'`),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * Signing keys. `owner` is "instance" for the instance actor, or the local account id. Remote actors' public
+ * keys are cached in `remote_keys`.
+ */
+export const keyPairs = sqliteTable(
+  "key_pairs",
+  {
+    id: id(),
+    owner: text("owner").notNull(),
+    /** "rsa" (RSA-2048, PEM) or "ed25519" (raw keys, base64url). */
+    algorithm: text("algorithm", { enum: ["rsa", "ed25519"] }).notNull(),
+    publicKey: text("public_key").notNull(),
+    privateKey: text("private_key").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("key_pairs_owner_algorithm").on(t.owner, t.algorithm)],
+);
+
+export const remoteKeys = sqliteTable(
+  "remote_keys",
+  {
+    /** The key id as given in signatures (with its fragment). */
+    keyId: text("key_id").primaryKey(),
+    ownerUri: text("owner_uri").notNull(),
+    algorithm: text("algorithm", { enum: ["rsa", "ed25519"] }).notNull(),
+    /** PEM for RSA, base64url raw key for Ed25519. */
+    publicKey: text("public_key").notNull(),
+    fetchedAt: integer("fetched_at").notNull(),
+  },
+  (t) => [index("remote_keys_owner").on(t.ownerUri)],
+);
+
+export const follows = sqliteTable(
+  "follows",
+  {
+    id: id(),
+    followerId: text("follower_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    followingId: text("following_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    /** pending: a request waiting for Accept (ours) or for the owner's approval (theirs). */
+    state: text("state", { enum: ["pending", "accepted"] }).notNull(),
+    /** Id of the Follow activity. */
+    uri: text("uri"),
+    showReblogs: integer("show_reblogs", { mode: "boolean" }).notNull().default(true),
+    notify: flag("notify"),
+    languages: text("languages", { mode: "json" }).$type<string[] | null>(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("follows_pair").on(t.followerId, t.followingId),
+    index("follows_following").on(t.followingId, t.state),
+    index("follows_uri").on(t.uri),
+  ],
+);
+
+export const blocks = sqliteTable(
+  "blocks",
+  {
+    id: id(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    targetId: text("target_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    uri: text("uri"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("blocks_pair").on(t.accountId, t.targetId), index("blocks_target").on(t.targetId)],
+);
+
+export const mutes = sqliteTable(
+  "mutes",
+  {
+    id: id(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    targetId: text("target_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    hideNotifications: integer("hide_notifications", { mode: "boolean" }).notNull().default(true),
+    expiresAt: integer("expires_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("mutes_pair").on(t.accountId, t.targetId)],
+);
+
+export const statuses = sqliteTable(
+  "statuses",
+  {
+    id: id(),
+    uri: text("uri").notNull(),
+    url: text("url"),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    local: flag("local"),
+    /** Set for boosts: the boosted status. A boost has no content of its own. */
+    reblogOfId: text("reblog_of_id"),
+    inReplyToId: text("in_reply_to_id"),
+    inReplyToUri: text("in_reply_to_uri"),
+    inReplyToAccountId: text("in_reply_to_account_id"),
+    /** Root of the thread, for context queries. */
+    conversationUri: text("conversation_uri"),
+    /** Rendered HTML (sanitised for remote statuses). */
+    content: text("content").notNull().default(""),
+    /** The author's plain-text source, local statuses only (for redraft and edit). */
+    text: text("text"),
+    spoilerText: text("spoiler_text").notNull().default(""),
+    sensitive: flag("sensitive"),
+    visibility: text("visibility", { enum: ["public", "unlisted", "private", "direct"] }).notNull(),
+    language: text("language"),
+    /** ActivityStreams type it arrived as: Note, Article, Page, Question. */
+    objectType: text("object_type").notNull().default("Note"),
+    emojis: text("emojis", { mode: "json" }).$type<CustomEmoji[]>().notNull().default(sql`'[]'`),
+    applicationId: text("application_id"),
+    repliesCount: integer("replies_count").notNull().default(0),
+    reblogsCount: integer("reblogs_count").notNull().default(0),
+    favouritesCount: integer("favourites_count").notNull().default(0),
+    pinnedAt: integer("pinned_at"),
+    createdAt: createdAt(),
+    editedAt: integer("edited_at"),
+    /** Tombstone time: a deleted status keeps its row so late activities about it are recognised. */
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [
+    uniqueIndex("statuses_uri").on(t.uri),
+    index("statuses_account").on(t.accountId, t.id),
+    index("statuses_reblog_of").on(t.reblogOfId),
+    index("statuses_in_reply_to").on(t.inReplyToId),
+    index("statuses_in_reply_to_uri").on(t.inReplyToUri),
+    index("statuses_conversation").on(t.conversationUri),
+    index("statuses_public").on(t.visibility, t.id),
+  ],
+);
+
+/** Earlier versions of an edited status (Mastodon's status edits / history). */
+export const statusEdits = sqliteTable(
+  "status_edits",
+  {
+    id: id(),
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    content: text("content").notNull(),
+    spoilerText: text("spoiler_text").notNull(),
+    sensitive: flag("sensitive"),
+    mediaIds: text("media_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    poll: text("poll", { mode: "json" }).$type<{ options: string[] } | null>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("status_edits_status").on(t.statusId, t.id)],
+);
+
+export const mentions = sqliteTable(
+  "mentions",
+  {
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.statusId, t.accountId] }), index("mentions_account").on(t.accountId)],
+);
+
+export const tags = sqliteTable("tags", {
+  id: id(),
+  /** Lower-cased, without '#'. */
+  name: text("name").notNull().unique(),
+  displayName: text("display_name").notNull(),
+  followed: flag("followed"),
+  createdAt: createdAt(),
+});
+
+export const statusTags = sqliteTable(
+  "status_tags",
+  {
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    tagId: text("tag_id")
+      .notNull()
+      .references(() => tags.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.statusId, t.tagId] }), index("status_tags_tag").on(t.tagId, t.statusId)],
+);
+
+export const mediaAttachments = sqliteTable(
+  "media_attachments",
+  {
+    id: id(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    statusId: text("status_id").references(() => statuses.id, { onDelete: "set null" }),
+    /** Position within the status. */
+    position: integer("position").notNull().default(0),
+    type: text("type", { enum: ["image", "gifv", "video", "audio", "unknown"] }).notNull(),
+    contentType: text("content_type"),
+    /** Local file name under media.path, for uploads and cached remote files. */
+    fileName: text("file_name"),
+    previewFileName: text("preview_file_name"),
+    fileSize: integer("file_size"),
+    /** For remote media: where the original lives. */
+    remoteUrl: text("remote_url"),
+    description: text("description"),
+    blurhash: text("blurhash"),
+    focusX: integer("focus_x_millis"),
+    focusY: integer("focus_y_millis"),
+    /** Mastodon's `meta` (original/small sizes, duration, ...). */
+    meta: text("meta", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    processing: text("processing", { enum: ["pending", "done", "failed"] })
+      .notNull()
+      .default("done"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("media_status").on(t.statusId, t.position),
+    index("media_unattached").on(t.statusId, t.createdAt),
+  ],
+);
+
+export const polls = sqliteTable("polls", {
+  id: id(),
+  statusId: text("status_id")
+    .notNull()
+    .unique()
+    .references(() => statuses.id, { onDelete: "cascade" }),
+  /** [{title, votes}] */
+  options: text("options", { mode: "json" }).$type<{ title: string; votes: number }[]>().notNull(),
+  multiple: flag("multiple"),
+  hideTotals: flag("hide_totals"),
+  votersCount: integer("voters_count"),
+  expiresAt: integer("expires_at"),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const pollVotes = sqliteTable(
+  "poll_votes",
+  {
+    id: id(),
+    pollId: text("poll_id")
+      .notNull()
+      .references(() => polls.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    choice: integer("choice").notNull(),
+    uri: text("uri"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("poll_votes_choice").on(t.pollId, t.accountId, t.choice)],
+);
+
+export const favourites = sqliteTable(
+  "favourites",
+  {
+    id: id(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    uri: text("uri"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("favourites_pair").on(t.accountId, t.statusId),
+    index("favourites_status").on(t.statusId),
+    index("favourites_uri").on(t.uri),
+  ],
+);
+
+export const bookmarks = sqliteTable("bookmarks", {
+  id: id(),
+  statusId: text("status_id")
+    .notNull()
+    .unique()
+    .references(() => statuses.id, { onDelete: "cascade" }),
+  createdAt: createdAt(),
+});
+
+/** The local account's home timeline, materialised so reading it is one index scan. */
+export const homeFeed = sqliteTable(
+  "home_feed",
+  {
+    statusId: text("status_id")
+      .primaryKey()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    /** Author of the entry (the booster for a boost), to drop entries on unfollow. */
+    accountId: text("account_id").notNull(),
+  },
+  (t) => [index("home_feed_account").on(t.accountId)],
+);
+
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: id(),
+    type: text("type").notNull(),
+    fromAccountId: text("from_account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    statusId: text("status_id").references(() => statuses.id, { onDelete: "cascade" }),
+    reportId: text("report_id"),
+    /** Groups notifications for API v2 grouped notifications. */
+    groupKey: text("group_key"),
+    createdAt: createdAt(),
+    dismissedAt: integer("dismissed_at"),
+  },
+  (t) => [index("notifications_type").on(t.type, t.id), index("notifications_from").on(t.fromAccountId)],
+);
+
+/** Flags received from other servers, kept for the owner to read. */
+export const reports = sqliteTable("reports", {
+  id: id(),
+  uri: text("uri").unique(),
+  fromAccountId: text("from_account_id").references(() => accounts.id, { onDelete: "set null" }),
+  targetAccountId: text("target_account_id").references(() => accounts.id, { onDelete: "cascade" }),
+  comment: text("comment").notNull().default(""),
+  statusIds: text("status_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  createdAt: createdAt(),
+  resolvedAt: integer("resolved_at"),
+});
+
+export const oauthApps = sqliteTable("oauth_apps", {
+  id: id(),
+  name: text("name").notNull(),
+  website: text("website"),
+  redirectUris: text("redirect_uris", { mode: "json" }).$type<string[]>().notNull(),
+  scopes: text("scopes").notNull(),
+  clientId: text("client_id").notNull().unique(),
+  /** Shown once at registration; only its hash is kept. */
+  clientSecretHash: text("client_secret_hash").notNull(),
+  createdAt: createdAt(),
+});
+
+export const oauthCodes = sqliteTable("oauth_codes", {
+  codeHash: text("code_hash").primaryKey(),
+  appId: text("app_id")
+    .notNull()
+    .references(() => oauthApps.id, { onDelete: "cascade" }),
+  scopes: text("scopes").notNull(),
+  redirectUri: text("redirect_uri").notNull(),
+  codeChallenge: text("code_challenge"),
+  codeChallengeMethod: text("code_challenge_method"),
+  expiresAt: integer("expires_at").notNull(),
+  usedAt: integer("used_at"),
+  createdAt: createdAt(),
+});
+
+export const oauthTokens = sqliteTable(
+  "oauth_tokens",
+  {
+    id: id(),
+    tokenHash: text("token_hash").notNull().unique(),
+    refreshTokenHash: text("refresh_token_hash").unique(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => oauthApps.id, { onDelete: "cascade" }),
+    /** null for client_credentials tokens, which act for the app, not the user. */
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    scopes: text("scopes").notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+    lastUsedAt: integer("last_used_at"),
+  },
+  (t) => [index("oauth_tokens_app").on(t.appId)],
+);
+
+/** Browser login sessions for the OAuth authorize page. */
+export const webSessions = sqliteTable("web_sessions", {
+  idHash: text("id_hash").primaryKey(),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  createdAt: createdAt(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    key: text("key").notNull(),
+    tokenId: text("token_id").notNull(),
+    statusId: text("status_id").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.key] })],
+);
+
+export const pushSubscriptions = sqliteTable("push_subscriptions", {
+  id: id(),
+  tokenId: text("token_id")
+    .notNull()
+    .unique()
+    .references(() => oauthTokens.id, { onDelete: "cascade" }),
+  endpoint: text("endpoint").notNull(),
+  p256dh: text("p256dh").notNull(),
+  auth: text("auth").notNull(),
+  alerts: text("alerts", { mode: "json" }).$type<Record<string, boolean>>().notNull(),
+  policy: text("policy").notNull().default("all"),
+  createdAt: createdAt(),
+});
+
+export const markers = sqliteTable("markers", {
+  timeline: text("timeline").primaryKey(),
+  lastReadId: text("last_read_id").notNull(),
+  version: integer("version").notNull().default(1),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Instance settings kept in the database (e.g. rules), as opposed to the config file. */
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value", { mode: "json" }).notNull(),
+});
+
+/** An outbound activity, stored once whatever the number of recipients. */
+export const outboundActivities = sqliteTable("outbound_activities", {
+  id: id(),
+  /** The activity JSON exactly as it will be sent. */
+  body: text("body").notNull(),
+  /** The local actor that signs it: "instance" or the local account id. */
+  signer: text("signer").notNull(),
+  createdAt: createdAt(),
+});
+
+/** One row per target inbox of an outbound activity (a shared inbox stands for all followers on that host). */
+export const deliveryJobs = sqliteTable(
+  "delivery_jobs",
+  {
+    id: id(),
+    activityId: text("activity_id")
+      .notNull()
+      .references(() => outboundActivities.id, { onDelete: "cascade" }),
+    inboxUrl: text("inbox_url").notNull(),
+    host: text("host").notNull(),
+    state: text("state", { enum: ["queued", "running", "done", "failed"] })
+      .notNull()
+      .default("queued"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lockedAt: integer("locked_at"),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    index("delivery_jobs_due").on(t.state, t.nextAttemptAt),
+    index("delivery_jobs_host").on(t.host, t.state),
+    uniqueIndex("delivery_jobs_target").on(t.activityId, t.inboxUrl),
+  ],
+);
+
+/** What we know about other servers: delivery health and which signature standard they accept. */
+export const hosts = sqliteTable("hosts", {
+  host: text("host").primaryKey(),
+  signatureStandard: text("signature_standard", { enum: ["draft-cavage", "rfc9421"] }),
+  /** Distinct days (YYYY-MM-DD) with failures since the last success, as a JSON array. */
+  failureDays: text("failure_days", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  lastSuccessAt: integer("last_success_at"),
+  lastFailureAt: integer("last_failure_at"),
+  /** Parked: deliveries wait for a probe to succeed instead of being tried one by one. */
+  unavailableSince: integer("unavailable_since"),
+  software: text("software"),
+});
+
+/** Ids of activities already processed from the inbox, for de-duplication. */
+export const inboxSeen = sqliteTable(
+  "inbox_seen",
+  {
+    activityUri: text("activity_uri").primaryKey(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [index("inbox_seen_received").on(t.receivedAt)],
+);
