@@ -88,7 +88,8 @@ CREATE TABLE `favourites` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `favourites_pair` ON `favourites` (`account_id`,`status_id`);--> statement-breakpoint
-CREATE INDEX `favourites_status` ON `favourites` (`status_id`);--> statement-breakpoint
+CREATE INDEX `favourites_account` ON `favourites` (`account_id`,`id`);--> statement-breakpoint
+CREATE INDEX `favourites_status` ON `favourites` (`status_id`,`id`);--> statement-breakpoint
 CREATE INDEX `favourites_uri` ON `favourites` (`uri`);--> statement-breakpoint
 CREATE TABLE `follows` (
 	`id` text PRIMARY KEY NOT NULL,
@@ -386,7 +387,7 @@ CREATE TABLE `statuses` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `statuses_uri` ON `statuses` (`uri`);--> statement-breakpoint
 CREATE INDEX `statuses_account` ON `statuses` (`account_id`,`id`);--> statement-breakpoint
-CREATE INDEX `statuses_reblog_of` ON `statuses` (`reblog_of_id`);--> statement-breakpoint
+CREATE INDEX `statuses_reblog_of` ON `statuses` (`reblog_of_id`,`id`);--> statement-breakpoint
 CREATE INDEX `statuses_in_reply_to` ON `statuses` (`in_reply_to_id`);--> statement-breakpoint
 CREATE INDEX `statuses_in_reply_to_uri` ON `statuses` (`in_reply_to_uri`);--> statement-breakpoint
 CREATE INDEX `statuses_conversation` ON `statuses` (`conversation_uri`);--> statement-breakpoint

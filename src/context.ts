@@ -1,6 +1,8 @@
-import type { Logger } from "pino";
 import type { Config } from "./config/spec.js";
+import { Events } from "./core/events.js";
+import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
+import type { Logger } from "./log.js";
 import type { Store } from "./store/open.js";
 
 /** What every part of a running Wren shares: configuration, the store, public URLs and the logger. */
@@ -10,8 +12,20 @@ export interface Context {
   urls: Urls;
   log: Logger;
   version: string;
+  events: Events;
+  /** Every request to another server goes through this. */
+  federation: Transport;
 }
 
 export function createContext(config: Config, store: Store, log: Logger, version: string): Context {
-  return { config, store, urls: new Urls(config), log, version };
+  const urls = new Urls(config);
+  return {
+    config,
+    store,
+    urls,
+    log,
+    version,
+    events: new Events(),
+    federation: new Transport(config, store, urls, version),
+  };
 }

@@ -2,9 +2,11 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { loadConfig } from "./config/load.js";
-import { createContext } from "./context.js";
+import { type Context, createContext } from "./context.js";
 import { ensureInstanceKeys } from "./core/account.js";
+import { DeliveryWorker } from "./federation/delivery/worker.js";
 import { createApp } from "./http/app.js";
+import { startUpkeep } from "./jobs/upkeep.js";
 import { createLogger } from "./log.js";
 import { findLocalUser } from "./store/accounts.js";
 import { openStore } from "./store/open.js";
@@ -19,6 +21,9 @@ export interface RunningServer {
   /** The public origin its URLs use, e.g. https://example.com */
   publicOrigin: string;
   hasAccount: boolean;
+  context: Context;
+  /** The delivery worker (tests stop it to drive their own). */
+  delivery: DeliveryWorker;
   /** Stops accepting, lets in-flight requests finish (up to 10 s), then closes the database. */
   stop(): Promise<void>;
 }
@@ -51,10 +56,15 @@ export async function startServer(
     },
     "wren is serving",
   );
+  const delivery = new DeliveryWorker(ctx);
+  delivery.start();
+  const upkeep = startUpkeep(ctx);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= new Promise<void>((resolve) => {
+      upkeep.stop();
+      const drained = delivery.stop(SHUTDOWN_GRACE_MS);
       const force = setTimeout(() => {
         log.warn("requests still running after 10 s: closing their connections");
         server.closeAllConnections();
@@ -62,9 +72,11 @@ export async function startServer(
       force.unref();
       server.close(() => {
         clearTimeout(force);
-        store.close();
-        log.info("stopped");
-        resolve();
+        void drained.then(() => {
+          store.close();
+          log.info("stopped");
+          resolve();
+        });
       });
       server.closeIdleConnections();
     });
@@ -76,6 +88,8 @@ export async function startServer(
     port,
     publicOrigin: ctx.urls.origin,
     hasAccount: findLocalUser(store.db) !== null,
+    context: ctx,
+    delivery,
     stop,
   };
 }

@@ -1,6 +1,5 @@
 import { createHash, generateKeyPairSync } from "node:crypto";
 import * as ed from "@noble/ed25519";
-import { exportJWK, importSPKI } from "jose";
 
 // @noble/ed25519 needs a SHA-512 for its synchronous API; node:crypto provides one.
 ed.hashes.sha512 = (message: Uint8Array) => new Uint8Array(createHash("sha512").update(message).digest());
@@ -62,10 +61,6 @@ export function multibaseToEd25519PublicKey(multibase: string): Uint8Array | nul
   const bytes = base58btcDecode(multibase.slice(1));
   if (bytes?.length !== 34 || bytes[0] !== 0xed || bytes[1] !== 0x01) return null;
   return bytes.slice(2);
-}
-
-export async function rsaPublicPemToJwk(publicPem: string) {
-  return exportJWK(await importSPKI(publicPem, "RS256", { extractable: true }));
 }
 
 export function toBase64Url(bytes: Uint8Array): string {

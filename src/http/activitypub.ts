@@ -1,46 +1,246 @@
-import { Hono } from "hono";
+import { and, count, desc, eq, inArray, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { type Context as HonoContext, Hono } from "hono";
 import type { Context } from "../context.js";
 import { INSTANCE_KEY_OWNER } from "../core/account.js";
+import { receiveInbox } from "../federation/inbox/receive.js";
+import { lookupPublicKey } from "../federation/resolve.js";
+import { verifyRequest } from "../federation/signatures/index.js";
 import { renderInstanceActor, renderPerson } from "../federation/vocab/actor.js";
 import { ACTIVITY_JSON, LD_JSON_AS } from "../federation/vocab/context.js";
-import { findKeyPairs, findLocalAccountByUsername } from "../store/accounts.js";
+import { OBJECT_CONTEXT, renderAnnounce, renderCreate, renderNote } from "../federation/vocab/note.js";
+import { type AccountRow, findKeyPairs, findLocalAccountByUsername } from "../store/accounts.js";
+import { isId } from "../store/ids.js";
+import { accounts, follows, mentions, statuses } from "../store/schema.js";
+import { findStatusById, loadStatusViews, type StatusRow, type StatusView } from "../store/statuses.js";
 import { HttpError } from "./errors.js";
 import { wantsActivityJson } from "./negotiate.js";
-import { renderProfilePage } from "./web/pages.js";
+import { renderProfilePage, renderStatusPage } from "./web/pages.js";
+
+const OUTBOX_PAGE = 20;
+const FOLLOW_PAGE = 40;
 
 /** Answers with the media type the client asked for: the ld+json profile when it asked for that, else activity+json. */
-export function activityJson(
-  accept: string | undefined,
-  document: unknown,
-  status: 200 | 201 = 200,
-): Response {
-  const type =
-    accept?.includes("application/ld+json") && !accept.includes("application/activity+json")
-      ? LD_JSON_AS
-      : ACTIVITY_JSON;
+export function activityJson(accept: string | undefined, document: unknown, options: { private?: boolean } = {}): Response {
+  const type = accept?.includes("application/ld+json") && !accept.includes("application/activity+json") ? LD_JSON_AS : ACTIVITY_JSON;
   return new Response(JSON.stringify(document), {
-    status,
-    headers: { "Content-Type": type, Vary: "Accept", "Cache-Control": "max-age=60, public" },
+    status: 200,
+    headers: {
+      "Content-Type": type,
+      Vary: "Accept, Signature",
+      "Cache-Control": options.private ? "private, no-store" : "max-age=60, public",
+    },
   });
+}
+
+function localAccount(ctx: Context, c: HonoContext): AccountRow {
+  const account = findLocalAccountByUsername(ctx.store.db, c.req.param("username") ?? "");
+  if (!account) throw new HttpError(404, "no such account");
+  return account;
+}
+
+/** The actor that signed a GET, or null for an unsigned one. A bad signature is a 401. */
+async function signedFetcher(ctx: Context, c: HonoContext): Promise<string | null> {
+  if (!c.req.header("signature") && !c.req.header("signature-input")) return null;
+  const url = new URL(c.req.url);
+  const result = await verifyRequest(c.req.method, c.req.raw.headers, {
+    body: null,
+    url: `${ctx.urls.origin}${url.pathname}${url.search}`,
+    lookupKey: (keyId, opts) => lookupPublicKey(ctx, keyId, opts),
+    windowSeconds: ctx.config.federation.signature_window_seconds,
+  });
+  if (!result.ok) throw new HttpError(401, result.error);
+  return result.ownerId;
+}
+
+/**
+ * Whether `fetcher` (an actor URI, or null when unsigned) may see a status: public and unlisted ones are for
+ * everyone; followers-only ones for accepted followers and mentioned accounts; direct ones for the mentioned.
+ */
+function canSee(ctx: Context, status: StatusRow, fetcher: string | null): boolean {
+  if (status.visibility === "public" || status.visibility === "unlisted") return true;
+  if (!fetcher) return false;
+  const actor = ctx.store.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.uri, fetcher)).get();
+  if (!actor) return false;
+  const mentioned = ctx.store.db
+    .select()
+    .from(mentions)
+    .where(and(eq(mentions.statusId, status.id), eq(mentions.accountId, actor.id)))
+    .get();
+  if (mentioned) return true;
+  if (status.visibility !== "private") return false;
+  const follow = ctx.store.db
+    .select({ state: follows.state })
+    .from(follows)
+    .where(and(eq(follows.followerId, actor.id), eq(follows.followingId, status.accountId)))
+    .get();
+  return follow?.state === "accepted";
+}
+
+function orderedCollection(id: string, totalItems: number, first?: string) {
+  return { "@context": OBJECT_CONTEXT, id, type: "OrderedCollection", totalItems, ...(first ? { first } : {}) };
+}
+
+function collectionPage(partOf: string, id: string, items: unknown[], next: string | null, totalItems?: number) {
+  return {
+    "@context": OBJECT_CONTEXT,
+    id,
+    type: "OrderedCollectionPage",
+    partOf,
+    ...(totalItems !== undefined ? { totalItems } : {}),
+    orderedItems: items,
+    ...(next ? { next } : {}),
+  };
 }
 
 export function activityPubRoutes(ctx: Context) {
   const app = new Hono();
+  const { db } = ctx.store;
 
   app.get("/users/:username", (c) => {
-    const account = findLocalAccountByUsername(ctx.store.db, c.req.param("username"));
-    if (!account) throw new HttpError(404, "no such account");
+    const account = localAccount(ctx, c);
     const accept = c.req.header("accept");
     if (!wantsActivityJson(accept)) return renderProfilePage(ctx, c, account);
     // Served unsigned whatever the fetch mode: servers need our key to verify us (see INTEROP.md).
-    return activityJson(accept, renderPerson(ctx, account, findKeyPairs(ctx.store.db, account.id)));
+    return activityJson(accept, renderPerson(ctx, account, findKeyPairs(db, account.id)));
   });
 
-  app.get("/actor", (c) =>
-    activityJson(
-      c.req.header("accept"),
-      renderInstanceActor(ctx, findKeyPairs(ctx.store.db, INSTANCE_KEY_OWNER)),
-    ),
-  );
+  app.get("/actor", (c) => activityJson(c.req.header("accept"), renderInstanceActor(ctx, findKeyPairs(db, INSTANCE_KEY_OWNER))));
+
+  for (const path of ["/inbox", "/users/:username/inbox", "/actor/inbox"]) {
+    app.post(path, (c) => {
+      if (c.req.param("username") !== undefined) localAccount(ctx, c);
+      return receiveInbox(ctx, c);
+    });
+  }
+
+  app.get("/users/:username/outbox", (c) => {
+    const account = localAccount(ctx, c);
+    const id = ctx.urls.outbox(account.username);
+    const visible = and(
+      eq(statuses.accountId, account.id),
+      isNull(statuses.deletedAt),
+      inArray(statuses.visibility, ["public", "unlisted"]),
+    );
+    const total = db.select({ n: count() }).from(statuses).where(visible).get()?.n ?? 0;
+    if (c.req.query("page") === undefined) return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=true`));
+    const maxId = c.req.query("max_id");
+    const rows = db
+      .select()
+      .from(statuses)
+      .where(maxId && isId(maxId) ? and(visible, lt(statuses.id, maxId)) : visible)
+      .orderBy(desc(statuses.id))
+      .limit(OUTBOX_PAGE)
+      .all();
+    const items = loadStatusViews(db, rows).map((view) => (view.reblog ? renderAnnounce(view) : renderCreate(view, ctx.urls)));
+    const last = rows.at(-1);
+    const next = rows.length === OUTBOX_PAGE && last ? `${id}?page=true&max_id=${last.id}` : null;
+    return activityJson(c.req.header("accept"), collectionPage(id, `${id}?page=true${maxId ? `&max_id=${maxId}` : ""}`, items.map(stripContext), next));
+  });
+
+  const followCollection = (direction: "followers" | "following") => (c: HonoContext) => {
+    const account = localAccount(ctx, c);
+    const id = direction === "followers" ? ctx.urls.followers(account.username) : ctx.urls.following(account.username);
+    const mine = direction === "followers" ? follows.followingId : follows.followerId;
+    const theirs = direction === "followers" ? follows.followerId : follows.followingId;
+    const where = and(eq(mine, account.id), eq(follows.state, "accepted"));
+    const total = db.select({ n: count() }).from(follows).where(where).get()?.n ?? 0;
+    const pageParam = c.req.query("page");
+    if (pageParam === undefined) return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=1`));
+    const page = Math.max(1, Math.min(10_000, Number.parseInt(pageParam, 10) || 1));
+    const rows = db
+      .select({ uri: accounts.uri })
+      .from(follows)
+      .innerJoin(accounts, eq(theirs, accounts.id))
+      .where(where)
+      .orderBy(desc(follows.id))
+      .limit(FOLLOW_PAGE)
+      .offset((page - 1) * FOLLOW_PAGE)
+      .all();
+    const next = page * FOLLOW_PAGE < total ? `${id}?page=${page + 1}` : null;
+    return activityJson(c.req.header("accept"), collectionPage(id, `${id}?page=${page}`, rows.map((r) => r.uri), next, total));
+  };
+  app.get("/users/:username/followers", followCollection("followers"));
+  app.get("/users/:username/following", followCollection("following"));
+
+  app.get("/users/:username/collections/featured", (c) => {
+    const account = localAccount(ctx, c);
+    const rows = db
+      .select()
+      .from(statuses)
+      .where(and(eq(statuses.accountId, account.id), isNotNull(statuses.pinnedAt), isNull(statuses.deletedAt)))
+      .orderBy(desc(statuses.pinnedAt))
+      .limit(20)
+      .all();
+    const items = loadStatusViews(db, rows).map((view) => renderNote(view, ctx.urls));
+    return activityJson(c.req.header("accept"), {
+      ...orderedCollection(ctx.urls.featured(account.username), items.length),
+      orderedItems: items,
+    });
+  });
+
+  app.get("/users/:username/collections/tags", (c) => {
+    const account = localAccount(ctx, c);
+    return activityJson(c.req.header("accept"), { ...orderedCollection(`${account.uri}/collections/tags`, 0), orderedItems: [] });
+  });
+
+  /** A local status, if `fetcher` may see it; 401 asks an unsigned client to sign, 404 hides the rest. */
+  async function visibleStatus(c: HonoContext): Promise<{ view: StatusView; private: boolean }> {
+    const account = localAccount(ctx, c);
+    const statusId = c.req.param("id") ?? "";
+    const row = isId(statusId) ? findStatusById(db, statusId) : null;
+    if (!row || row.accountId !== account.id || row.deletedAt !== null) throw new HttpError(404, "no such status");
+    const fetcher = await signedFetcher(ctx, c);
+    if (!canSee(ctx, row, fetcher)) {
+      if (!fetcher) throw new HttpError(401, "this status is not public: sign the request as an actor allowed to see it");
+      throw new HttpError(404, "no such status");
+    }
+    const [view] = loadStatusViews(db, [row]);
+    if (!view) throw new HttpError(404, "no such status");
+    return { view, private: row.visibility === "private" || row.visibility === "direct" };
+  }
+
+  app.get("/users/:username/statuses/:id", async (c) => {
+    const accept = c.req.header("accept");
+    const { view, private: isPrivate } = await visibleStatus(c);
+    if (!wantsActivityJson(accept)) return renderStatusPage(ctx, c, view);
+    const document = view.reblog ? renderAnnounce(view) : { "@context": OBJECT_CONTEXT, ...renderNote(view, ctx.urls) };
+    return activityJson(accept, document, { private: isPrivate });
+  });
+
+  app.get("/users/:username/statuses/:id/activity", async (c) => {
+    const { view, private: isPrivate } = await visibleStatus(c);
+    return activityJson(c.req.header("accept"), view.reblog ? renderAnnounce(view) : renderCreate(view, ctx.urls), { private: isPrivate });
+  });
+
+  app.get("/users/:username/statuses/:id/replies", async (c) => {
+    const { view } = await visibleStatus(c);
+    const rows = db
+      .select({ uri: statuses.uri })
+      .from(statuses)
+      .where(
+        and(
+          eq(statuses.inReplyToId, view.status.id),
+          isNull(statuses.deletedAt),
+          or(eq(statuses.visibility, "public"), eq(statuses.visibility, "unlisted")),
+        ),
+      )
+      .orderBy(statuses.id)
+      .limit(100)
+      .all();
+    const id = `${view.status.uri}/replies`;
+    return activityJson(c.req.header("accept"), {
+      "@context": OBJECT_CONTEXT,
+      id,
+      type: "Collection",
+      totalItems: rows.length,
+      items: rows.map((r) => r.uri),
+    });
+  });
+
   return app;
+}
+
+function stripContext<T extends { "@context"?: unknown }>(activity: T): Omit<T, "@context"> {
+  const { "@context": _context, ...rest } = activity;
+  return rest;
 }

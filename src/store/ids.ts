@@ -1,9 +1,11 @@
 /**
  * Decimal snowflake ids: (milliseconds << 16) | sequence. As text they sort by time because every id has the
- * same number of digits (18) for any time between 2017 and 2445; times before 2017 (old remote posts) are
- * clamped so they still have 18 digits and sort first. Apps receive them as opaque strings, as from Mastodon.
+ * same number of digits (18) for any time between 2018-05-09 and 2453; earlier times (old remote posts) are
+ * clamped to the first millisecond with 18-digit ids, so they still have 18 digits and sort first. Apps receive
+ * them as opaque strings, as from Mastodon.
  */
-const MIN_TIME = Date.UTC(2017, 0, 1);
+// 10^17 / 2^16 = 2018-05-09T15:15:06.250Z: the first millisecond whose id has 18 digits (2017 ids had 17).
+const MIN_TIME = 1_525_878_906_250;
 let lastMs = 0;
 let sequence = 0;
 

@@ -57,7 +57,10 @@ export const accounts = sqliteTable(
     indexable: flag("indexable"),
     movedToUri: text("moved_to_uri"),
     alsoKnownAs: text("also_known_as", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
-    /** Counts as the remote server reports them; local counts are computed. */
+    /**
+     * Counts as the remote server reports them; for the local account, kept up to date by triggers
+     * (drizzle/0001_local_counters.sql) so rendering it never counts rows.
+     */
     followersCount: integer("followers_count").notNull().default(0),
     followingCount: integer("following_count").notNull().default(0),
     statusesCount: integer("statuses_count").notNull().default(0),
@@ -227,7 +230,7 @@ export const statuses = sqliteTable(
   (t) => [
     uniqueIndex("statuses_uri").on(t.uri),
     index("statuses_account").on(t.accountId, t.id),
-    index("statuses_reblog_of").on(t.reblogOfId),
+    index("statuses_reblog_of").on(t.reblogOfId, t.id),
     index("statuses_in_reply_to").on(t.inReplyToId),
     index("statuses_in_reply_to_uri").on(t.inReplyToUri),
     index("statuses_conversation").on(t.conversationUri),
@@ -371,7 +374,8 @@ export const favourites = sqliteTable(
   },
   (t) => [
     uniqueIndex("favourites_pair").on(t.accountId, t.statusId),
-    index("favourites_status").on(t.statusId),
+    index("favourites_account").on(t.accountId, t.id),
+    index("favourites_status").on(t.statusId, t.id),
     index("favourites_uri").on(t.uri),
   ],
 );

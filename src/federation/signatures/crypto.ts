@@ -1,12 +1,25 @@
-import { createPublicKey, sign, verify } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { ed25519Sign, ed25519Verify, fromBase64Url } from "../keys.js";
 import { fail, type KeyLookup, type PublicKeyInfo, SignatureError, type SigningKey } from "./types.js";
 
 export type KeyType = "rsa" | "ed25519";
 
+/** Parsed private keys by PEM: parsing an RSA PEM costs more than signing with it (one per local signer). */
+const privateKeys = new Map<string, KeyObject>();
+
+function privateKeyObject(pem: string): KeyObject {
+  let key = privateKeys.get(pem);
+  if (!key) {
+    if (privateKeys.size >= 16) privateKeys.clear();
+    key = createPrivateKey(pem);
+    privateKeys.set(pem, key);
+  }
+  return key;
+}
+
 /** RSASSA-PKCS1-v1_5 with SHA-256 for RSA keys, Ed25519 otherwise. */
 export function signBytes(key: SigningKey, data: Uint8Array): Uint8Array {
-  if (key.type === "rsa") return new Uint8Array(sign("sha256", data, key.privatePem));
+  if (key.type === "rsa") return new Uint8Array(sign("sha256", data, privateKeyObject(key.privatePem)));
   return ed25519Sign(key.privateKey, data);
 }
 

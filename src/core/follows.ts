@@ -1,0 +1,184 @@
+import { and, eq } from "drizzle-orm";
+import type { Context } from "../context.js";
+import { renderResponse, renderSimple } from "../federation/vocab/note.js";
+import type { AccountRow } from "../store/accounts.js";
+import { newId } from "../store/ids.js";
+import { follows, homeFeed } from "../store/schema.js";
+import { UserError } from "./account.js";
+import { addNotification, commit, type Effects, isBlocked, requireLocalAccount } from "./common.js";
+
+export type FollowRow = typeof follows.$inferSelect;
+
+export function findFollow(ctx: Context, followerId: string, followingId: string): FollowRow | null {
+  return (
+    ctx.store.db
+      .select()
+      .from(follows)
+      .where(and(eq(follows.followerId, followerId), eq(follows.followingId, followingId)))
+      .get() ?? null
+  );
+}
+
+const inboxOf = (account: AccountRow) => {
+  if (!account.inboxUrl) throw new UserError(`@${account.username}@${account.domain} has no inbox`, 422);
+  return account.inboxUrl;
+};
+
+function followActivity(follow: FollowRow, follower: AccountRow, target: AccountRow) {
+  return renderSimple("Follow", follow.uri ?? `${follower.uri}#follows/${follow.id}`, follower.uri, target.uri);
+}
+
+/** The local account follows `target`: pending until the remote server sends Accept. */
+export function follow(ctx: Context, target: AccountRow, options: { reblogs?: boolean; notify?: boolean } = {}): FollowRow {
+  const local = requireLocalAccount(ctx);
+  if (target.id === local.id) throw new UserError("you cannot follow yourself");
+  if (target.domain === null) throw new UserError("no such account", 404);
+  if (isBlocked(ctx, local.id, target.id)) throw new UserError("unblock this account before following it", 422);
+  return commit(ctx, (effects) => {
+    const existing = findFollow(ctx, local.id, target.id);
+    if (existing) {
+      const changes = { showReblogs: options.reblogs ?? existing.showReblogs, notify: options.notify ?? existing.notify };
+      ctx.store.db.update(follows).set(changes).where(eq(follows.id, existing.id)).run();
+      return { ...existing, ...changes };
+    }
+    const id = newId();
+    const row: FollowRow = {
+      id,
+      followerId: local.id,
+      followingId: target.id,
+      state: "pending",
+      uri: `${local.uri}#follows/${id}`,
+      showReblogs: options.reblogs ?? true,
+      notify: options.notify ?? false,
+      languages: null,
+      createdAt: Date.now(),
+    };
+    ctx.store.db.insert(follows).values(row).run();
+    effects.deliver(ctx, followActivity(row, local, target), [inboxOf(target)], local.id);
+    return row;
+  });
+}
+
+export function unfollow(ctx: Context, target: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  commit(ctx, (effects) => {
+    const existing = findFollow(ctx, local.id, target.id);
+    if (!existing) return;
+    ctx.store.db.delete(follows).where(eq(follows.id, existing.id)).run();
+    dropFromHomeFeed(ctx, target.id);
+    if (target.domain !== null) {
+      const undo = renderResponse("Undo", `${existing.uri}/undo`, local.uri, followActivity(existing, local, target));
+      effects.deliver(ctx, undo, [inboxOf(target)], local.id);
+    }
+  });
+}
+
+function dropFromHomeFeed(ctx: Context, authorId: string): void {
+  ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, authorId)).run();
+}
+
+/** Sends Accept for a follower's Follow. */
+function sendAccept(ctx: Context, effects: Effects, local: AccountRow, follower: AccountRow, row: FollowRow, type: "Accept" | "Reject") {
+  const followUri = row.uri ?? `${follower.uri}#follows/${row.id}`;
+  const activity = renderResponse(
+    type,
+    `${local.uri}#${type.toLowerCase()}s/follows/${row.id}`,
+    local.uri,
+    { id: followUri, type: "Follow", actor: follower.uri, object: local.uri },
+    follower.uri,
+  );
+  effects.deliver(ctx, activity, [inboxOf(follower)], local.id);
+}
+
+/** A remote Follow of the local account: accepted at once, or held as a request when the account is locked. */
+export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: string): void {
+  const local = requireLocalAccount(ctx);
+  commit(ctx, (effects) => {
+    if (isBlocked(ctx, local.id, follower.id)) {
+      const rejected: FollowRow = { id: newId(), followerId: follower.id, followingId: local.id, state: "pending", uri: activityUri, showReblogs: true, notify: false, languages: null, createdAt: Date.now() };
+      sendAccept(ctx, effects, local, follower, rejected, "Reject");
+      return;
+    }
+    const existing = findFollow(ctx, follower.id, local.id);
+    if (existing) {
+      // A repeated Follow (the remote side lost our Accept): record its id and answer again.
+      ctx.store.db.update(follows).set({ uri: activityUri }).where(eq(follows.id, existing.id)).run();
+      if (existing.state === "accepted") sendAccept(ctx, effects, local, follower, { ...existing, uri: activityUri }, "Accept");
+      return;
+    }
+    const row: FollowRow = {
+      id: newId(),
+      followerId: follower.id,
+      followingId: local.id,
+      state: local.locked ? "pending" : "accepted",
+      uri: activityUri,
+      showReblogs: true,
+      notify: false,
+      languages: null,
+      createdAt: Date.now(),
+    };
+    ctx.store.db.insert(follows).values(row).run();
+    if (row.state === "accepted") {
+      sendAccept(ctx, effects, local, follower, row, "Accept");
+      effects.notified(addNotification(ctx, "follow", follower.id));
+    } else {
+      effects.notified(addNotification(ctx, "follow_request", follower.id));
+    }
+  });
+}
+
+export function authorizeFollowRequest(ctx: Context, follower: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  commit(ctx, (effects) => {
+    const row = findFollow(ctx, follower.id, local.id);
+    if (!row || row.state !== "pending") throw new UserError("there is no follow request from this account", 404);
+    ctx.store.db.update(follows).set({ state: "accepted" }).where(eq(follows.id, row.id)).run();
+    if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Accept");
+    effects.notified(addNotification(ctx, "follow", follower.id));
+  });
+}
+
+export function rejectFollowRequest(ctx: Context, follower: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  commit(ctx, (effects) => {
+    const row = findFollow(ctx, follower.id, local.id);
+    if (!row || row.state !== "pending") throw new UserError("there is no follow request from this account", 404);
+    ctx.store.db.delete(follows).where(eq(follows.id, row.id)).run();
+    if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Reject");
+  });
+}
+
+/** Drops a follower without telling it (its server is gone, or it unfollowed). */
+export function removeFollower(ctx: Context, follower: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  ctx.store.db
+    .delete(follows)
+    .where(and(eq(follows.followerId, follower.id), eq(follows.followingId, local.id)))
+    .run();
+}
+
+/** Accept of our Follow: `followUri` is the Follow's id when the Accept names it. */
+export function receiveFollowAccepted(ctx: Context, target: AccountRow, followUri: string | null): boolean {
+  const local = requireLocalAccount(ctx);
+  const row = findFollow(ctx, local.id, target.id);
+  if (!row || (followUri && row.uri && row.uri !== followUri)) return false;
+  ctx.store.db.update(follows).set({ state: "accepted" }).where(eq(follows.id, row.id)).run();
+  return true;
+}
+
+/** Reject of our Follow, or the remote side ending an accepted follow. */
+export function receiveFollowRejected(ctx: Context, target: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  commit(ctx, () => {
+    ctx.store.db
+      .delete(follows)
+      .where(and(eq(follows.followerId, local.id), eq(follows.followingId, target.id)))
+      .run();
+    dropFromHomeFeed(ctx, target.id);
+  });
+}
+
+/** Whether the local account follows `accountId` (accepted). */
+export function isFollowing(ctx: Context, localId: string, accountId: string): boolean {
+  return findFollow(ctx, localId, accountId)?.state === "accepted";
+}

@@ -1,0 +1,224 @@
+/**
+ * Polls: voting (local polls record the vote; a remote poll also gets, per choice, a Create of a Note whose
+ * `name` is the option's title and whose `inReplyTo` is the Question, sent to the poll's author, as Mastodon
+ * does), votes arriving from other servers on local polls, and replacing a poll when its status is edited.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Context } from "../context.js";
+import { targetInboxes } from "../federation/delivery/enqueue.js";
+import { OBJECT_CONTEXT } from "../federation/vocab/note.js";
+import type { AccountRow } from "../store/accounts.js";
+import { newId } from "../store/ids.js";
+import { accounts, polls, pollVotes } from "../store/schema.js";
+import { findStatusById, findStatusByUri, type PollRow, type StatusRow } from "../store/statuses.js";
+import { UserError } from "./account.js";
+import { commit, requireLocalAccount } from "./common.js";
+
+function loadPoll(ctx: Context, pollId: string): { poll: PollRow; status: StatusRow } {
+  const poll = ctx.store.db.select().from(polls).where(eq(polls.id, pollId)).get();
+  const status = poll ? findStatusById(ctx.store.db, poll.statusId) : null;
+  if (!poll || !status || status.deletedAt !== null) throw new UserError("poll not found", 404);
+  return { poll, status };
+}
+
+export function isExpired(poll: PollRow, now = Date.now()): boolean {
+  return poll.expiresAt !== null && poll.expiresAt <= now;
+}
+
+function hasVoted(ctx: Context, pollId: string, accountId: string): boolean {
+  return (
+    ctx.store.db
+      .select({ id: pollVotes.id })
+      .from(pollVotes)
+      .where(and(eq(pollVotes.pollId, pollId), eq(pollVotes.accountId, accountId)))
+      .get() !== undefined
+  );
+}
+
+/** Adds one voter's choices to the cached counts. */
+function countVotes(ctx: Context, poll: PollRow, choices: number[], now: number) {
+  const options = poll.options.map((o, i) =>
+    choices.includes(i) ? { title: o.title, votes: o.votes + 1 } : o,
+  );
+  ctx.store.db
+    .update(polls)
+    .set({ options, votersCount: poll.votersCount === null ? null : poll.votersCount + 1, updatedAt: now })
+    .where(eq(polls.id, poll.id))
+    .run();
+}
+
+/**
+ * The local account votes. Checks run inside the transaction, so two racing requests cannot both vote.
+ * Returns the poll id.
+ */
+export function vote(ctx: Context, pollId: string, choices: number[]): string {
+  const local = requireLocalAccount(ctx);
+  const now = Date.now();
+  return commit(ctx, (effects) => {
+    const { poll, status } = loadPoll(ctx, pollId);
+    if (isExpired(poll, now)) throw new UserError("the poll has already ended");
+    if (choices.length === 0) throw new UserError("choose at least one option");
+    if (new Set(choices).size !== choices.length) throw new UserError("an option can be chosen only once");
+    if (choices.some((c) => !Number.isInteger(c) || c < 0 || c >= poll.options.length))
+      throw new UserError("a choice is not one of the poll's options");
+    if (!poll.multiple && choices.length > 1) throw new UserError("this poll allows only one choice");
+    if (hasVoted(ctx, poll.id, local.id)) throw new UserError("you have already voted on this poll");
+
+    const votes = choices.map((choice) => ({ id: newId(now), choice }));
+    for (const v of votes) {
+      const uri = status.local ? null : `${local.uri}#votes/${v.id}`;
+      ctx.store.db
+        .insert(pollVotes)
+        .values({ id: v.id, pollId: poll.id, accountId: local.id, choice: v.choice, uri, createdAt: now })
+        .run();
+    }
+    countVotes(ctx, poll, choices, now);
+
+    if (!status.local) {
+      const author = ctx.store.db.select().from(accounts).where(eq(accounts.id, status.accountId)).get();
+      if (author) {
+        const inboxes = targetInboxes([author]);
+        for (const v of votes) {
+          effects.deliver(
+            ctx,
+            renderVote(local, author, status, poll.options[v.choice]?.title ?? "", v.id),
+            inboxes,
+            local.id,
+          );
+        }
+      }
+    }
+    return poll.id;
+  });
+}
+
+/** A vote as Mastodon sends it: a Create of a Note with `name`, addressed to the poll's author only. */
+export function renderVote(
+  voter: AccountRow,
+  author: AccountRow,
+  question: StatusRow,
+  title: string,
+  voteId: string,
+) {
+  const id = `${voter.uri}#votes/${voteId}`;
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${id}/activity`,
+    type: "Create",
+    actor: voter.uri,
+    to: [author.uri],
+    object: {
+      id,
+      type: "Note",
+      name: title,
+      attributedTo: voter.uri,
+      to: [author.uri],
+      inReplyTo: question.uri,
+    },
+  };
+}
+
+/**
+ * A remote account's vote on a local poll (a Create of a Note with `name` replying to the Question). One call
+ * per Note; a second choice on a single-choice poll, a repeated choice or a vote after the end is ignored.
+ * Returns whether the vote was counted.
+ */
+export function receivePollVote(
+  ctx: Context,
+  voter: AccountRow,
+  questionUri: string,
+  title: string,
+  voteUri: string | null,
+): boolean {
+  const status = findStatusByUri(ctx.store.db, questionUri);
+  if (!status?.local || status.deletedAt !== null) return false;
+  const now = Date.now();
+  return commit(ctx, () => {
+    const poll = ctx.store.db.select().from(polls).where(eq(polls.statusId, status.id)).get();
+    if (!poll || isExpired(poll, now)) return false;
+    const choice = poll.options.findIndex((o) => o.title === title);
+    if (choice < 0) return false;
+    const already = ctx.store.db
+      .select({ choice: pollVotes.choice })
+      .from(pollVotes)
+      .where(and(eq(pollVotes.pollId, poll.id), eq(pollVotes.accountId, voter.id)))
+      .all();
+    if (already.some((v) => v.choice === choice) || (!poll.multiple && already.length > 0)) return false;
+    ctx.store.db
+      .insert(pollVotes)
+      .values({ id: newId(now), pollId: poll.id, accountId: voter.id, choice, uri: voteUri, createdAt: now })
+      .run();
+    const options = poll.options.map((o, i) => (i === choice ? { title: o.title, votes: o.votes + 1 } : o));
+    const firstVote = already.length === 0;
+    ctx.store.db
+      .update(polls)
+      .set({
+        options,
+        votersCount: firstVote ? (poll.votersCount ?? 0) + 1 : poll.votersCount,
+        updatedAt: now,
+      })
+      .where(eq(polls.id, poll.id))
+      .run();
+    return true;
+  });
+}
+
+export interface PollEdit {
+  options: string[];
+  expiresIn: number;
+  multiple?: boolean;
+  hideTotals?: boolean;
+}
+
+/**
+ * The poll part of an edit, inside the edit's transaction (Mastodon's rules): no poll removes the existing
+ * one; a poll replaces it, and its votes are reset when the options or `multiple` changed.
+ */
+export function applyPollEdit(ctx: Context, statusId: string, edit: PollEdit | null, now: number): void {
+  const db = ctx.store.db;
+  const existing = db.select().from(polls).where(eq(polls.statusId, statusId)).get();
+  if (!edit) {
+    if (existing) db.delete(polls).where(eq(polls.id, existing.id)).run();
+    return;
+  }
+  const multiple = edit.multiple ?? false;
+  const hideTotals = edit.hideTotals ?? false;
+  const expiresAt = now + edit.expiresIn * 1000;
+  if (!existing) {
+    db.insert(polls)
+      .values({
+        id: newId(now),
+        statusId,
+        options: edit.options.map((title) => ({ title, votes: 0 })),
+        multiple,
+        hideTotals,
+        votersCount: 0,
+        expiresAt,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run();
+    return;
+  }
+  const changed =
+    existing.multiple !== multiple ||
+    existing.options.length !== edit.options.length ||
+    existing.options.some((o, i) => o.title !== edit.options[i]);
+  if (changed) db.delete(pollVotes).where(eq(pollVotes.pollId, existing.id)).run();
+  db.update(polls)
+    .set({
+      options: changed ? edit.options.map((title) => ({ title, votes: 0 })) : existing.options,
+      votersCount: changed ? 0 : existing.votersCount,
+      multiple,
+      hideTotals,
+      expiresAt,
+      updatedAt: now,
+    })
+    .where(eq(polls.id, existing.id))
+    .run();
+}
+
+/** The status a poll belongs to, for routes that check its visibility before voting. */
+export function pollStatus(ctx: Context, pollId: string): StatusRow {
+  return loadPoll(ctx, pollId).status;
+}

@@ -1,0 +1,300 @@
+import { and, eq } from "drizzle-orm";
+import type { Context } from "../../context.js";
+import { UserError } from "../../core/account.js";
+import { addNotification, commit, isBlocked } from "../../core/common.js";
+import {
+  findFollow,
+  follow,
+  receiveFollow,
+  receiveFollowAccepted,
+  receiveFollowRejected,
+  removeFollower,
+  unfollow,
+} from "../../core/follows.js";
+import {
+  hasFollowRelation,
+  receiveAnnounce,
+  receiveBlock,
+  receiveLike,
+  receiveUndoAnnounce,
+  receiveUndoLike,
+} from "../../core/interactions.js";
+import { receiveNote, receiveNoteDelete, receiveNoteUpdate, removeRemoteActor } from "../../core/statuses.js";
+import { type AccountRow, findLocalUser } from "../../store/accounts.js";
+import { newId } from "../../store/ids.js";
+import { accounts, follows, reports, statuses } from "../../store/schema.js";
+import { findStatusByUri } from "../../store/statuses.js";
+import { fetchObject, persistActor, resolveActor } from "../resolve.js";
+import { asArray, asString, idOf, parseActor, parseNote } from "../vocab/parse.js";
+import { ACTOR_TYPES } from "../vocab/types.js";
+import type { Inbound } from "./receive.js";
+
+const NOTE_TYPES = new Set(["Note", "Article", "Page", "Question"]);
+type Json = Record<string, unknown>;
+
+export function hostOf(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** An object embedded in an activity is trusted only when it comes from the actor's own host. */
+function requireSameOrigin(actorUri: string, objectId: string | null, what: string): void {
+  if (!objectId) throw new UserError(`the ${what} has no id`, 400);
+  if (hostOf(objectId) !== hostOf(actorUri)) {
+    throw new UserError(`the ${what} ${objectId} is not on the actor's host; refusing a third party's object`, 403);
+  }
+}
+
+/**
+ * The note an activity carries: embedded (and then it must be the actor's own, from the actor's host) or by
+ * reference (then fetched from its origin, never trusted from a third party).
+ */
+async function noteOf(ctx: Context, actor: AccountRow, object: unknown) {
+  const id = idOf(object);
+  requireSameOrigin(actor.uri, id, "object");
+  const json = isObject(object) && asString(object.type) ? object : await fetchObject(ctx, id as string);
+  const note = parseNote(json);
+  if (note.uri !== id) throw new UserError("the object's id changed when it was fetched", 400);
+  if (note.attributedTo !== actor.uri) throw new UserError(`the object is attributed to ${note.attributedTo}, not to the actor`, 403);
+  return note;
+}
+
+function localActor(ctx: Context): AccountRow {
+  const local = findLocalUser(ctx.store.db)?.account;
+  if (!local) throw new UserError("this server has no account yet", 404);
+  return local;
+}
+
+/** Whether a remote note concerns the local account at all: we keep only what its owner would see. */
+function isWanted(ctx: Context, actor: AccountRow, mentions: string[], inReplyTo: string | null): boolean {
+  const local = localActor(ctx);
+  if (findFollow(ctx, local.id, actor.id)?.state === "accepted") return true;
+  if (mentions.includes(local.uri)) return true;
+  if (inReplyTo) {
+    const parent = findStatusByUri(ctx.store.db, inReplyTo);
+    if (parent && parent.deletedAt === null) return true;
+  }
+  return false;
+}
+
+export async function dispatch(ctx: Context, inbound: Inbound): Promise<void> {
+  const { activity, type } = inbound;
+  const handler = HANDLERS[type];
+  if (!handler) {
+    ctx.log.debug({ type, id: inbound.id }, "ignored activity type");
+    return;
+  }
+  const actor = await resolveActor(ctx, inbound.actorUri);
+  const local = findLocalUser(ctx.store.db)?.account;
+  if (local && isBlocked(ctx, local.id, actor.id) && type !== "Undo" && type !== "Delete") return;
+  await handler(ctx, actor, activity, inbound);
+}
+
+type Handler = (ctx: Context, actor: AccountRow, activity: Json, inbound: Inbound) => Promise<void> | void;
+
+const HANDLERS: Record<string, Handler> = {
+  Follow(ctx, actor, activity, inbound) {
+    const local = localActor(ctx);
+    if (idOf(activity.object) !== local.uri) return; // A Follow of someone else, or of the instance actor.
+    if (!inbound.id) throw new UserError("a Follow needs an id", 400);
+    receiveFollow(ctx, actor, inbound.id);
+  },
+
+  Accept(ctx, actor, activity) {
+    const local = localActor(ctx);
+    const object = activity.object;
+    const followUri = idOf(object);
+    if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
+    if (isObject(object) && idOf(object.actor) && idOf(object.actor) !== local.uri) return;
+    receiveFollowAccepted(ctx, actor, followUri);
+  },
+
+  Reject(ctx, actor, activity) {
+    const object = activity.object;
+    if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
+    receiveFollowRejected(ctx, actor);
+  },
+
+  async Undo(ctx, actor, activity) {
+    const object = activity.object;
+    const objectId = idOf(object);
+    if (!objectId) throw new UserError("Undo needs an object", 400);
+    if (isObject(object) && idOf(object.actor) && idOf(object.actor) !== actor.uri) {
+      throw new UserError("an actor can only undo its own activities", 403);
+    }
+    const innerType = isObject(object) ? asString(object.type) : null;
+    const inner = isObject(object) ? idOf(object.object) : null;
+    const local = localActor(ctx);
+
+    if (innerType === "Follow" || (!innerType && isFollowUri(ctx, actor, objectId))) {
+      removeFollower(ctx, actor);
+      return;
+    }
+    if (innerType === "Like" || !innerType) {
+      if (receiveUndoLike(ctx, actor, objectId, inner)) return;
+    }
+    if (innerType === "Announce" || !innerType) {
+      if (receiveUndoAnnounce(ctx, actor, objectId)) return;
+    }
+    if (innerType === "Block") {
+      ctx.log.debug({ actor: actor.uri, local: local.uri }, "unblocked by a remote account");
+    }
+  },
+
+  async Create(ctx, actor, activity) {
+    const object = activity.object;
+    const objectType = isObject(object) ? asString(object.type) : null;
+    if (objectType && !NOTE_TYPES.has(objectType)) return; // e.g. a ChatMessage: accepted and ignored.
+    const note = await noteOf(ctx, actor, object);
+    if (!isWanted(ctx, actor, note.mentions, note.inReplyTo)) return;
+    receiveNote(ctx, actor, note);
+  },
+
+  async Update(ctx, actor, activity) {
+    const object = activity.object;
+    const objectType = isObject(object) ? asString(object.type) : null;
+    if (objectType && (ACTOR_TYPES as readonly string[]).includes(objectType)) {
+      if (idOf(object) !== actor.uri) throw new UserError("an actor can only update itself", 403);
+      persistActor(ctx, parseActor(object, actor.uri));
+      return;
+    }
+    if (objectType && !NOTE_TYPES.has(objectType)) return;
+    const note = await noteOf(ctx, actor, object);
+    if (!findStatusByUri(ctx.store.db, note.uri) && !isWanted(ctx, actor, note.mentions, note.inReplyTo)) return;
+    receiveNoteUpdate(ctx, actor, note);
+  },
+
+  Delete(ctx, actor, activity) {
+    const objectId = idOf(activity.object);
+    if (!objectId) throw new UserError("Delete needs an object", 400);
+    if (objectId === actor.uri) {
+      removeRemoteActor(ctx, actor);
+      return;
+    }
+    requireSameOrigin(actor.uri, objectId, "object");
+    receiveNoteDelete(ctx, actor, objectId);
+  },
+
+  Like(ctx, actor, activity, inbound) {
+    const objectId = idOf(activity.object);
+    if (!objectId || !inbound.id) throw new UserError("Like needs an id and an object", 400);
+    receiveLike(ctx, actor, objectId, inbound.id);
+  },
+
+  async Announce(ctx, actor, activity, inbound) {
+    const objectId = idOf(activity.object);
+    if (!objectId || !inbound.id) throw new UserError("Announce needs an id and an object", 400);
+    let target = findStatusByUri(ctx.store.db, objectId);
+    if (!target) {
+      // Someone we follow boosted a post we don't have: fetch it from its origin (never trust an embedded copy).
+      if (!hasFollowRelation(ctx, actor.id)) return;
+      const json = await fetchObject(ctx, objectId);
+      const note = parseNote(json);
+      if (note.uri !== objectId) throw new UserError("the boosted object's id changed when fetched", 400);
+      const author = await resolveActor(ctx, note.attributedTo);
+      if (hostOf(author.uri) !== hostOf(note.uri)) throw new UserError("the boosted object is not on its author's host", 403);
+      const id = receiveNote(ctx, author, note);
+      target = findStatusByUri(ctx.store.db, note.uri);
+      if (!target || target.id !== id) return;
+    }
+    receiveAnnounce(ctx, actor, target, {
+      uri: inbound.id,
+      published: Date.parse(asString(activity.published) ?? "") || Date.now(),
+      to: asArray(activity.to).map(idOf).filter((v): v is string => v !== null),
+      cc: asArray(activity.cc).map(idOf).filter((v): v is string => v !== null),
+    });
+  },
+
+  Block(ctx, actor, activity) {
+    if (idOf(activity.object) !== localActor(ctx).uri) return;
+    receiveBlock(ctx, actor);
+  },
+
+  async Move(ctx, actor, activity) {
+    const origin = idOf(activity.object);
+    const targetUri = idOf(activity.target);
+    if (origin !== actor.uri || !targetUri) throw new UserError("Move must move the actor itself to a target", 400);
+    const target = await resolveActor(ctx, targetUri, { refresh: true });
+    if (!target.alsoKnownAs.includes(actor.uri)) {
+      throw new UserError("the Move target does not list the moving account in alsoKnownAs", 422);
+    }
+    ctx.store.db.update(accounts).set({ movedToUri: target.uri }).where(eq(accounts.id, actor.id)).run();
+    const local = localActor(ctx);
+    const existing = findFollow(ctx, local.id, actor.id);
+    if (existing) {
+      follow(ctx, target, { reblogs: existing.showReblogs, notify: existing.notify });
+      unfollow(ctx, actor);
+    }
+    commit(ctx, (effects) => effects.notified(addNotification(ctx, "moved", actor.id)));
+  },
+
+  Flag(ctx, actor, activity, inbound) {
+    const local = localActor(ctx);
+    const objects = asArray(activity.object)
+      .map(idOf)
+      .filter((v): v is string => v !== null);
+    if (!objects.includes(local.uri) && !objects.some((uri) => findStatusByUri(ctx.store.db, uri)?.accountId === local.id)) {
+      return;
+    }
+    const statusIds = objects
+      .map((uri) => findStatusByUri(ctx.store.db, uri)?.id)
+      .filter((id): id is string => id !== undefined);
+    commit(ctx, (effects) => {
+      const id = newId();
+      ctx.store.db
+        .insert(reports)
+        .values({
+          id,
+          uri: inbound.id,
+          fromAccountId: actor.id,
+          targetAccountId: local.id,
+          comment: (asString(activity.content) ?? "").slice(0, 5000),
+          statusIds,
+          createdAt: Date.now(),
+        })
+        .onConflictDoNothing()
+        .run();
+      effects.notified(addNotification(ctx, "admin.report", actor.id, null, id));
+    });
+  },
+
+  Add(ctx, actor, activity) {
+    setFeatured(ctx, actor, activity, true);
+  },
+
+  Remove(ctx, actor, activity) {
+    setFeatured(ctx, actor, activity, false);
+  },
+};
+
+function isFollowUri(ctx: Context, actor: AccountRow, uri: string): boolean {
+  return (
+    ctx.store.db
+      .select({ id: follows.id })
+      .from(follows)
+      .where(and(eq(follows.uri, uri), eq(follows.followerId, actor.id)))
+      .get() !== undefined
+  );
+}
+
+/** Add/Remove of the actor's own status to/from its featured collection (pins). */
+function setFeatured(ctx: Context, actor: AccountRow, activity: Json, pinned: boolean) {
+  const target = idOf(activity.target);
+  if (!target || !actor.featuredUrl || target !== actor.featuredUrl) return;
+  const objectId = idOf(activity.object);
+  const status = objectId ? findStatusByUri(ctx.store.db, objectId) : null;
+  if (!status || status.accountId !== actor.id) return;
+  ctx.store.db
+    .update(statuses)
+    .set({ pinnedAt: pinned ? Date.now() : null })
+    .where(eq(statuses.id, status.id))
+    .run();
+}

@@ -1,0 +1,178 @@
+import type { Urls } from "../urls.js";
+import type { AccountRow } from "../../store/accounts.js";
+import type { StatusView } from "../../store/statuses.js";
+import { ACTOR_CONTEXT, PUBLIC } from "./context.js";
+
+export const OBJECT_CONTEXT = ACTOR_CONTEXT;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The handle of an account as written in a Mention's name: @user@domain. */
+export function handleOf(account: AccountRow, urls: Urls): string {
+  return `@${account.username}@${account.domain ?? urls.domain}`;
+}
+
+/**
+ * to/cc by visibility, as Mastodon writes them (INTEROP.md): a mention needs the actor in to/cc as well as
+ * the Mention tag.
+ */
+export function addressing(visibility: string, followersUrl: string, mentioned: string[]): { to: string[]; cc: string[] } {
+  switch (visibility) {
+    case "public":
+      return { to: [PUBLIC], cc: [followersUrl, ...mentioned] };
+    case "unlisted":
+      return { to: [followersUrl], cc: [PUBLIC, ...mentioned] };
+    case "private":
+      return { to: [followersUrl], cc: mentioned };
+    default:
+      return { to: mentioned, cc: [] };
+  }
+}
+
+/** A local status as its ActivityStreams object (Note, or Question for a poll), without @context. */
+export function renderNote(view: StatusView, urls: Urls) {
+  const { status, account } = view;
+  const followers = account.followersUrl ?? `${account.uri}/followers`;
+  const { to, cc } = addressing(
+    status.visibility,
+    followers,
+    view.mentions.map((m) => m.uri),
+  );
+  const tag = [
+    ...view.mentions.map((m) => ({ type: "Mention", href: m.uri, name: handleOf(m, urls) })),
+    ...view.tags.map((t) => ({ type: "Hashtag", href: `${urls.origin}/tags/${encodeURIComponent(t.name)}`, name: `#${t.displayName}` })),
+    ...status.emojis.map((e) => ({
+      type: "Emoji",
+      id: e.url,
+      name: `:${e.shortcode}:`,
+      icon: { type: "Image", url: e.url },
+    })),
+  ];
+  const attachment = view.media.map((m) => {
+    const original = (m.meta.original ?? {}) as { width?: number; height?: number };
+    return {
+      type: "Document",
+      mediaType: m.contentType,
+      url: m.fileName ? urls.media(m.fileName) : m.remoteUrl,
+      name: m.description ?? null,
+      blurhash: m.blurhash ?? undefined,
+      focalPoint: m.focusX !== null && m.focusY !== null ? [m.focusX / 1000, m.focusY / 1000] : undefined,
+      width: original.width,
+      height: original.height,
+    };
+  });
+  const poll = view.poll;
+  const question = poll
+    ? {
+        [poll.multiple ? "anyOf" : "oneOf"]: poll.options.map((o) => ({
+          type: "Note",
+          name: o.title,
+          replies: { type: "Collection", totalItems: o.votes },
+        })),
+        endTime: poll.expiresAt ? iso(poll.expiresAt) : undefined,
+        closed: poll.expiresAt && poll.expiresAt < Date.now() ? iso(poll.expiresAt) : undefined,
+        votersCount: poll.votersCount ?? 0,
+      }
+    : {};
+  return {
+    id: status.uri,
+    type: poll ? "Question" : "Note",
+    attributedTo: account.uri,
+    summary: status.spoilerText || null,
+    content: status.content,
+    ...(status.language ? { contentMap: { [status.language]: status.content } } : {}),
+    inReplyTo: view.inReplyTo?.uri ?? null,
+    published: iso(status.createdAt),
+    ...(status.editedAt ? { updated: iso(status.editedAt) } : {}),
+    url: status.url ?? status.uri,
+    to,
+    cc,
+    sensitive: status.sensitive,
+    tag,
+    attachment,
+    replies: `${status.uri}/replies`,
+    ...question,
+  };
+}
+
+/** Activities about local statuses. Ids derive from the status so a repeat is recognisably the same activity. */
+export function renderCreate(view: StatusView, urls: Urls) {
+  const note = renderNote(view, urls);
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${view.status.uri}/activity`,
+    type: "Create",
+    actor: view.account.uri,
+    published: note.published,
+    to: note.to,
+    cc: note.cc,
+    object: note,
+  };
+}
+
+export function renderUpdate(view: StatusView, urls: Urls) {
+  const note = renderNote(view, urls);
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${view.status.uri}#updates/${view.status.editedAt ?? Date.now()}`,
+    type: "Update",
+    actor: view.account.uri,
+    to: note.to,
+    cc: note.cc,
+    object: note,
+  };
+}
+
+export function renderDelete(view: StatusView, urls: Urls) {
+  const note = renderNote(view, urls);
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${view.status.uri}#delete`,
+    type: "Delete",
+    actor: view.account.uri,
+    to: note.to,
+    cc: note.cc,
+    object: { id: view.status.uri, type: "Tombstone" },
+  };
+}
+
+/** A boost: `view` is the boost status (its own uri), `view.reblog` the boosted one. */
+export function renderAnnounce(view: StatusView) {
+  const target = view.reblog;
+  if (!target) throw new Error("renderAnnounce needs a boost");
+  const followers = view.account.followersUrl ?? `${view.account.uri}/followers`;
+  const { to, cc } = addressing(view.status.visibility, followers, []);
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${view.status.uri}/activity`,
+    type: "Announce",
+    actor: view.account.uri,
+    published: iso(view.status.createdAt),
+    to,
+    cc: [...cc, target.account.uri],
+    object: target.status.uri,
+  };
+}
+
+/** Follow, Like and Block, and the Accept/Reject/Undo wrapped around them. */
+export function renderSimple(type: "Follow" | "Like" | "Block", id: string, actor: string, object: string) {
+  return { "@context": OBJECT_CONTEXT, id, type, actor, object };
+}
+
+export function renderResponse(
+  type: "Accept" | "Reject" | "Undo",
+  id: string,
+  actor: string,
+  object: { id: string; type: string; actor: string; object: unknown },
+  to?: string,
+) {
+  const { id: objectId, type: objectType, actor: objectActor, object: inner } = object;
+  return {
+    "@context": OBJECT_CONTEXT,
+    id,
+    type,
+    actor,
+    ...(to ? { to: [to] } : {}),
+    object: { id: objectId, type: objectType, actor: objectActor, object: inner },
+  };
+}

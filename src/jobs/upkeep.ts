@@ -1,0 +1,117 @@
+/**
+ * Periodic housekeeping, scheduled with node-cron (loaded on start, not at import):
+ *
+ * - every minute: delivery jobs left "running" for more than 5 minutes go back to the queue (a delivery
+ *   never takes that long, so its process lost it) and the worker is woken;
+ * - every hour: delete delivery jobs done more than a day ago and failed more than a week ago, the outbound
+ *   activities left without any job, and the inbox de-duplication ids (inbox_seen) older than 7 days.
+ *
+ * Remote actors need no periodic pass: a cached actor is refreshed when it is next used and its fetched_at
+ * is old (checked lazily by the resolver), so nothing is marked stale here.
+ */
+import { and, eq, lt, sql } from "drizzle-orm";
+import type { ScheduledTask } from "node-cron";
+import type { Context } from "../context.js";
+import { requeueStuckJobs } from "../federation/delivery/worker.js";
+import { deliveryJobs, inboxSeen, outboundActivities } from "../store/schema.js";
+
+const HOUR = 60 * 60 * 1000;
+const DAY = 24 * HOUR;
+
+/** Done jobs are kept this long (to see what was delivered), failed ones longer (to see what was not). */
+export const DONE_JOB_RETENTION_MS = DAY;
+export const FAILED_JOB_RETENTION_MS = 7 * DAY;
+/** Inbound activity ids are remembered this long to drop redeliveries. */
+export const INBOX_SEEN_RETENTION_MS = 7 * DAY;
+
+export interface PurgeCounts {
+  doneJobs: number;
+  failedJobs: number;
+  activities: number;
+  inboxSeen: number;
+}
+
+/** Requeues abandoned deliveries and wakes the worker when there were any. Returns how many. */
+export function requeueAbandonedDeliveries(ctx: Context, now = Date.now()): number {
+  const requeued = requeueStuckJobs(ctx, undefined, now);
+  if (requeued > 0) {
+    ctx.log.warn({ jobs: requeued }, "deliveries stuck in flight requeued");
+    ctx.events.emit("delivery.queued");
+  }
+  return requeued;
+}
+
+/** The hourly purge; returns what it deleted. */
+export function purgeOldRows(ctx: Context, now = Date.now()): PurgeCounts {
+  const db = ctx.store.db;
+  const doneJobs = db
+    .delete(deliveryJobs)
+    .where(and(eq(deliveryJobs.state, "done"), lt(deliveryJobs.finishedAt, now - DONE_JOB_RETENTION_MS)))
+    .run().changes;
+  const failedJobs = db
+    .delete(deliveryJobs)
+    .where(and(eq(deliveryJobs.state, "failed"), lt(deliveryJobs.finishedAt, now - FAILED_JOB_RETENTION_MS)))
+    .run().changes;
+  // enqueueActivity writes an activity and its jobs in one transaction, so an activity without jobs is done.
+  const activities = db
+    .delete(outboundActivities)
+    .where(
+      sql`NOT EXISTS (SELECT 1 FROM ${deliveryJobs} WHERE ${deliveryJobs.activityId} = ${outboundActivities.id})`,
+    )
+    .run().changes;
+  const seen = db
+    .delete(inboxSeen)
+    .where(lt(inboxSeen.receivedAt, now - INBOX_SEEN_RETENTION_MS))
+    .run().changes;
+  const counts = { doneJobs, failedJobs, activities, inboxSeen: seen };
+  if (doneJobs + failedJobs + activities + seen > 0) ctx.log.info(counts, "upkeep: old rows purged");
+  return counts;
+}
+
+export interface Upkeep {
+  stop(): void;
+}
+
+/** Schedules the upkeep tasks; `stop()` cancels them (safe to call before they are scheduled). */
+export function startUpkeep(ctx: Context): Upkeep {
+  let stopped = false;
+  const tasks: ScheduledTask[] = [];
+  const guarded = (name: string, fn: () => unknown) => () => {
+    if (stopped) return;
+    try {
+      fn();
+    } catch (error) {
+      ctx.log.error({ err: error, task: name }, "upkeep task failed");
+    }
+  };
+  const logger = {
+    info: (message: string) => ctx.log.debug(`node-cron: ${message}`),
+    debug: (message: string | Error) => ctx.log.debug(`node-cron: ${String(message)}`),
+    warn: (message: string) => ctx.log.warn(`node-cron: ${message}`),
+    error: (message: string | Error, err?: Error) => ctx.log.error({ err }, `node-cron: ${String(message)}`),
+  };
+  void import("node-cron")
+    .then(({ default: cron }) => {
+      if (stopped) return;
+      const options = { noOverlap: true, logger, suppressMissedWarning: true };
+      tasks.push(
+        cron.schedule(
+          "* * * * *",
+          guarded("requeue", () => requeueAbandonedDeliveries(ctx)),
+          { ...options, name: "wren-requeue-deliveries" },
+        ),
+        cron.schedule(
+          "17 * * * *",
+          guarded("purge", () => purgeOldRows(ctx)),
+          { ...options, name: "wren-purge" },
+        ),
+      );
+    })
+    .catch((error: unknown) => ctx.log.error({ err: error }, "could not schedule the upkeep tasks"));
+  return {
+    stop() {
+      stopped = true;
+      for (const task of tasks.splice(0)) void task.destroy();
+    },
+  };
+}

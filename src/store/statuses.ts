@@ -1,0 +1,132 @@
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { AccountRow } from "./accounts.js";
+import type { Db } from "./open.js";
+import { accounts, mediaAttachments, mentions, polls, statuses, statusTags, tags } from "./schema.js";
+
+export type StatusRow = typeof statuses.$inferSelect;
+export type MediaRow = typeof mediaAttachments.$inferSelect;
+export type PollRow = typeof polls.$inferSelect;
+export type TagRow = typeof tags.$inferSelect;
+
+/** A status with what renders it: author, mentioned accounts, tags, media, poll, and the status it boosts. */
+export interface StatusView {
+  status: StatusRow;
+  account: AccountRow;
+  mentions: AccountRow[];
+  tags: TagRow[];
+  media: MediaRow[];
+  poll: PollRow | null;
+  inReplyTo: { uri: string; accountUri: string | null } | null;
+  reblog: StatusView | null;
+}
+
+export function findStatusById(db: Db, id: string): StatusRow | null {
+  return db.select().from(statuses).where(eq(statuses.id, id)).get() ?? null;
+}
+
+export function findStatusByUri(db: Db, uri: string): StatusRow | null {
+  return db.select().from(statuses).where(eq(statuses.uri, uri)).get() ?? null;
+}
+
+/** Loads the views of several statuses with one query per relation (never one per status). */
+export function loadStatusViews(db: Db, rows: StatusRow[]): StatusView[] {
+  if (rows.length === 0) return [];
+  const reblogIds = rows.map((r) => r.reblogOfId).filter((id): id is string => id !== null);
+  const reblogRows = reblogIds.length > 0 ? db.select().from(statuses).where(inArray(statuses.id, reblogIds)).all() : [];
+  const all = [...rows, ...reblogRows];
+  const ids = all.map((r) => r.id);
+
+  const accountIds = new Set(all.map((r) => r.accountId));
+  const mentionRows = db
+    .select({ statusId: mentions.statusId, account: accounts })
+    .from(mentions)
+    .innerJoin(accounts, eq(mentions.accountId, accounts.id))
+    .where(inArray(mentions.statusId, ids))
+    .all();
+  const replyIds = all.map((r) => r.inReplyToId).filter((id): id is string => id !== null);
+  const replyRows =
+    replyIds.length > 0
+      ? db
+          .select({ id: statuses.id, uri: statuses.uri, accountUri: accounts.uri })
+          .from(statuses)
+          .innerJoin(accounts, eq(statuses.accountId, accounts.id))
+          .where(inArray(statuses.id, replyIds))
+          .all()
+      : [];
+  for (const r of all) if (r.inReplyToAccountId) accountIds.add(r.inReplyToAccountId);
+  const accountRows = db
+    .select()
+    .from(accounts)
+    .where(inArray(accounts.id, [...accountIds]))
+    .all();
+  const tagRows = db
+    .select({ statusId: statusTags.statusId, tag: tags })
+    .from(statusTags)
+    .innerJoin(tags, eq(statusTags.tagId, tags.id))
+    .where(inArray(statusTags.statusId, ids))
+    .all();
+  const mediaRows = db
+    .select()
+    .from(mediaAttachments)
+    .where(inArray(mediaAttachments.statusId, ids))
+    .orderBy(asc(mediaAttachments.position))
+    .all();
+  const pollRows = db.select().from(polls).where(inArray(polls.statusId, ids)).all();
+
+  const accountById = new Map(accountRows.map((a) => [a.id, a]));
+  const replyById = new Map(replyRows.map((r) => [r.id, r]));
+  const group = <T>(items: { statusId: string | null; value: T }[]) => {
+    const map = new Map<string, T[]>();
+    for (const { statusId, value } of items) {
+      if (!statusId) continue;
+      const list = map.get(statusId) ?? [];
+      list.push(value);
+      map.set(statusId, list);
+    }
+    return map;
+  };
+  const mentionsBy = group(mentionRows.map((m) => ({ statusId: m.statusId, value: m.account })));
+  const tagsBy = group(tagRows.map((t) => ({ statusId: t.statusId, value: t.tag })));
+  const mediaBy = group(mediaRows.map((m) => ({ statusId: m.statusId, value: m })));
+  const pollBy = new Map(pollRows.map((p) => [p.statusId, p]));
+
+  const view = (row: StatusRow): StatusView => {
+    const account = accountById.get(row.accountId);
+    if (!account) throw new Error(`status ${row.id} has no author row`);
+    let inReplyTo: StatusView["inReplyTo"] = null;
+    const parent = row.inReplyToId ? replyById.get(row.inReplyToId) : undefined;
+    if (parent) inReplyTo = { uri: parent.uri, accountUri: parent.accountUri };
+    else if (row.inReplyToUri) {
+      const parentAccount = row.inReplyToAccountId ? accountById.get(row.inReplyToAccountId) : undefined;
+      inReplyTo = { uri: row.inReplyToUri, accountUri: parentAccount?.uri ?? null };
+    }
+    return {
+      status: row,
+      account,
+      mentions: mentionsBy.get(row.id) ?? [],
+      tags: tagsBy.get(row.id) ?? [],
+      media: mediaBy.get(row.id) ?? [],
+      poll: pollBy.get(row.id) ?? null,
+      inReplyTo,
+      reblog: null,
+    };
+  };
+  const reblogById = new Map(reblogRows.map((r) => [r.id, view(r)]));
+  return rows.map((row) => ({ ...view(row), reblog: row.reblogOfId ? (reblogById.get(row.reblogOfId) ?? null) : null }));
+}
+
+export function loadStatusView(db: Db, id: string): StatusView | null {
+  const row = findStatusById(db, id);
+  return row ? (loadStatusViews(db, [row])[0] ?? null) : null;
+}
+
+/** The local account's own boost of a status, if any. */
+export function findReblog(db: Db, accountId: string, statusId: string): StatusRow | null {
+  return (
+    db
+      .select()
+      .from(statuses)
+      .where(and(eq(statuses.accountId, accountId), eq(statuses.reblogOfId, statusId)))
+      .get() ?? null
+  );
+}
