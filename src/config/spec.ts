@@ -87,6 +87,13 @@ export const CONFIG_SPEC = {
       max: 1024 * 1024 * 1024,
       doc: "Largest image upload in bytes.",
     },
+    max_image_pixels: {
+      type: "integer",
+      default: 33_177_600,
+      min: 10_000,
+      max: 268_402_689,
+      doc: "Images with more pixels are scaled down on upload (the default is 7680x4320).",
+    },
     max_video_bytes: {
       type: "integer",
       default: 99 * 1024 * 1024,

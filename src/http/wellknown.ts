@@ -1,8 +1,6 @@
-import { and, count, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
 import type { Context } from "../context.js";
 import { findLocalUser } from "../store/accounts.js";
-import { statuses } from "../store/schema.js";
 import { HttpError } from "./errors.js";
 
 const NODEINFO_SCHEMAS = ["2.0", "2.1"] as const;
@@ -117,19 +115,7 @@ export function wellKnownRoutes(ctx: Context) {
   for (const version of NODEINFO_SCHEMAS) {
     app.get(`/nodeinfo/${version}`, (c) => {
       const local = findLocalUser(ctx.store.db);
-      const localPosts = local
-        ? (ctx.store.db
-            .select({ n: count() })
-            .from(statuses)
-            .where(
-              and(
-                eq(statuses.accountId, local.account.id),
-                isNull(statuses.reblogOfId),
-                isNull(statuses.deletedAt),
-              ),
-            )
-            .get()?.n ?? 0)
-        : 0;
+      const localPosts = local?.account.statusesCount ?? 0;
       const users = local ? 1 : 0;
       const body = {
         version,
