@@ -5,9 +5,12 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Context } from "../context.js";
+import { UserError } from "../core/account.js";
 import { activityPubRoutes } from "./activitypub.js";
 import { errorResponse, HttpError } from "./errors.js";
+import { mastodonRoutes } from "./mastodon/index.js";
 import { webRoutes } from "./web/pages.js";
+import { staticRoutes } from "./web/static.js";
 import { wellKnownRoutes } from "./wellknown.js";
 
 export type AppEnv = { Variables: { requestId: string } };
@@ -30,8 +33,13 @@ export function createApp(ctx: Context): Hono<AppEnv> {
       "request",
     );
   });
+  // overwrite: false keeps a header a route set itself: the OAuth consent page widens form-action to the app's
+  // redirect scheme (Chromium applies form-action to the redirect), media files send a sandboxing policy.
   app.use(
     secureHeaders({
+      crossOriginResourcePolicy: false,
+      crossOriginEmbedderPolicy: false,
+      overwrite: false,
       // Pages are plain server-rendered HTML with inline styles and no scripts.
       contentSecurityPolicy: {
         defaultSrc: ["'none'"],
@@ -41,8 +49,6 @@ export function createApp(ctx: Context): Hono<AppEnv> {
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
       },
-      crossOriginResourcePolicy: false,
-      crossOriginEmbedderPolicy: false,
     }),
   );
   // Browser-based apps (Elk, Phanpy) call these from other origins.
@@ -53,13 +59,35 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   });
   for (const path of ["/api/*", "/oauth/token", "/oauth/revoke", "/.well-known/*", "/nodeinfo/*"])
     app.use(path, apiCors);
-  app.use(
+  // A request body the route left unread stalls the connection: @hono/node-server then drops it half a second
+  // later although the response said keep-alive, and the client's next request on it fails. Read it to the end,
+  // discarding it chunk by chunk (the limit below bounds it; a 413 closes the connection instead).
+  app.use(async (c, next) => {
+    await next();
+    const raw = c.req.raw;
+    if (!raw.body || raw.bodyUsed || c.res.status === 413) return;
+    const reader = raw.body.getReader();
+    try {
+      while (!(await reader.read()).done);
+    } catch {
+      // The client went away: nothing left to keep alive.
+    }
+  });
+  // Uploads (media, avatar and header) may be as large as the largest allowed video; everything else is small.
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: ctx.config.limits.max_body_bytes,
+      maxSize,
+      // The unread rest of the body makes the connection unusable: say so, or clients reuse it and fail.
       onError: (c) =>
-        errorResponse(c, 413, `request body is larger than ${ctx.config.limits.max_body_bytes} bytes`),
-    }),
+        errorResponse(c, 413, `request body is larger than ${maxSize} bytes`, { Connection: "close" }),
+    });
+  const uploads = limit(
+    Math.max(ctx.config.media.max_image_bytes, ctx.config.media.max_video_bytes) + 64 * 1024,
   );
+  const others = limit(ctx.config.limits.max_body_bytes);
+  const isUpload = (path: string) =>
+    /^\/api\/v[12]\/media$|^\/api\/v1\/accounts\/update_credentials$/.test(path);
+  app.use((c, next) => (isUpload(c.req.path) ? uploads(c, next) : others(c, next)));
   app.use(
     methodNotAllowed({
       app,
@@ -69,12 +97,15 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   );
 
   app.route("/", wellKnownRoutes(ctx));
+  app.route("/", mastodonRoutes(ctx));
   app.route("/", activityPubRoutes(ctx));
   app.route("/", webRoutes(ctx));
+  app.route("/", staticRoutes());
 
   app.notFound((c) => errorResponse(c, 404, "not found"));
   app.onError((error, c) => {
     if (error instanceof HttpError) return errorResponse(c, error.status, error.message, error.headers);
+    if (error instanceof UserError) return errorResponse(c, error.status, error.message);
     ctx.log.error({ id: c.get("requestId"), err: error, path: c.req.path }, "unhandled error");
     return errorResponse(c, 500, "internal error");
   });

@@ -1,0 +1,75 @@
+import { and, eq, isNull } from "drizzle-orm";
+import type { Context as HonoContext, MiddlewareHandler } from "hono";
+import type { Context } from "../../context.js";
+import { hasScope, parseScopes } from "../../core/scopes.js";
+import { hashSecret } from "../../core/secrets.js";
+import { oauthTokens } from "../../store/schema.js";
+import { HttpError } from "../errors.js";
+
+export interface Auth {
+  tokenId: string;
+  appId: string;
+  /** null for a client_credentials token: it acts for the app, not for the user. */
+  userId: string | null;
+  scopes: string[];
+}
+
+export type ApiEnv = { Variables: { auth: Auth | null; requestId: string } };
+
+/** The bearer token of a request, from the Authorization header or (streaming, some apps) access_token. */
+export function bearerToken(c: HonoContext): string | null {
+  const header = c.req.header("authorization");
+  const match = header?.match(/^Bearer\s+(\S+)$/i);
+  return match?.[1] ?? c.req.query("access_token") ?? null;
+}
+
+export function findAuth(ctx: Context, token: string): Auth | null {
+  const row = ctx.store.db
+    .select()
+    .from(oauthTokens)
+    .where(and(eq(oauthTokens.tokenHash, hashSecret(token)), isNull(oauthTokens.revokedAt)))
+    .get();
+  if (!row || (row.expiresAt !== null && row.expiresAt <= Date.now())) return null;
+  // Recorded at most once a minute: every request writing to the database would be wasteful.
+  if (row.lastUsedAt === null || row.lastUsedAt < Date.now() - 60_000) {
+    ctx.store.db.update(oauthTokens).set({ lastUsedAt: Date.now() }).where(eq(oauthTokens.id, row.id)).run();
+  }
+  return { tokenId: row.id, appId: row.appId, userId: row.userId, scopes: parseScopes(row.scopes) };
+}
+
+/** Reads the token, if any, into c.var.auth. An invalid token is a 401 even on public endpoints, as on Mastodon. */
+export function authenticate(ctx: Context): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const token = bearerToken(c);
+    const auth = token ? findAuth(ctx, token) : null;
+    if (token && !auth) throw new HttpError(401, "The access token is invalid");
+    c.set("auth", auth);
+    await next();
+  };
+}
+
+/**
+ * Requires a user token holding `scope`. `alsoAccept` lists narrower scopes that are enough for this endpoint
+ * (verify_credentials takes "profile").
+ */
+export function requireUser(
+  c: HonoContext<ApiEnv>,
+  scope: string,
+  alsoAccept: string[] = [],
+): Auth & { userId: string } {
+  const auth = c.get("auth");
+  if (!auth) throw new HttpError(401, "The access token is invalid");
+  if (!hasScope(auth.scopes, scope) && !alsoAccept.some((s) => auth.scopes.includes(s))) {
+    throw new HttpError(403, "This action is outside the authorized scopes");
+  }
+  if (auth.userId === null) throw new HttpError(422, "This method requires an authenticated user");
+  return auth as Auth & { userId: string };
+}
+
+/** For endpoints that work without a token but honour one (public timelines, account lookups). */
+export function optionalUser(c: HonoContext<ApiEnv>, scope: string): (Auth & { userId: string }) | null {
+  const auth = c.get("auth");
+  if (!auth || auth.userId === null) return null;
+  if (!hasScope(auth.scopes, scope)) throw new HttpError(403, "This action is outside the authorized scopes");
+  return auth as Auth & { userId: string };
+}

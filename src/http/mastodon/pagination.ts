@@ -1,0 +1,50 @@
+import type { Context as HonoContext } from "hono";
+import type { Context } from "../../context.js";
+import { isId } from "../../store/ids.js";
+import { HttpError } from "../errors.js";
+
+export interface Page {
+  maxId: string | null;
+  sinceId: string | null;
+  minId: string | null;
+  limit: number;
+}
+
+function idParam(c: HonoContext, name: string): string | null {
+  const value = c.req.query(name);
+  if (value === undefined || value === "") return null;
+  if (!isId(value)) throw new HttpError(422, `${name} must be an id`);
+  return value;
+}
+
+/** max_id and since_id are exclusive bounds; min_id asks for the items just newer than it (Mastodon semantics). */
+export function readPage(c: HonoContext, defaultLimit: number, maxLimit: number): Page {
+  const raw = c.req.query("limit");
+  let limit = defaultLimit;
+  if (raw !== undefined && raw !== "") {
+    const n = Number.parseInt(raw, 10);
+    if (!Number.isFinite(n)) throw new HttpError(422, "limit must be a number");
+    limit = Math.min(Math.max(n, 1), maxLimit);
+  }
+  return { maxId: idParam(c, "max_id"), sinceId: idParam(c, "since_id"), minId: idParam(c, "min_id"), limit };
+}
+
+/**
+ * Sets the Link header as Mastodon formats it: absolute URLs, `next` (older, max_id) first, then `prev`
+ * (newer, min_id), keeping the request's other query parameters. `ids` are the page's pagination ids, newest first.
+ */
+export function setLinkHeader(ctx: Context, c: HonoContext, ids: string[], page: Page): void {
+  if (ids.length === 0) return;
+  const url = new URL(c.req.url);
+  const base = `${ctx.urls.origin}${url.pathname}`;
+  const link = (name: string, value: string) => {
+    const params = new URLSearchParams(url.search);
+    for (const key of ["max_id", "min_id", "since_id"]) params.delete(key);
+    params.set("limit", String(page.limit));
+    params.set(name, value);
+    return `${base}?${params.toString()}`;
+  };
+  const newest = ids[0] as string;
+  const oldest = ids[ids.length - 1] as string;
+  c.header("Link", `<${link("max_id", oldest)}>; rel="next", <${link("min_id", newest)}>; rel="prev"`);
+}

@@ -1,0 +1,183 @@
+/**
+ * Timelines (home, public, hashtag; lists do not exist), favourites and bookmarks, and hashtags
+ * (/api/v1/tags; the followed_tags list is served by instance.ts). Lists are keyset pages with a Link header;
+ * see src/store/timelines.ts.
+ */
+import { eq } from "drizzle-orm";
+import { Hono, type Context as HonoContext } from "hono";
+import type { Context } from "../../context.js";
+import { findLocalUser } from "../../store/accounts.js";
+import { newId } from "../../store/ids.js";
+import { tags } from "../../store/schema.js";
+import type { StatusRow } from "../../store/statuses.js";
+import {
+  bookmarkedStatuses,
+  favouritedStatuses,
+  findTagByName,
+  findTagsByNames,
+  homeTimeline,
+  type PagedRow,
+  publicTimeline,
+  type TagRow,
+  tagTimeline,
+} from "../../store/timelines.js";
+import type { ApiEnv } from "./auth.js";
+import { renderStatuses } from "./entities.js";
+import { type Page, readPage, setLinkHeader } from "./pagination.js";
+import { type Params, read, readParams } from "./params.js";
+import { notFound, optionalViewer, requireViewer } from "./statuses.js";
+
+const TIMELINE_LIMIT = 20;
+const TIMELINE_MAX = 40;
+const MAX_TAGS_PER_FILTER = 10;
+const HASHTAG = /^[\p{L}\p{N}_]*[\p{L}_][\p{L}\p{N}_]*$/u;
+
+/** A hashtag name from a path or a filter, without '#'; null when it cannot be a hashtag. */
+export function hashtagName(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  const name = raw.trim().replace(/^#/, "");
+  return name.length > 0 && name.length <= 100 && HASHTAG.test(name) ? name : null;
+}
+
+function tagNames(params: Params, key: string): string[] {
+  return (read.strings(params, key) ?? [])
+    .map((n) => hashtagName(n))
+    .filter((n): n is string => n !== null)
+    .slice(0, MAX_TAGS_PER_FILTER);
+}
+
+function localFilter(params: Params): boolean | null {
+  if (read.boolean(params, "local") === true) return true;
+  if (read.boolean(params, "remote") === true) return false;
+  return null;
+}
+
+export function renderTag(ctx: Context, tag: TagRow | null, name: string) {
+  const lower = tag?.name ?? name.toLowerCase();
+  return {
+    id: tag?.id ?? null,
+    name: tag?.displayName ?? name,
+    url: `${ctx.urls.origin}/tags/${encodeURIComponent(lower)}`,
+    history: [],
+    following: tag?.followed ?? false,
+    featuring: false,
+  };
+}
+
+export function timelineRoutes(ctx: Context) {
+  const app = new Hono<ApiEnv>();
+  const db = ctx.store.db;
+  const localAccountId = () => findLocalUser(db)?.account.id ?? null;
+
+  /** Renders a page of statuses and sets its Link header from the pagination ids. */
+  const respond = (
+    c: HonoContext<ApiEnv>,
+    items: PagedRow<StatusRow>[],
+    page: Page,
+    viewerId: string | null,
+  ) => {
+    setLinkHeader(
+      ctx,
+      c,
+      items.map((i) => i.pageId),
+      page,
+    );
+    return c.json(
+      renderStatuses(
+        ctx,
+        items.map((i) => i.row),
+        viewerId,
+      ),
+    );
+  };
+
+  app.get("/api/v1/timelines/home", (c) => {
+    const { viewerId } = requireViewer(ctx, c, "read:statuses");
+    const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
+    return respond(c, homeTimeline(db, viewerId, page), page, viewerId);
+  });
+
+  app.get("/api/v1/timelines/public", async (c) => {
+    const viewerId = optionalViewer(ctx, c, "read:statuses");
+    const params = await readParams(c);
+    const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
+    const filter = {
+      local: localFilter(params),
+      onlyMedia: read.boolean(params, "only_media") ?? false,
+      viewerId,
+      localAccountId: localAccountId(),
+    };
+    return respond(c, publicTimeline(db, filter, page), page, viewerId);
+  });
+
+  app.get("/api/v1/timelines/tag/:hashtag", async (c) => {
+    const viewerId = optionalViewer(ctx, c, "read:statuses");
+    const params = await readParams(c);
+    const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
+    const name = hashtagName(c.req.param("hashtag"));
+    if (!name) return c.json([]);
+    const any = findTagsByNames(db, [name, ...tagNames(params, "any")]);
+    const allNames = tagNames(params, "all");
+    const all = findTagsByNames(db, allNames);
+    // A required tag nobody used yet: nothing can match.
+    if (any.length === 0 || all.length < new Set(allNames.map((n) => n.toLowerCase())).size)
+      return c.json([]);
+    const none = findTagsByNames(db, tagNames(params, "none"));
+    const filter = {
+      local: localFilter(params),
+      onlyMedia: read.boolean(params, "only_media") ?? false,
+      viewerId,
+      localAccountId: localAccountId(),
+      any: any.map((t) => t.id),
+      all: all.map((t) => t.id),
+      none: none.map((t) => t.id),
+    };
+    return respond(c, tagTimeline(db, filter, page), page, viewerId);
+  });
+
+  // Wren has no lists: every list id is unknown.
+  app.get("/api/v1/timelines/list/:id", (c) => {
+    requireViewer(ctx, c, "read:lists");
+    throw notFound();
+  });
+
+  app.get("/api/v1/favourites", (c) => {
+    const { viewerId } = requireViewer(ctx, c, "read:favourites");
+    const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
+    return respond(c, favouritedStatuses(db, viewerId, page), page, viewerId);
+  });
+
+  app.get("/api/v1/bookmarks", (c) => {
+    const { viewerId } = requireViewer(ctx, c, "read:bookmarks");
+    const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
+    return respond(c, bookmarkedStatuses(db, page), page, viewerId);
+  });
+
+  app.get("/api/v1/tags/:name", (c) => {
+    optionalViewer(ctx, c, "read:follows");
+    const name = hashtagName(c.req.param("name"));
+    if (!name) throw notFound();
+    return c.json(renderTag(ctx, findTagByName(db, name), name));
+  });
+
+  for (const [path, followed] of [
+    ["follow", true],
+    ["unfollow", false],
+  ] as const) {
+    app.post(`/api/v1/tags/:name/${path}`, (c) => {
+      requireViewer(ctx, c, "write:follows");
+      const name = hashtagName(c.req.param("name"));
+      if (!name) throw notFound();
+      const now = Date.now();
+      if (followed) {
+        db.insert(tags)
+          .values({ id: newId(now), name: name.toLowerCase(), displayName: name, followed, createdAt: now })
+          .onConflictDoUpdate({ target: tags.name, set: { followed } })
+          .run();
+      } else db.update(tags).set({ followed }).where(eq(tags.name, name.toLowerCase())).run();
+      return c.json(renderTag(ctx, findTagByName(db, name), name));
+    });
+  }
+
+  return app;
+}
