@@ -329,6 +329,17 @@ describe("update_credentials", () => {
     expect((update["@context"] as unknown[])[0]).toBe("https://www.w3.org/ns/activitystreams");
   });
 
+  it("marks the account as a bot: the actor becomes a Service, which Mastodon shows as a bot", async () => {
+    const res = await api(server, token, "PATCH", "/api/v1/accounts/update_credentials", { bot: true });
+    expect(res.status).toBe(200);
+    expect(expectAccount(res.json).bot).toBe(true);
+    const actor = await fetch(local.uri, { headers: { Accept: "application/activity+json" } });
+    expect(((await actor.json()) as Json).type).toBe("Service");
+    const updates = queued("Update");
+    expect((updates.at(-1)?.object as Json).type).toBe("Service");
+    await api(server, token, "PATCH", "/api/v1/accounts/update_credentials", { bot: false });
+  });
+
   it("reads form-encoded fields_attributes[0][name] and PUT", async () => {
     const res = await form(
       "/api/v1/accounts/update_credentials",
@@ -628,6 +639,8 @@ describe("followers and following", () => {
     const res = await api(server, token, "POST", `/api/v1/accounts/${fan.id}/remove_from_followers`);
     expect(res.status).toBe(200);
     expect(expectRelationship(res.json).followed_by).toBe(false);
+    // Its server is told, as Mastodon does: a Reject of the Follow.
+    expect(queued("Reject").some((r) => (r.object as Json).actor === fan.uri)).toBe(true);
     expect(
       (await api(server, readOnly, "POST", `/api/v1/accounts/${fans[1]!.id}/remove_from_followers`)).status,
     ).toBe(403);

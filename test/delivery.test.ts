@@ -583,13 +583,14 @@ describe("durability", () => {
 });
 
 describe("upkeep", () => {
-  it("schedules the requeue every minute and the purge hourly, and unschedules them on stop", async () => {
+  it("schedules the requeue every minute and the purges hourly, and unschedules them on stop", async () => {
     const { getTasks } = await import("node-cron");
     const ours = () => [...getTasks().values()].filter((t) => t.name?.startsWith("wren-"));
-    await until(() => ours().length === 2);
+    await until(() => ours().length === 3);
     expect(ours().map((t) => [t.name, t.getPattern()])).toEqual([
       ["wren-requeue-deliveries", "* * * * *"],
       ["wren-purge", "17 * * * *"],
+      ["wren-purge-media", "43 * * * *"],
     ]);
     await server.close();
     await until(() => ours().length === 0);

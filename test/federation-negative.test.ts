@@ -416,3 +416,44 @@ describe("private addresses", () => {
     }
   });
 });
+
+describe("crafted activities the inbox accepts", () => {
+  it("counts a vote on a local poll (a Note with a name, replying to the Question) once", async () => {
+    const id = await createStatus(server.context, {
+      text: "tea or coffee?",
+      poll: { options: ["tea", "coffee"], expiresIn: 3600 },
+    });
+    const questionUri = `${aliceUri}/statuses/${id}`;
+    const vote = (n: number) =>
+      activity("Create", {
+        id: `${peer.actorUri}/votes/${n}`,
+        type: "Note",
+        name: "coffee",
+        attributedTo: peer.actorUri,
+        inReplyTo: questionUri,
+        to: [aliceUri],
+      });
+    const votes = () =>
+      (
+        server.context.store.sqlite.prepare("SELECT options FROM polls WHERE status_id = ?").get(id) as {
+          options: string;
+        }
+      ).options;
+
+    const first = await signedPost("draft-cavage", vote(1));
+    expect(first.status, first.body).toBe(202);
+    expect(JSON.parse(votes())).toEqual([
+      { title: "tea", votes: 0 },
+      { title: "coffee", votes: 1 },
+    ]);
+    // A second vote on a single-choice poll is acknowledged but not counted, and no status is stored for it.
+    const second = await signedPost("draft-cavage", vote(2));
+    expect(second.status, second.body).toBe(202);
+    expect(JSON.parse(votes())[1].votes).toBe(1);
+    expect(
+      server.context.store.sqlite
+        .prepare("SELECT id FROM statuses WHERE uri LIKE ?")
+        .get(`${peer.actorUri}/votes/%`),
+    ).toBeUndefined();
+  });
+});

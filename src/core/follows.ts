@@ -25,19 +25,32 @@ const inboxOf = (account: AccountRow) => {
 };
 
 function followActivity(follow: FollowRow, follower: AccountRow, target: AccountRow) {
-  return renderSimple("Follow", follow.uri ?? `${follower.uri}#follows/${follow.id}`, follower.uri, target.uri);
+  return renderSimple(
+    "Follow",
+    follow.uri ?? `${follower.uri}#follows/${follow.id}`,
+    follower.uri,
+    target.uri,
+  );
 }
 
 /** The local account follows `target`: pending until the remote server sends Accept. */
-export function follow(ctx: Context, target: AccountRow, options: { reblogs?: boolean; notify?: boolean } = {}): FollowRow {
+export function follow(
+  ctx: Context,
+  target: AccountRow,
+  options: { reblogs?: boolean; notify?: boolean } = {},
+): FollowRow {
   const local = requireLocalAccount(ctx);
   if (target.id === local.id) throw new UserError("you cannot follow yourself");
   if (target.domain === null) throw new UserError("no such account", 404);
-  if (isBlocked(ctx, local.id, target.id)) throw new UserError("unblock this account before following it", 422);
+  if (isBlocked(ctx, local.id, target.id))
+    throw new UserError("unblock this account before following it", 422);
   return commit(ctx, (effects) => {
     const existing = findFollow(ctx, local.id, target.id);
     if (existing) {
-      const changes = { showReblogs: options.reblogs ?? existing.showReblogs, notify: options.notify ?? existing.notify };
+      const changes = {
+        showReblogs: options.reblogs ?? existing.showReblogs,
+        notify: options.notify ?? existing.notify,
+      };
       ctx.store.db.update(follows).set(changes).where(eq(follows.id, existing.id)).run();
       return { ...existing, ...changes };
     }
@@ -67,7 +80,12 @@ export function unfollow(ctx: Context, target: AccountRow): void {
     ctx.store.db.delete(follows).where(eq(follows.id, existing.id)).run();
     dropFromHomeFeed(ctx, target.id);
     if (target.domain !== null) {
-      const undo = renderResponse("Undo", `${existing.uri}/undo`, local.uri, followActivity(existing, local, target));
+      const undo = renderResponse(
+        "Undo",
+        `${existing.uri}/undo`,
+        local.uri,
+        followActivity(existing, local, target),
+      );
       effects.deliver(ctx, undo, [inboxOf(target)], local.id);
     }
   });
@@ -77,8 +95,15 @@ function dropFromHomeFeed(ctx: Context, authorId: string): void {
   ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, authorId)).run();
 }
 
-/** Sends Accept for a follower's Follow. */
-function sendAccept(ctx: Context, effects: Effects, local: AccountRow, follower: AccountRow, row: FollowRow, type: "Accept" | "Reject") {
+/** Sends Accept (or Reject) of a follower's Follow. */
+function sendAccept(
+  ctx: Context,
+  effects: Effects,
+  local: AccountRow,
+  follower: AccountRow,
+  row: FollowRow,
+  type: "Accept" | "Reject",
+) {
   const followUri = row.uri ?? `${follower.uri}#follows/${row.id}`;
   const activity = renderResponse(
     type,
@@ -95,7 +120,17 @@ export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: s
   const local = requireLocalAccount(ctx);
   commit(ctx, (effects) => {
     if (isBlocked(ctx, local.id, follower.id)) {
-      const rejected: FollowRow = { id: newId(), followerId: follower.id, followingId: local.id, state: "pending", uri: activityUri, showReblogs: true, notify: false, languages: null, createdAt: Date.now() };
+      const rejected: FollowRow = {
+        id: newId(),
+        followerId: follower.id,
+        followingId: local.id,
+        state: "pending",
+        uri: activityUri,
+        showReblogs: true,
+        notify: false,
+        languages: null,
+        createdAt: Date.now(),
+      };
       sendAccept(ctx, effects, local, follower, rejected, "Reject");
       return;
     }
@@ -103,7 +138,8 @@ export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: s
     if (existing) {
       // A repeated Follow (the remote side lost our Accept): record its id and answer again.
       ctx.store.db.update(follows).set({ uri: activityUri }).where(eq(follows.id, existing.id)).run();
-      if (existing.state === "accepted") sendAccept(ctx, effects, local, follower, { ...existing, uri: activityUri }, "Accept");
+      if (existing.state === "accepted")
+        sendAccept(ctx, effects, local, follower, { ...existing, uri: activityUri }, "Accept");
       return;
     }
     const row: FollowRow = {
@@ -131,7 +167,8 @@ export function authorizeFollowRequest(ctx: Context, follower: AccountRow): void
   const local = requireLocalAccount(ctx);
   commit(ctx, (effects) => {
     const row = findFollow(ctx, follower.id, local.id);
-    if (!row || row.state !== "pending") throw new UserError("there is no follow request from this account", 404);
+    if (!row || row.state !== "pending")
+      throw new UserError("there is no follow request from this account", 404);
     ctx.store.db.update(follows).set({ state: "accepted" }).where(eq(follows.id, row.id)).run();
     if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Accept");
     effects.notified(addNotification(ctx, "follow", follower.id));
@@ -142,7 +179,19 @@ export function rejectFollowRequest(ctx: Context, follower: AccountRow): void {
   const local = requireLocalAccount(ctx);
   commit(ctx, (effects) => {
     const row = findFollow(ctx, follower.id, local.id);
-    if (!row || row.state !== "pending") throw new UserError("there is no follow request from this account", 404);
+    if (!row || row.state !== "pending")
+      throw new UserError("there is no follow request from this account", 404);
+    ctx.store.db.delete(follows).where(eq(follows.id, row.id)).run();
+    if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Reject");
+  });
+}
+
+/** The local account removes a follower: the follow ends and the follower's server gets a Reject of it. */
+export function removeFromFollowers(ctx: Context, follower: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  commit(ctx, (effects) => {
+    const row = findFollow(ctx, follower.id, local.id);
+    if (!row) return;
     ctx.store.db.delete(follows).where(eq(follows.id, row.id)).run();
     if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Reject");
   });

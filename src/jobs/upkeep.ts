@@ -4,7 +4,8 @@
  * - every minute: delivery jobs left "running" for more than 5 minutes go back to the queue (a delivery
  *   never takes that long, so its process lost it) and the worker is woken;
  * - every hour: delete delivery jobs done more than a day ago and failed more than a week ago, the outbound
- *   activities left without any job, and the inbox de-duplication ids (inbox_seen) older than 7 days.
+ *   activities left without any job, and the inbox de-duplication ids (inbox_seen) older than 7 days;
+ * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day.
  *
  * Remote actors need no periodic pass: a cached actor is refreshed when it is next used and its fetched_at
  * is old (checked lazily by the resolver), so nothing is marked stale here.
@@ -13,6 +14,7 @@ import { and, eq, lt, sql } from "drizzle-orm";
 import type { ScheduledTask } from "node-cron";
 import type { Context } from "../context.js";
 import { requeueStuckJobs } from "../federation/delivery/worker.js";
+import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboxSeen, outboundActivities } from "../store/schema.js";
 
 const HOUR = 60 * 60 * 1000;
@@ -78,10 +80,12 @@ export function startUpkeep(ctx: Context): Upkeep {
   const tasks: ScheduledTask[] = [];
   const guarded = (name: string, fn: () => unknown) => () => {
     if (stopped) return;
+    const failed = (error: unknown) => ctx.log.error({ err: error, task: name }, "upkeep task failed");
     try {
-      fn();
+      const result = fn();
+      if (result instanceof Promise) result.catch(failed);
     } catch (error) {
-      ctx.log.error({ err: error, task: name }, "upkeep task failed");
+      failed(error);
     }
   };
   const logger = {
@@ -104,6 +108,14 @@ export function startUpkeep(ctx: Context): Upkeep {
           "17 * * * *",
           guarded("purge", () => purgeOldRows(ctx)),
           { ...options, name: "wren-purge" },
+        ),
+        cron.schedule(
+          "43 * * * *",
+          guarded("purge-media", async () => {
+            const removed = await purgeUnattachedMedia(ctx);
+            if (removed > 0) ctx.log.info({ removed }, "upkeep: unattached uploads older than a day removed");
+          }),
+          { ...options, name: "wren-purge-media" },
         ),
       );
     })

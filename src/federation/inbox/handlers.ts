@@ -19,6 +19,7 @@ import {
   receiveUndoAnnounce,
   receiveUndoLike,
 } from "../../core/interactions.js";
+import { receivePollVote } from "../../core/polls.js";
 import { receiveNote, receiveNoteDelete, receiveNoteUpdate, removeRemoteActor } from "../../core/statuses.js";
 import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { newId } from "../../store/ids.js";
@@ -49,7 +50,10 @@ function isObject(value: unknown): value is Json {
 function requireSameOrigin(actorUri: string, objectId: string | null, what: string): void {
   if (!objectId) throw new UserError(`the ${what} has no id`, 400);
   if (hostOf(objectId) !== hostOf(actorUri)) {
-    throw new UserError(`the ${what} ${objectId} is not on the actor's host; refusing a third party's object`, 403);
+    throw new UserError(
+      `the ${what} ${objectId} is not on the actor's host; refusing a third party's object`,
+      403,
+    );
   }
 }
 
@@ -63,7 +67,8 @@ async function noteOf(ctx: Context, actor: AccountRow, object: unknown) {
   const json = isObject(object) && asString(object.type) ? object : await fetchObject(ctx, id as string);
   const note = parseNote(json);
   if (note.uri !== id) throw new UserError("the object's id changed when it was fetched", 400);
-  if (note.attributedTo !== actor.uri) throw new UserError(`the object is attributed to ${note.attributedTo}, not to the actor`, 403);
+  if (note.attributedTo !== actor.uri)
+    throw new UserError(`the object is attributed to ${note.attributedTo}, not to the actor`, 403);
   return note;
 }
 
@@ -83,6 +88,16 @@ function isWanted(ctx: Context, actor: AccountRow, mentions: string[], inReplyTo
     if (parent && parent.deletedAt === null) return true;
   }
   return false;
+}
+
+/** An embedded Note with a `name` and no content, replying to a local status: a vote in its poll. */
+function isPollVote(ctx: Context, object: unknown): boolean {
+  if (!isObject(object) || object.type !== "Note" || !asString(object.name) || asString(object.content))
+    return false;
+  const parent = idOf(object.inReplyTo);
+  const status = parent ? findStatusByUri(ctx.store.db, parent) : null;
+  // receivePollVote checks that the status has a poll and the name is one of its options.
+  return status?.local === true;
 }
 
 export async function dispatch(ctx: Context, inbound: Inbound): Promise<void> {
@@ -153,6 +168,15 @@ const HANDLERS: Record<string, Handler> = {
     const object = activity.object;
     const objectType = isObject(object) ? asString(object.type) : null;
     if (objectType && !NOTE_TYPES.has(objectType)) return; // e.g. a ChatMessage: accepted and ignored.
+    if (isPollVote(ctx, object)) {
+      // A vote: a Note with only a `name` (the option), in reply to our Question (INTEROP.md).
+      const vote = object as Json;
+      requireSameOrigin(actor.uri, idOf(vote), "vote");
+      if (idOf(vote.attributedTo) !== actor.uri)
+        throw new UserError("a vote must be attributed to its actor", 403);
+      receivePollVote(ctx, actor, idOf(vote.inReplyTo) as string, asString(vote.name) as string, idOf(vote));
+      return;
+    }
     const note = await noteOf(ctx, actor, object);
     if (!isWanted(ctx, actor, note.mentions, note.inReplyTo)) return;
     receiveNote(ctx, actor, note);
@@ -168,7 +192,8 @@ const HANDLERS: Record<string, Handler> = {
     }
     if (objectType && !NOTE_TYPES.has(objectType)) return;
     const note = await noteOf(ctx, actor, object);
-    if (!findStatusByUri(ctx.store.db, note.uri) && !isWanted(ctx, actor, note.mentions, note.inReplyTo)) return;
+    if (!findStatusByUri(ctx.store.db, note.uri) && !isWanted(ctx, actor, note.mentions, note.inReplyTo))
+      return;
     receiveNoteUpdate(ctx, actor, note);
   },
 
@@ -200,7 +225,8 @@ const HANDLERS: Record<string, Handler> = {
       const note = parseNote(json);
       if (note.uri !== objectId) throw new UserError("the boosted object's id changed when fetched", 400);
       const author = await resolveActor(ctx, note.attributedTo);
-      if (hostOf(author.uri) !== hostOf(note.uri)) throw new UserError("the boosted object is not on its author's host", 403);
+      if (hostOf(author.uri) !== hostOf(note.uri))
+        throw new UserError("the boosted object is not on its author's host", 403);
       const id = receiveNote(ctx, author, note);
       target = findStatusByUri(ctx.store.db, note.uri);
       if (!target || target.id !== id) return;
@@ -208,8 +234,12 @@ const HANDLERS: Record<string, Handler> = {
     receiveAnnounce(ctx, actor, target, {
       uri: inbound.id,
       published: Date.parse(asString(activity.published) ?? "") || Date.now(),
-      to: asArray(activity.to).map(idOf).filter((v): v is string => v !== null),
-      cc: asArray(activity.cc).map(idOf).filter((v): v is string => v !== null),
+      to: asArray(activity.to)
+        .map(idOf)
+        .filter((v): v is string => v !== null),
+      cc: asArray(activity.cc)
+        .map(idOf)
+        .filter((v): v is string => v !== null),
     });
   },
 
@@ -221,7 +251,8 @@ const HANDLERS: Record<string, Handler> = {
   async Move(ctx, actor, activity) {
     const origin = idOf(activity.object);
     const targetUri = idOf(activity.target);
-    if (origin !== actor.uri || !targetUri) throw new UserError("Move must move the actor itself to a target", 400);
+    if (origin !== actor.uri || !targetUri)
+      throw new UserError("Move must move the actor itself to a target", 400);
     const target = await resolveActor(ctx, targetUri, { refresh: true });
     if (!target.alsoKnownAs.includes(actor.uri)) {
       throw new UserError("the Move target does not list the moving account in alsoKnownAs", 422);
@@ -241,7 +272,10 @@ const HANDLERS: Record<string, Handler> = {
     const objects = asArray(activity.object)
       .map(idOf)
       .filter((v): v is string => v !== null);
-    if (!objects.includes(local.uri) && !objects.some((uri) => findStatusByUri(ctx.store.db, uri)?.accountId === local.id)) {
+    if (
+      !objects.includes(local.uri) &&
+      !objects.some((uri) => findStatusByUri(ctx.store.db, uri)?.accountId === local.id)
+    ) {
       return;
     }
     const statusIds = objects

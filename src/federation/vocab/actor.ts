@@ -27,7 +27,7 @@ function image(url: string | null, mediaType?: string) {
   return url ? { type: "Image", url, ...(mediaType ? { mediaType } : {}) } : undefined;
 }
 
-/** The local account as an ActivityPub Person. */
+/** The local account as an ActivityPub Person (a Service when it is marked as a bot). */
 export function renderPerson(
   ctx: Context,
   account: AccountRow,
@@ -38,7 +38,8 @@ export function renderPerson(
   return {
     "@context": ACTOR_CONTEXT,
     id,
-    type: "Person",
+    // Mastodon shows a Service as a bot.
+    type: account.bot ? "Service" : "Person",
     preferredUsername: account.username,
     name: account.displayName,
     summary: account.note,

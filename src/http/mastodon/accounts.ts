@@ -12,7 +12,7 @@ import {
   authorizeFollowRequest,
   follow,
   rejectFollowRequest,
-  removeFollower,
+  removeFromFollowers,
   unfollow,
 } from "../../core/follows.js";
 import { block, unblock } from "../../core/interactions.js";
@@ -540,7 +540,7 @@ export function accountRoutes(ctx: Context) {
   app.post("/api/v1/accounts/:id{[0-9]+}/remove_from_followers", (c) => {
     requireUser(c, "write:follows");
     const target = findAccount(ctx, c.req.param("id"));
-    removeFollower(ctx, target);
+    removeFromFollowers(ctx, target);
     return c.json(relationship(target));
   });
 
