@@ -103,8 +103,9 @@ async function walk(path: string, t: string | null = token): Promise<{ ids: stri
     if (items.length === 0) break;
     pages += 1;
     ids.push(...items.map((i) => i.id));
+    // Lists paged by row id (favourites, bookmarks) offer `next` only after a full page, as Mastodon does.
     url = linkOf(res.headers.get("link"), "next");
-    expect(url?.startsWith(server.origin)).toBe(true);
+    if (url) expect(url.startsWith(server.origin)).toBe(true);
     if (pages > 100) throw new Error("pagination does not end");
   }
   return { ids, pages };

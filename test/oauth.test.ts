@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { count, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import { hashSecret } from "../src/core/secrets.js";
 import { type ApiEnv, authenticate, requireUser } from "../src/http/mastodon/auth.js";
 import { addressKey, RateLimiter } from "../src/http/ratelimit.js";
 import { oauthApps, oauthCodes, oauthTokens, settings, webSessions } from "../src/store/schema.js";
+import { Browser, clickThrough, codeFrom, findForm, mustForm, pkce } from "./helpers/oauth-flow.js";
 import { startTestServer, TEST_PASSWORD, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -72,98 +73,6 @@ function snapshot() {
   };
 }
 
-class Browser {
-  cookies = new Map<string, string>();
-  constructor(readonly address = "198.51.100.1") {}
-
-  private store(headers: Headers) {
-    for (const line of headers.getSetCookie()) {
-      const [pair = ""] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (/max-age=0/i.test(line) || value === "") this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-
-  async request(method: string, url: string, form?: [string, string][]) {
-    const headers: Record<string, string> = { "X-Forwarded-For": this.address };
-    if (this.cookies.size > 0) headers.Cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-    if (form) headers["Content-Type"] = "application/x-www-form-urlencoded";
-    const response = await fetch(url.startsWith("http") ? url : `${origin}${url}`, {
-      method,
-      headers,
-      body: form ? new URLSearchParams(form).toString() : undefined,
-      redirect: "manual",
-    });
-    this.store(response.headers);
-    return { status: response.status, headers: response.headers, html: await response.text() };
-  }
-
-  get(url: string) {
-    return this.request("GET", url);
-  }
-
-  /** Submits a form of the page as a browser would: its fields, edited, plus the clicked button. */
-  submit(form: HtmlForm, values: Record<string, string> = {}, button?: string) {
-    const fields: [string, string][] = form.fields
-      .filter(([name]) => !(name in values))
-      .concat(Object.entries(values));
-    if (button !== undefined) {
-      const clicked = form.buttons.find(([, value]) => value === button);
-      if (!clicked) throw new Error(`no button ${button}`);
-      fields.push(clicked);
-    }
-    return this.request(form.method, form.action, fields);
-  }
-}
-
-interface HtmlForm {
-  action: string;
-  method: string;
-  fields: [string, string][];
-  buttons: [string, string][];
-}
-
-const decode = (s: string) =>
-  s
-    .replaceAll("&quot;", '"')
-    .replaceAll("&#39;", "'")
-    .replaceAll("&lt;", "<")
-    .replaceAll("&gt;", ">")
-    .replaceAll("&amp;", "&");
-
-function attributes(tag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of tag.matchAll(/([a-zA-Z_:-]+)(?:="([^"]*)")?/g)) if (m[1]) out[m[1]] = decode(m[2] ?? "");
-  return out;
-}
-
-function findForm(page: string, id: string): HtmlForm | null {
-  const match = page.match(new RegExp(`<form([^>]*id="${id}"[^>]*)>([\\s\\S]*?)</form>`));
-  if (!match) return null;
-  const form = attributes(match[1] ?? "");
-  const inner = match[2] ?? "";
-  const fields: [string, string][] = [];
-  for (const m of inner.matchAll(/<input\s([^>]*)>/g)) {
-    const a = attributes(m[1] ?? "");
-    if (a.name) fields.push([a.name, a.value ?? ""]);
-  }
-  const buttons: [string, string][] = [];
-  for (const m of inner.matchAll(/<button\s([^>]*)>/g)) {
-    const a = attributes(m[1] ?? "");
-    if (a.name) buttons.push([a.name, a.value ?? ""]);
-  }
-  return { action: decode(form.action ?? ""), method: (form.method ?? "get").toUpperCase(), fields, buttons };
-}
-
-function mustForm(page: string, id: string): HtmlForm {
-  const form = findForm(page, id);
-  if (!form) throw new Error(`no form #${id} in:\n${page}`);
-  return form;
-}
-
 interface App {
   id: string;
   client_id: string;
@@ -182,11 +91,6 @@ async function registerApp(
   return reply.json as unknown as App;
 }
 
-const pkce = () => {
-  const verifier = randomBytes(32).toString("base64url");
-  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
-};
-
 function authorizeUrl(app: App, extra: Record<string, string> = {}, path = "/oauth/authorize") {
   const query = new URLSearchParams({
     response_type: "code",
@@ -199,29 +103,6 @@ function authorizeUrl(app: App, extra: Record<string, string> = {}, path = "/oau
   return `${path}?${query}`;
 }
 
-/** Logs in (when asked to) and answers the consent form; returns the final response. */
-async function clickThrough(
-  browser: Browser,
-  url: string,
-  decision: "authorize" | "deny" = "authorize",
-): Promise<{ status: number; headers: Headers; html: string }> {
-  let page = await browser.get(url);
-  expect(page.status).toBe(200);
-  const login = findForm(page.html, "login");
-  if (login) {
-    page = await browser.submit(login, { username: "alice", password: TEST_PASSWORD });
-    expect(page.status).toBe(200);
-  }
-  return browser.submit(mustForm(page.html, "consent"), {}, decision);
-}
-
-function codeFrom(location: string | null): { code: string; state: string | null; params: URLSearchParams } {
-  expect(location).toBeTruthy();
-  const query = (location ?? "").split("?")[1] ?? "";
-  const params = new URLSearchParams(query);
-  return { code: params.get("code") ?? "", state: params.get("state"), params };
-}
-
 async function token(app: App, body: Record<string, string>, headers: Record<string, string> = {}) {
   return send("POST", "/oauth/token", {
     form: { client_id: app.client_id, client_secret: app.client_secret, ...body },
@@ -229,7 +110,7 @@ async function token(app: App, body: Record<string, string>, headers: Record<str
   });
 }
 
-async function codeFlow(app: App, browser = new Browser()) {
+async function codeFlow(app: App, browser = new Browser(server.origin)) {
   const { verifier, challenge } = pkce();
   const done = await clickThrough(
     browser,
@@ -373,7 +254,7 @@ describe("POST /api/v1/apps", () => {
 describe("authorization code flow", () => {
   it("logs in, consents, redirects with code and state, and exchanges the code with PKCE S256", async () => {
     const app = await registerApp();
-    const browser = new Browser();
+    const browser = new Browser(server.origin);
     const { verifier, challenge } = pkce();
 
     const first = await browser.get(
@@ -455,7 +336,7 @@ describe("authorization code flow", () => {
 
   it("sets a hashed, HttpOnly, SameSite=Lax session cookie for 30 days (not Secure over http)", async () => {
     const app = await registerApp();
-    const browser = new Browser();
+    const browser = new Browser(server.origin);
     const page = await browser.get(authorizeUrl(app));
     const before = rows(webSessions);
     const response = await fetch(`${origin}/oauth/authorize`, {
@@ -494,14 +375,14 @@ describe("authorization code flow", () => {
 
   it("also serves /oauth/authorize/ (toot) and redirects to custom schemes as registered", async () => {
     const app = await registerApp("com.tapbots.Ivory.19300:/request_token");
-    const done = await clickThrough(new Browser(), authorizeUrl(app, {}, "/oauth/authorize/"));
+    const done = await clickThrough(new Browser(server.origin), authorizeUrl(app, {}, "/oauth/authorize/"));
     expect(done.status).toBe(302);
     const location = done.headers.get("location") ?? "";
     expect(location.startsWith("com.tapbots.Ivory.19300:/request_token?code=")).toBe(true);
     expect(codeFrom(location).state).toBe("xyz 123");
 
     const icecubes = await registerApp("icecubesapp://");
-    const second = await clickThrough(new Browser(), authorizeUrl(icecubes));
+    const second = await clickThrough(new Browser(server.origin), authorizeUrl(icecubes));
     expect(second.headers.get("location")).toMatch(/^icecubesapp:\/\/\?code=/);
   });
 
@@ -509,7 +390,7 @@ describe("authorization code flow", () => {
     const app = await registerApp();
     const verifier = randomBytes(40).toString("base64url");
     const done = await clickThrough(
-      new Browser(),
+      new Browser(server.origin),
       authorizeUrl(app, { code_challenge: verifier, code_challenge_method: "plain" }),
     );
     const { code } = codeFrom(done.headers.get("location"));
@@ -520,7 +401,7 @@ describe("authorization code flow", () => {
 
   it("shows the code on a page for urn:ietf:wg:oauth:2.0:oob", async () => {
     const app = await registerApp("urn:ietf:wg:oauth:2.0:oob");
-    const done = await clickThrough(new Browser(), authorizeUrl(app));
+    const done = await clickThrough(new Browser(server.origin), authorizeUrl(app));
     expect(done.status).toBe(200);
     expect(done.headers.get("location")).toBeNull();
     const code = done.html.match(/<code id="code">([^<]+)<\/code>/)?.[1];
@@ -537,7 +418,7 @@ describe("authorization code flow", () => {
   it("answers an unregistered redirect_uri or unknown client with a 400 page, never a redirect", async () => {
     const app = await registerApp();
     const before = snapshot();
-    const browser = new Browser();
+    const browser = new Browser(server.origin);
     for (const url of [
       authorizeUrl(app, { redirect_uri: "https://evil.example/callback" }),
       authorizeUrl(app, { redirect_uri: "https://app.example/callback/extra" }),
@@ -564,7 +445,7 @@ describe("authorization code flow", () => {
 
   it("redirects an invalid scope or response type back to the app as an error", async () => {
     const app = await registerApp("https://app.example/callback", "read");
-    const browser = new Browser();
+    const browser = new Browser(server.origin);
     const scoped = await browser.get(authorizeUrl(app, { scope: "read write" }));
     expect(scoped.status).toBe(302);
     const scopeError = codeFrom(scoped.headers.get("location"));
@@ -577,7 +458,7 @@ describe("authorization code flow", () => {
   it("redirects with error=access_denied when the user denies", async () => {
     const app = await registerApp();
     const before = rows(oauthCodes);
-    const done = await clickThrough(new Browser(), authorizeUrl(app), "deny");
+    const done = await clickThrough(new Browser(server.origin), authorizeUrl(app), "deny");
     expect(done.status).toBe(302);
     const { params, state } = codeFrom(done.headers.get("location"));
     expect(params.get("error")).toBe("access_denied");
@@ -588,7 +469,7 @@ describe("authorization code flow", () => {
 
   it("needs one step with a session cookie, and shows the login again with force_login", async () => {
     const app = await registerApp();
-    const browser = new Browser();
+    const browser = new Browser(server.origin);
     await codeFlow(app, browser);
     const sessions = rows(webSessions);
 
@@ -608,7 +489,7 @@ describe("authorization code flow", () => {
 
   it("refuses a form without the CSRF token or cookie, changing nothing", async () => {
     const app = await registerApp();
-    const browser = new Browser();
+    const browser = new Browser(server.origin);
     const page = await browser.get(authorizeUrl(app));
     const login = mustForm(page.html, "login");
     const before = snapshot();
@@ -618,7 +499,7 @@ describe("authorization code flow", () => {
       { username: "alice", password: TEST_PASSWORD },
     );
     expect(noToken.status).toBe(403);
-    const stranger = new Browser();
+    const stranger = new Browser(server.origin);
     const noCookie = await stranger.submit(login, { username: "alice", password: TEST_PASSWORD });
     expect(noCookie.status).toBe(403);
     const wrong = await browser.submit(login, {
@@ -642,7 +523,7 @@ describe("authorization code flow", () => {
 
   it("shows the login form again after a wrong password, without saying which part was wrong", async () => {
     const app = await registerApp();
-    const browser = new Browser("198.51.100.20");
+    const browser = new Browser(server.origin, "198.51.100.20");
     const page = await browser.get(authorizeUrl(app));
     const before = snapshot();
     const wrongPassword = await browser.submit(mustForm(page.html, "login"), {
@@ -954,7 +835,7 @@ describe("POST /oauth/revoke", () => {
 describe("failed-login rate limit", () => {
   it("answers 429 after five failures from one address, even with the right password", async () => {
     const app = await registerApp();
-    const browser = new Browser("203.0.113.7");
+    const browser = new Browser(server.origin, "203.0.113.7");
     const page = await browser.get(authorizeUrl(app));
     const login = mustForm(page.html, "login");
     for (let i = 0; i < 5; i++) {
@@ -979,7 +860,7 @@ describe("failed-login rate limit", () => {
     expect(grant.json.error_description).toMatch(/Try again in 5 minutes/);
 
     // Another address is not affected.
-    const done = await clickThrough(new Browser("203.0.113.8"), authorizeUrl(app));
+    const done = await clickThrough(new Browser(server.origin, "203.0.113.8"), authorizeUrl(app));
     expect(done.status).toBe(302);
   });
 

@@ -124,7 +124,12 @@ export function wellKnownRoutes(ctx: Context) {
         services: { inbound: [], outbound: [] },
         openRegistrations: false,
         usage: { users: { total: users, activeMonth: users, activeHalfyear: users }, localPosts },
-        metadata: { nodeName: ctx.config.server.title, nodeDescription: ctx.config.server.description },
+        metadata: {
+          nodeName: ctx.config.server.title,
+          nodeDescription: ctx.config.server.description,
+          // Client libraries (megalodon's detector, used by Whalebird and Fedistar) read this to pick the Mastodon API.
+          upstream: { name: "mastodon", version: "4.5.0" },
+        },
       };
       return c.body(JSON.stringify(body), 200, {
         "Content-Type": `application/json; profile="http://nodeinfo.diaspora.software/ns/schema/${version}#"`,

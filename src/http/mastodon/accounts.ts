@@ -318,6 +318,7 @@ export function accountRoutes(ctx: Context) {
       c,
       rows.map((r) => r.pageId),
       page,
+      "when-full",
     );
     return rows;
   };
@@ -469,6 +470,7 @@ export function accountRoutes(ctx: Context) {
       c,
       rows.map((r) => r.id),
       page,
+      "when-full",
     );
     return c.json(renderStatuses(ctx, rows, localId));
   });

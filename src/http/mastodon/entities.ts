@@ -2,7 +2,7 @@
  * Mastodon API entities. Every key is always sent (null where there is no value) and URLs are never empty:
  * apps such as Tusky crash on a missing field (INTEROP.md). Lists render with one query per relation.
  */
-import { and, count, eq, inArray } from "drizzle-orm";
+import { and, count, eq, inArray, sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
 import { NOTE_SOURCE_KEY } from "../../core/profile.js";
 import { htmlToText } from "../../core/text.js";
@@ -27,6 +27,7 @@ import {
   type StatusRow,
   type StatusView,
 } from "../../store/statuses.js";
+import { inList, preparedPerDb, statusesByIds } from "../../store/timelines.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -171,6 +172,46 @@ interface ViewerState {
   muted: Set<string>;
 }
 
+/**
+ * The queries behind every rendered list, prepared once per database (see preparedPerDb): building them anew
+ * for each page cost more than running them.
+ */
+const listQueries = preparedPerDb((db) => ({
+  favourited: db
+    .select({ id: favourites.statusId })
+    .from(favourites)
+    .where(and(eq(favourites.accountId, sql.placeholder("viewer")), inList(favourites.statusId, "ids")))
+    .prepare(),
+  // From the boosts of each target (a few rows), never from the viewer's statuses: left to itself SQLite picks
+  // (account_id, id) and reads every status of the local account, thousands of rows, for each page.
+  reblogged: db
+    .select({ id: sql<string>`reblog_of_id` })
+    .from(sql`${statuses} INDEXED BY statuses_reblog_of`)
+    .where(and(inList(statuses.reblogOfId, "ids"), eq(statuses.accountId, sql.placeholder("viewer"))))
+    .prepare(),
+  bookmarked: db
+    .select({ id: bookmarks.statusId })
+    .from(bookmarks)
+    .where(inList(bookmarks.statusId, "ids"))
+    .prepare(),
+  votes: db
+    .select({ pollId: pollVotes.pollId, choice: pollVotes.choice })
+    .from(pollVotes)
+    .where(and(eq(pollVotes.accountId, sql.placeholder("viewer")), inList(pollVotes.pollId, "ids")))
+    .prepare(),
+  muted: db
+    .select({ id: mutes.targetId })
+    .from(mutes)
+    .where(and(eq(mutes.accountId, sql.placeholder("viewer")), inList(mutes.targetId, "ids")))
+    .prepare(),
+  apps: db
+    .select({ id: oauthApps.id, name: oauthApps.name, website: oauthApps.website })
+    .from(oauthApps)
+    .where(inList(oauthApps.id, "ids"))
+    .prepare(),
+  accounts: db.select().from(accounts).where(inList(accounts.id, "ids")).prepare(),
+}));
+
 function viewerState(db: Db, viewerId: string | null, views: StatusView[]): ViewerState {
   const state: ViewerState = {
     favourited: new Set(),
@@ -182,40 +223,19 @@ function viewerState(db: Db, viewerId: string | null, views: StatusView[]): View
   if (!viewerId) return state;
   const targets = views.map((v) => (v.reblog ?? v).status.id);
   if (targets.length === 0) return state;
-  for (const r of db
-    .select({ id: favourites.statusId })
-    .from(favourites)
-    .where(and(eq(favourites.accountId, viewerId), inArray(favourites.statusId, targets)))
-    .all())
-    state.favourited.add(r.id);
-  for (const r of db
-    .select({ id: statuses.reblogOfId })
-    .from(statuses)
-    .where(and(eq(statuses.accountId, viewerId), inArray(statuses.reblogOfId, targets)))
-    .all())
-    if (r.id) state.reblogged.add(r.id);
-  for (const r of db
-    .select({ id: bookmarks.statusId })
-    .from(bookmarks)
-    .where(inArray(bookmarks.statusId, targets))
-    .all())
-    state.bookmarked.add(r.id);
+  const queries = listQueries(db);
+  const ids = JSON.stringify(targets);
+  for (const r of queries.favourited.all({ viewer: viewerId, ids })) state.favourited.add(r.id);
+  for (const r of queries.reblogged.all({ viewer: viewerId, ids })) state.reblogged.add(r.id);
+  for (const r of queries.bookmarked.all({ ids })) state.bookmarked.add(r.id);
   const pollIds = views.map((v) => (v.reblog ?? v).poll?.id).filter((id): id is string => id !== undefined);
   if (pollIds.length > 0) {
-    for (const r of db
-      .select({ pollId: pollVotes.pollId, choice: pollVotes.choice })
-      .from(pollVotes)
-      .where(and(eq(pollVotes.accountId, viewerId), inArray(pollVotes.pollId, pollIds)))
-      .all()) {
+    for (const r of queries.votes.all({ viewer: viewerId, ids: JSON.stringify(pollIds) })) {
       state.votes.set(r.pollId, [...(state.votes.get(r.pollId) ?? []), r.choice]);
     }
   }
   const authorIds = [...new Set(views.map((v) => (v.reblog ?? v).account.id))];
-  for (const r of db
-    .select({ id: mutes.targetId })
-    .from(mutes)
-    .where(and(eq(mutes.accountId, viewerId), inArray(mutes.targetId, authorIds)))
-    .all())
+  for (const r of queries.muted.all({ viewer: viewerId, ids: JSON.stringify(authorIds) }))
     state.muted.add(r.id);
   return state;
 }
@@ -226,11 +246,8 @@ function appsById(db: Db, views: StatusView[]) {
   ];
   if (ids.length === 0) return new Map<string, { name: string; website: string | null }>();
   return new Map(
-    db
-      .select({ id: oauthApps.id, name: oauthApps.name, website: oauthApps.website })
-      .from(oauthApps)
-      .where(inArray(oauthApps.id, ids))
-      .all()
+    listQueries(db)
+      .apps.all({ ids: JSON.stringify(ids) })
       .map((a) => [a.id, { name: a.name, website: a.website }]),
   );
 }
@@ -333,16 +350,10 @@ export function renderNotifications(
 ): Record<string, unknown>[] {
   const accountIds = [...new Set(rows.map((n) => n.fromAccountId))];
   const accountRows =
-    accountIds.length > 0
-      ? ctx.store.db.select().from(accounts).where(inArray(accounts.id, accountIds)).all()
-      : [];
+    accountIds.length > 0 ? listQueries(ctx.store.db).accounts.all({ ids: JSON.stringify(accountIds) }) : [];
   const accountById = new Map(accountRows.map((a) => [a.id, renderAccount(ctx, a)]));
   const statusIds = [...new Set(rows.map((n) => n.statusId).filter((id): id is string => id !== null))];
-  const statusRows =
-    statusIds.length > 0
-      ? ctx.store.db.select().from(statuses).where(inArray(statuses.id, statusIds)).all()
-      : [];
-  const rendered = renderStatuses(ctx, statusRows, viewerId);
+  const rendered = renderStatuses(ctx, statusesByIds(ctx.store.db, statusIds), viewerId);
   const statusById = new Map(rendered.map((s) => [s.id as string, s]));
   return rows.flatMap((n) => {
     const account = accountById.get(n.fromAccountId);

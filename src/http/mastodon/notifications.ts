@@ -97,17 +97,21 @@ export function notificationRoutes(ctx: Context) {
     return c.json({ count: countUnreadNotifications(db, viewerId, marker?.lastReadId ?? null, cap) });
   });
 
-  app.get("/api/v1/notifications/policy", (c) => {
-    requireViewer(ctx, c, "read:notifications");
-    return c.json(POLICY);
-  });
-
-  // Nothing is ever filtered, so there is nothing to change: the fixed policy is the answer.
-  for (const method of ["put", "patch"] as const) {
-    app[method]("/api/v1/notifications/policy", (c) => {
-      requireViewer(ctx, c, "write:notifications");
+  // v1 and v2 (Mastodon 4.3+, where v1 is deprecated): apps that read the 4.5.0 version string ask for v2, as
+  // masto.js's v2.notifications.policy does. One answer holds the keys of both.
+  for (const version of ["v1", "v2"] as const) {
+    const path = `/api/${version}/notifications/policy`;
+    app.get(path, (c) => {
+      requireViewer(ctx, c, "read:notifications");
       return c.json(POLICY);
     });
+    // Nothing is ever filtered, so there is nothing to change: the fixed policy is the answer.
+    for (const method of ["put", "patch"] as const) {
+      app[method](path, (c) => {
+        requireViewer(ctx, c, "write:notifications");
+        return c.json(POLICY);
+      });
+    }
   }
 
   // Filtered-notification requests: never any, as nothing is filtered.

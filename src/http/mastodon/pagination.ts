@@ -30,10 +30,25 @@ export function readPage(c: HonoContext, defaultLimit: number, maxLimit: number)
 }
 
 /**
+ * When a list offers its `next` page. Mastodon's timelines and notifications offer it on every page that is not
+ * empty; its other lists (accounts: followers, following, blocks, mutes, follow requests, favourited_by,
+ * reblogged_by; an account's statuses; favourites; bookmarks) only on a full page (`records_continue?`). Apps
+ * rely on the latter: megalodon's getAccountFollowers({get_all}) follows `next` until there is none, and fails
+ * on the empty page's missing header when a short page still offers one.
+ */
+export type NextLink = "unless-empty" | "when-full";
+
+/**
  * Sets the Link header as Mastodon formats it: absolute URLs, `next` (older, max_id) first, then `prev`
  * (newer, min_id), keeping the request's other query parameters. `ids` are the page's pagination ids, newest first.
  */
-export function setLinkHeader(ctx: Context, c: HonoContext, ids: string[], page: Page): void {
+export function setLinkHeader(
+  ctx: Context,
+  c: HonoContext,
+  ids: string[],
+  page: Page,
+  next: NextLink = "unless-empty",
+): void {
   if (ids.length === 0) return;
   const url = new URL(c.req.url);
   const base = `${ctx.urls.origin}${url.pathname}`;
@@ -46,5 +61,7 @@ export function setLinkHeader(ctx: Context, c: HonoContext, ids: string[], page:
   };
   const newest = ids[0] as string;
   const oldest = ids[ids.length - 1] as string;
-  c.header("Link", `<${link("max_id", oldest)}>; rel="next", <${link("min_id", newest)}>; rel="prev"`);
+  const prev = `<${link("min_id", newest)}>; rel="prev"`;
+  if (next === "when-full" && ids.length < page.limit) c.header("Link", prev);
+  else c.header("Link", `<${link("max_id", oldest)}>; rel="next", ${prev}`);
 }

@@ -506,6 +506,7 @@ export function statusRoutes(ctx: Context) {
         c,
         items.map((i) => i.pageId),
         page,
+        "when-full",
       );
       return c.json(items.map((i) => renderAccount(ctx, i.row)));
     });

@@ -23,7 +23,7 @@ import {
 } from "../../store/timelines.js";
 import type { ApiEnv } from "./auth.js";
 import { renderStatuses } from "./entities.js";
-import { type Page, readPage, setLinkHeader } from "./pagination.js";
+import { type NextLink, type Page, readPage, setLinkHeader } from "./pagination.js";
 import { type Params, read, readParams } from "./params.js";
 import { notFound, optionalViewer, requireViewer } from "./statuses.js";
 
@@ -75,12 +75,14 @@ export function timelineRoutes(ctx: Context) {
     items: PagedRow<StatusRow>[],
     page: Page,
     viewerId: string | null,
+    next: NextLink = "unless-empty",
   ) => {
     setLinkHeader(
       ctx,
       c,
       items.map((i) => i.pageId),
       page,
+      next,
     );
     return c.json(
       renderStatuses(
@@ -144,13 +146,13 @@ export function timelineRoutes(ctx: Context) {
   app.get("/api/v1/favourites", (c) => {
     const { viewerId } = requireViewer(ctx, c, "read:favourites");
     const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
-    return respond(c, favouritedStatuses(db, viewerId, page), page, viewerId);
+    return respond(c, favouritedStatuses(db, viewerId, page), page, viewerId, "when-full");
   });
 
   app.get("/api/v1/bookmarks", (c) => {
     const { viewerId } = requireViewer(ctx, c, "read:bookmarks");
     const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
-    return respond(c, bookmarkedStatuses(db, page), page, viewerId);
+    return respond(c, bookmarkedStatuses(db, page), page, viewerId, "when-full");
   });
 
   app.get("/api/v1/tags/:name", (c) => {
