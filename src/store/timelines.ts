@@ -4,7 +4,7 @@
  * and never uses OFFSET. Lists are read in two steps: the ids of the page (a narrow index scan), then the rows
  * by primary key, so the wide rows are read only for what is returned.
  */
-import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "./open.js";
 import { accounts, follows, homeFeed, mentions, notifications, polls, statuses, tags } from "./schema.js";
 import type { StatusRow } from "./statuses.js";
@@ -72,18 +72,41 @@ function pageIds(
   return ascending ? rows.reverse() : rows;
 }
 
+/**
+ * Queries built and prepared once per database handle. Building a drizzle query (a select of every column
+ * with a 40-id list) and compiling its SQL costs more than running it, and a timeline page runs a dozen, so
+ * the queries every page runs are kept. Lists are bound as one JSON array read with json_each (see inList),
+ * so the SQL text, and the statement, are the same whatever the length of the list.
+ */
+export function preparedPerDb<T>(build: (db: Db) => T): (db: Db) => T {
+  const cache = new WeakMap<Db, T>();
+  return (db) => {
+    let queries = cache.get(db);
+    if (queries === undefined) {
+      queries = build(db);
+      cache.set(db, queries);
+    }
+    return queries;
+  };
+}
+
+/** `column IN (the JSON array bound to placeholder "name")`, for preparedPerDb queries. */
+export function inList(column: SQLWrapper, name: string): SQL {
+  return sql`${column} IN (SELECT value FROM json_each(${sql.placeholder(name)}))`;
+}
+
+const statusesQuery = preparedPerDb((db) =>
+  db.select().from(statuses).where(inList(statuses.id, "ids")).prepare(),
+);
+
 /** The status rows for the given ids, in the order of the ids (missing ones dropped). */
 export function statusesByIds(db: Db, ids: string[]): StatusRow[] {
   if (ids.length === 0) return [];
-  const rows = new Map<string, StatusRow>();
-  for (let i = 0; i < ids.length; i += 500) {
-    for (const row of db
-      .select()
-      .from(statuses)
-      .where(inArray(statuses.id, ids.slice(i, i + 500)))
-      .all())
-      rows.set(row.id, row);
-  }
+  const rows = new Map(
+    statusesQuery(db)
+      .all({ ids: JSON.stringify(ids) })
+      .map((row) => [row.id, row]),
+  );
   return ids.map((id) => rows.get(id)).filter((r): r is StatusRow => r !== undefined);
 }
 
@@ -310,6 +333,10 @@ function notificationFilters(viewerId: string, filter: NotificationFilter, now: 
   return parts;
 }
 
+const notificationsQuery = preparedPerDb((db) =>
+  db.select().from(notifications).where(inList(notifications.id, "ids")).prepare(),
+);
+
 /** The local account's notifications, newest first, from the primary key index. */
 export function listNotifications(
   db: Db,
@@ -328,11 +355,8 @@ export function listNotifications(
   if (ascending) ids.reverse();
   if (ids.length === 0) return [];
   const rows = new Map(
-    db
-      .select()
-      .from(notifications)
-      .where(inArray(notifications.id, ids))
-      .all()
+    notificationsQuery(db)
+      .all({ ids: JSON.stringify(ids) })
       .map((n) => [n.id, n]),
   );
   return ids.map((id) => rows.get(id)).filter((n): n is NotificationRow => n !== undefined);

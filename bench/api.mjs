@@ -1,0 +1,828 @@
+#!/usr/bin/env node
+// Mastodon API latency and throughput on a realistically sized database.
+//
+//   npm run build && node bench/api.mjs
+//
+// 1. Seeds a temporary database: the local account (created as `wren account create` does) with 2,000 statuses
+//    of its own, 500 remote accounts on 60 servers (it follows 200 of them, 300 follow it), 100,000 remote
+//    statuses spread over the past 180 days (boosts, replies, hashtags, mentions, media, polls, a few
+//    tombstones), the home_feed rows the inbox would have written for them, the local account's favourites and
+//    bookmarks, and 5,000 notifications (mention, favourite, reblog, follow); plus an OAuth app and token.
+// 2. Starts the BUILT server as a user runs it (`node --max-semi-space-size=1 bin/wren.js serve`) on that
+//    database, and beside it a bare Hono "hello world" served the same way (@hono/node-server, same flags).
+// 3. From this process, over CONCURRENCY keep-alive connections, sends WARMUP then REQUESTS requests to each of:
+//    the bare hello, GET /api/v1/timelines/home?limit=40 and GET /api/v1/notifications (default limit 40);
+//    then the home timeline again over one connection (the server's time per request, as one app sees it);
+//    then walks the whole home timeline once through its Link rel="next" URLs and checks that every entry
+//    comes once, newest first.
+// Printed: p50/p90/p99/max latency and requests/s per endpoint, Wren's throughput as a fraction of the bare
+// Hono's, Wren's RSS (VmRSS, VmHWM) after start-up and at the end, and the machine's load average (the machine
+// may be shared: compare runs only with similar load). With C connections and one server thread every request
+// waits for the others in flight, so the mean latency is C / throughput.
+// Target: home timeline p99 under 25 ms over CONCURRENCY connections; the exit code is 1 when it is missed or a
+// check fails.
+//
+// Options (environment): STATUSES (100000), REQUESTS (2000), WARMUP (200), CONCURRENCY (4);
+// BENCH_CPU_PROF=DIR writes a V8 CPU profile of the server into DIR (open it in Chrome DevTools).
+// Linux only (reads /proc/PID/status). Stops by itself within 10 minutes; the temporary directory and the
+// children are removed and stopped on every exit path.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  BIN,
+  freePort,
+  loadDist,
+  percentile,
+  processMemory,
+  ROOT,
+  SERVE_FLAGS,
+  stopChild,
+  waitForHttp,
+  wrenEnv,
+} from "./lib.mjs";
+
+const REMOTE_STATUSES = Number(process.env.STATUSES ?? 100_000);
+const LOCAL_STATUSES = 2_000;
+const REMOTE_ACCOUNTS = 500;
+const REMOTE_HOSTS = 60;
+const FOLLOWED = 200;
+const FOLLOWERS = 300;
+const NOTIFICATIONS = 5_000;
+const TAGS = 60;
+const DAYS = 180;
+const REQUESTS = Number(process.env.REQUESTS ?? 2_000);
+const WARMUP = Number(process.env.WARMUP ?? 200);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const MAX_PAGES = 5_000;
+const TARGET_P99_MS = 25;
+const DEADLINE_MS = 10 * 60_000;
+const USERNAME = "bench";
+
+// ---- Seeding ----
+
+/** A small deterministic PRNG (mulberry32), so every run seeds the same shapes. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = (
+  "the a of to and in is it that for on with as this was at by from be have not are but or an they " +
+  "fediverse server instance federation timeline post boost reply thread mastodon sqlite node garden " +
+  "coffee morning weather train photo cat dog music book release bug fix today tomorrow week weekend " +
+  "really quite very pretty nice good great small large new old first last open source community"
+).split(" ");
+
+/**
+ * Creates the database with everything described at the top of this file. Returns the bearer token, the
+ * number of entries the home timeline must show, and counts for the report.
+ */
+async function seed(dir, port) {
+  const started = performance.now();
+  const [
+    { loadConfig },
+    { createContext },
+    { createAccount },
+    { newId },
+    { openStore },
+    { createLogger },
+    { hashSecret, newSecret },
+  ] = await Promise.all([
+    loadDist("config/load.js"),
+    loadDist("context.js"),
+    loadDist("core/account.js"),
+    loadDist("store/ids.js"),
+    loadDist("store/open.js"),
+    loadDist("log.js"),
+    loadDist("core/secrets.js"),
+  ]);
+  const { config } = loadConfig({ env: wrenEnv(dir, port), cwd: dir });
+  const store = openStore(config.database.path);
+  const ctx = createContext(config, store, createLogger("warn"), "bench");
+  const local = await createAccount(ctx, { username: USERNAME, password: "benchmark password" });
+  const db = store.sqlite;
+  const userId = db.prepare("SELECT id FROM users WHERE account_id = ?").pluck().get(local.id);
+  const random = prng(20_240_601);
+  const pick = (list) => list[Math.floor(random() * list.length)];
+  const chance = (p) => random() < p;
+  const now = Date.now();
+  const start = now - DAYS * 86_400_000;
+
+  // Every id gets a millisecond of its own, so ids are unique by construction and sort by time.
+  const usedMs = new Set();
+  const idAt = (ms) => {
+    let t = Math.floor(ms);
+    while (usedMs.has(t)) t++;
+    usedMs.add(t);
+    return newId(t);
+  };
+  const sentence = (min, max) => {
+    const n = min + Math.floor(random() * (max - min));
+    return Array.from({ length: n }, () => pick(WORDS)).join(" ");
+  };
+
+  // Remote accounts: FOLLOWED of them are followed, spread evenly over the activity ranks below.
+  const hosts = Array.from({ length: REMOTE_HOSTS }, (_, i) => `social${i}.example`);
+  const remote = Array.from({ length: REMOTE_ACCOUNTS }, (_, i) => {
+    const host = hosts[i % REMOTE_HOSTS];
+    const username = `user${i}`;
+    const uri = `https://${host}/users/${username}`;
+    return {
+      index: i,
+      id: idAt(start - 86_400_000 * (30 + (i % 300))),
+      host,
+      username,
+      uri,
+      followed: (i * FOLLOWED) % REMOTE_ACCOUNTS < FOLLOWED,
+      follower: i >= 100 && i < 100 + FOLLOWERS,
+      statuses: 0,
+      lastStatusAt: null,
+    };
+  });
+  const tags = Array.from({ length: TAGS }, (_, i) => ({
+    id: idAt(start - 86_400_000 + i),
+    name: `${pick(WORDS)}${i}`,
+  }));
+
+  const insertAccount = db.prepare(`INSERT INTO accounts (id, uri, username, domain, actor_type, display_name,
+      note, url, inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, featured_url, avatar_url,
+      header_url, fields, emojis, locked, bot, discoverable, indexable, followers_count, following_count,
+      statuses_count, last_status_at, published_at, created_at, updated_at, fetched_at)
+    VALUES (@id, @uri, @username, @domain, @actorType, @displayName, @note, @url, @uri || '/inbox',
+      'https://' || @domain || '/inbox', @uri || '/outbox', @uri || '/followers', @uri || '/following',
+      @uri || '/collections/featured', @avatarUrl, @headerUrl, @fields, @emojis, @locked, @bot, 1, 1,
+      @followersCount, @followingCount, @statusesCount, @lastStatusAt, @publishedAt, @createdAt, @createdAt,
+      @fetchedAt)`);
+  const insertFollow = db.prepare(
+    "INSERT INTO follows (id, follower_id, following_id, state, uri, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+  );
+  const insertTag = db.prepare(
+    "INSERT INTO tags (id, name, display_name, followed, created_at) VALUES (?, ?, ?, ?, ?)",
+  );
+  const insertStatus = db.prepare(`INSERT INTO statuses (id, uri, url, account_id, local, reblog_of_id,
+      in_reply_to_id, in_reply_to_uri, in_reply_to_account_id, conversation_uri, content, text, spoiler_text,
+      sensitive, visibility, language, application_id, replies_count, reblogs_count, favourites_count,
+      created_at, deleted_at)
+    VALUES (@id, @uri, @url, @accountId, @local, @reblogOfId, @inReplyToId, @inReplyToUri, @inReplyToAccountId,
+      @conversationUri, @content, @text, @spoilerText, @sensitive, @visibility, @language, @applicationId,
+      @repliesCount, @reblogsCount, @favouritesCount, @createdAt, @deletedAt)`);
+  const insertMention = db.prepare("INSERT INTO mentions (status_id, account_id) VALUES (?, ?)");
+  const insertStatusTag = db.prepare("INSERT INTO status_tags (status_id, tag_id) VALUES (?, ?)");
+  const insertMedia = db.prepare(`INSERT INTO media_attachments (id, account_id, status_id, position, type,
+      content_type, file_name, preview_file_name, file_size, remote_url, description, blurhash, meta, created_at)
+    VALUES (@id, @accountId, @statusId, @position, 'image', 'image/jpeg', @fileName, @previewFileName, @fileSize,
+      @remoteUrl, @description, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj', @meta, @createdAt)`);
+  const insertPoll =
+    db.prepare(`INSERT INTO polls (id, status_id, options, multiple, voters_count, expires_at,
+      created_at, updated_at) VALUES (@id, @statusId, @options, 0, 60, @expiresAt, @createdAt, @createdAt)`);
+  const insertHome = db.prepare("INSERT INTO home_feed (status_id, account_id) VALUES (?, ?)");
+  const insertFavourite = db.prepare(
+    "INSERT INTO favourites (id, account_id, status_id, uri, created_at) VALUES (?, ?, ?, ?, ?)",
+  );
+  const insertBookmark = db.prepare("INSERT INTO bookmarks (id, status_id, created_at) VALUES (?, ?, ?)");
+  const insertNotification = db.prepare(`INSERT INTO notifications (id, type, from_account_id, status_id,
+      group_key, created_at, dismissed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+
+  // The statuses, oldest first: every 51st is the local account's (2,000 of 102,000).
+  const total = REMOTE_STATUSES + LOCAL_STATUSES;
+  const localEvery = Math.max(1, Math.round(total / LOCAL_STATUSES));
+  const step = (now - 120_000 - start) / total;
+  const statuses = [];
+  // Indices of the statuses that can be replied to or boosted; picks come from the newest few thousand.
+  const recent = [];
+  const recentLocal = [];
+  const fromRecent = (list, window, skew = 1) =>
+    list[list.length - 1 - Math.floor(Math.min(window, list.length) * random() ** skew)];
+  for (let i = 0; i < total; i++) {
+    const createdAt = Math.floor(start + i * step + random() * (step / 2));
+    const isLocal = i % localEvery === 0;
+    // Activity is skewed: low account indices post much more than high ones.
+    const author = isLocal ? null : remote[Math.floor(REMOTE_ACCOUNTS * random() ** 1.6)];
+    const id = idAt(createdAt);
+    const s = {
+      index: i,
+      id,
+      author,
+      createdAt,
+      local: isLocal,
+      uri: isLocal ? ctx.urls.status(USERNAME, id) : `${author.uri}/statuses/${id}`,
+      url: isLocal ? ctx.urls.statusPage(USERNAME, id) : `https://${author.host}/@${author.username}/${id}`,
+      reblogOf: null,
+      inReplyTo: null,
+      visibility: "public",
+      mentionsLocal: false,
+      mentioned: [],
+      tags: [],
+      media: 0,
+      poll: false,
+      deleted: false,
+      replies: 0,
+      reblogs: 0,
+      favourites: Math.floor(random() ** 4 * 40),
+    };
+    statuses.push(s);
+    if (author) {
+      author.statuses++;
+      author.lastStatusAt = createdAt;
+    }
+    const kind = random();
+    if (kind < (isLocal ? 0.05 : 0.08) && recent.length > 0) {
+      // A boost: a public status shortly before; remote accounts sometimes boost the local account's.
+      const target =
+        !isLocal && recentLocal.length > 0 && chance(0.1)
+          ? statuses[fromRecent(recentLocal, 200)]
+          : statuses[fromRecent(recent, 5_000, 2)];
+      if (target.reblogOf === null && target.visibility === "public" && !target.deleted) {
+        s.reblogOf = target;
+        target.reblogs++;
+        // A remote boost is an Announce (no page of its own); the local account's has its own status URLs.
+        if (!isLocal) {
+          s.uri = `${author.uri}/statuses/${id}/activity`;
+          s.url = null;
+        }
+        continue;
+      }
+    }
+    if (kind < 0.28 && recent.length > 0) {
+      const parent = statuses[fromRecent(recent, 5_000, 2)];
+      if (parent.reblogOf === null) {
+        s.inReplyTo = parent;
+        parent.replies++;
+      }
+    }
+    const v = random();
+    s.visibility = v < 0.75 ? "public" : v < 0.9 ? "unlisted" : v < 0.99 ? "private" : "direct";
+    if (!isLocal && chance(0.015)) s.mentionsLocal = true;
+    if (s.visibility === "direct" && !isLocal) s.mentionsLocal = true;
+    if (s.inReplyTo?.author && s.inReplyTo.author !== author) s.mentioned.push(s.inReplyTo.author);
+    if (chance(0.1)) s.mentioned.push(pick(remote));
+    s.mentioned = [...new Set(s.mentioned)].filter((a) => a !== author);
+    if (chance(0.15)) {
+      const n = 1 + Math.floor(random() * 3);
+      s.tags = [...new Set(Array.from({ length: n }, () => pick(tags)))];
+    }
+    if (chance(isLocal ? 0.1 : 0.04)) s.media = 1 + Math.floor(random() ** 2 * 4);
+    if (chance(0.005)) s.poll = true;
+    if (!isLocal && chance(0.002)) s.deleted = true;
+    if (!s.deleted && s.visibility === "public") {
+      recent.push(i);
+      if (isLocal) recentLocal.push(i);
+    }
+  }
+
+  const html = (s) => {
+    const parts = [];
+    if (s.mentionsLocal) parts.push(mentionHtml(ctx.urls.actor(USERNAME), USERNAME));
+    for (const a of s.mentioned) parts.push(mentionHtml(a.uri, a.username));
+    parts.push(sentence(8, 60));
+    if (chance(0.1))
+      parts.push(`<a href="https://news.example/${s.id}" rel="nofollow noopener">news.example/${s.id}</a>`);
+    const tagLinks = s.tags.map(
+      (t) =>
+        `<a href="${s.author ? `https://${s.author.host}` : ctx.urls.origin}/tags/${t.name}" class="mention hashtag" rel="tag">#<span>${t.name}</span></a>`,
+    );
+    return `<p>${parts.join(" ")}</p>${tagLinks.length ? `<p>${tagLinks.join(" ")}</p>` : ""}`;
+  };
+
+  let homeEntries = 0;
+  let mediaRows = 0;
+  let replies = 0;
+  let boosts = 0;
+  const counts = { mention: 0, favourite: 0, reblog: 0, follow: 0 };
+  // A notification as core/common.ts addNotification writes it; a few were dismissed.
+  const notify = (type, from, statusId, at, dismissed = false) => {
+    insertNotification.run(
+      idAt(at),
+      type,
+      from.id,
+      statusId,
+      `${type}-${statusId ?? from.id}`,
+      at,
+      dismissed ? at + 60_000 : null,
+    );
+    counts[type]++;
+  };
+  let token = null;
+  db.transaction(() => {
+    // The app and token the benchmark reads with (as test/helpers/api.ts issueToken writes them).
+    const appId = idAt(now - 60_000);
+    db.prepare(`INSERT INTO oauth_apps (id, name, website, redirect_uris, scopes, client_id, client_secret_hash,
+        created_at) VALUES (?, 'bench', NULL, '["urn:ietf:wg:oauth:2.0:oob"]', 'read write follow push', ?, ?, ?)`).run(
+      appId,
+      newSecret(),
+      hashSecret(newSecret()),
+      now,
+    );
+    token = newSecret();
+    db.prepare(`INSERT INTO oauth_tokens (id, token_hash, app_id, user_id, scopes, created_at)
+        VALUES (?, ?, ?, ?, 'read write follow push', ?)`).run(
+      idAt(now - 59_000),
+      hashSecret(token),
+      appId,
+      userId,
+      now,
+    );
+
+    for (const a of remote) {
+      const createdAt = Number(BigInt(a.id) >> 16n);
+      insertAccount.run({
+        id: a.id,
+        uri: a.uri,
+        username: a.username,
+        domain: a.host,
+        actorType: a.index % 37 === 0 ? "Service" : "Person",
+        displayName: a.index % 20 === 0 ? `${a.username} :blobcat:` : `User ${a.index}`,
+        note: `<p>${sentence(5, 30)}</p>`,
+        url: `https://${a.host}/@${a.username}`,
+        avatarUrl: `https://${a.host}/system/accounts/avatars/${a.index}.png`,
+        headerUrl: a.index % 3 === 0 ? null : `https://${a.host}/system/accounts/headers/${a.index}.png`,
+        fields: JSON.stringify(
+          a.index % 2 === 0
+            ? [
+                {
+                  name: "Website",
+                  value: `<a href="https://${a.username}.example">${a.username}.example</a>`,
+                },
+                { name: "Pronouns", value: "they/them" },
+              ]
+            : [],
+        ),
+        emojis: JSON.stringify(
+          a.index % 20 === 0
+            ? [{ shortcode: "blobcat", url: `https://${a.host}/emoji/blobcat.png`, staticUrl: null }]
+            : [],
+        ),
+        locked: a.index % 25 === 0 ? 1 : 0,
+        bot: a.index % 37 === 0 ? 1 : 0,
+        followersCount: 10 + ((a.index * 7919) % 5000),
+        followingCount: 10 + ((a.index * 104729) % 800),
+        statusesCount: a.statuses + ((a.index * 31) % 3000),
+        lastStatusAt: a.lastStatusAt,
+        publishedAt: createdAt,
+        createdAt,
+        fetchedAt: now - (a.index % 7) * 86_400_000,
+      });
+    }
+    for (const a of remote) {
+      const at = start + (a.index % 100) * 86_400_000;
+      if (a.followed) {
+        insertFollow.run(idAt(at), local.id, a.id, "accepted", `${ctx.urls.origin}/follows/${a.index}`, at);
+      }
+      if (a.follower) {
+        const followAt = at + 3_600_000;
+        insertFollow.run(idAt(followAt), a.id, local.id, "accepted", `${a.uri}#follows/1`, followAt);
+        notify("follow", a, null, followAt);
+      }
+    }
+    for (const t of tags) insertTag.run(t.id, t.name, t.name, 0, start);
+
+    for (const s of statuses) {
+      const accountId = s.local ? local.id : s.author.id;
+      const target = s.reblogOf;
+      const parent = s.inReplyTo;
+      const content = target || s.deleted ? "" : html(s);
+      insertStatus.run({
+        id: s.id,
+        uri: s.uri,
+        url: s.url,
+        accountId,
+        local: s.local ? 1 : 0,
+        reblogOfId: target?.id ?? null,
+        inReplyToId: parent?.id ?? null,
+        inReplyToUri: parent?.uri ?? null,
+        inReplyToAccountId: parent ? (parent.local ? local.id : parent.author.id) : null,
+        conversationUri: parent ? parent.uri : null,
+        content,
+        text: s.local && !target ? content.replace(/<[^>]+>/g, "") : null,
+        spoilerText: !target && s.index % 97 === 0 ? "long post" : "",
+        sensitive: !target && s.index % 97 === 0 ? 1 : 0,
+        visibility: s.visibility,
+        language: target ? null : s.index % 10 === 0 ? "de" : "en",
+        applicationId: s.local && !target ? appId : null,
+        repliesCount: s.replies,
+        reblogsCount: s.reblogs,
+        favouritesCount: s.favourites,
+        createdAt: s.createdAt,
+        deletedAt: s.deleted ? s.createdAt + 3_600_000 : null,
+      });
+      if (target) boosts++;
+      if (parent) replies++;
+      if (s.deleted) continue;
+      if (s.mentionsLocal) insertMention.run(s.id, local.id);
+      for (const a of s.mentioned) insertMention.run(s.id, a.id);
+      for (const t of s.tags) insertStatusTag.run(s.id, t.id);
+      for (let position = 0; position < s.media; position++) {
+        const id = idAt(s.createdAt - 1_000 + position);
+        const width = 1024 + (position % 2) * 256;
+        insertMedia.run({
+          id,
+          accountId,
+          statusId: s.id,
+          position,
+          // Uploads are files of this server; remote media are links to the other server's files.
+          fileName: s.local ? `${id}.jpg` : null,
+          previewFileName: s.local ? `${id}-small.jpg` : null,
+          fileSize: s.local ? 180_000 : null,
+          remoteUrl: s.local ? null : `https://${s.author.host}/system/media_attachments/${id}.jpg`,
+          description: s.local || chance(0.6) ? "a photo" : null,
+          meta: JSON.stringify({
+            original: { width, height: 768, size: `${width}x768`, aspect: width / 768 },
+            small: { width: 640, height: 480, size: "640x480", aspect: 640 / 480 },
+          }),
+          createdAt: s.createdAt,
+        });
+        mediaRows++;
+      }
+      if (s.poll) {
+        const options = ["yes", "no", "maybe"].map((title) => ({ title, votes: Math.floor(random() * 50) }));
+        insertPoll.run({
+          id: idAt(s.createdAt + 1),
+          statusId: s.id,
+          options: JSON.stringify(options),
+          expiresAt: s.createdAt + 86_400_000,
+          createdAt: s.createdAt,
+        });
+      }
+      // home_feed as the inbox and the local account's own actions write it (core/statuses.ts, interactions.ts).
+      let home = false;
+      if (s.local) home = true;
+      else if (target) home = s.author.followed && !target.local;
+      else home = (s.author.followed && s.visibility !== "direct") || s.mentionsLocal;
+      if (home) {
+        insertHome.run(s.id, s.local ? local.id : s.author.id);
+        homeEntries++;
+      }
+      if (!s.local && s.mentionsLocal) notify("mention", s.author, s.id, s.createdAt + 500);
+      if (!s.local && target?.local) notify("reblog", s.author, target.id, s.createdAt + 500);
+    }
+
+    // Remote favourites of local statuses fill the notifications up to NOTIFICATIONS.
+    const localOwn = statuses.filter((s) => s.local && !s.reblogOf && s.visibility !== "direct");
+    const favourites = new Set();
+    while (counts.mention + counts.reblog + counts.follow + counts.favourite < NOTIFICATIONS) {
+      const s = pick(localOwn);
+      const a = remote[Math.floor(REMOTE_ACCOUNTS * random() ** 1.3)];
+      if (favourites.has(`${a.id}/${s.id}`)) continue;
+      favourites.add(`${a.id}/${s.id}`);
+      const at = s.createdAt + 60_000 + Math.floor(random() * 3_600_000);
+      const id = idAt(at);
+      insertFavourite.run(id, a.id, s.id, `${a.uri}#likes/${id}`, at);
+      notify("favourite", a, s.id, at + 1, chance(0.02));
+    }
+    // The local account's own favourites and bookmarks of what it read.
+    let favourited = 0;
+    let bookmarked = 0;
+    for (const s of statuses) {
+      if (s.local || s.reblogOf || s.deleted || !s.author.followed) continue;
+      if (chance(0.03)) {
+        const at = s.createdAt + 600_000;
+        const id = idAt(at);
+        insertFavourite.run(id, local.id, s.id, `${ctx.urls.origin}/users/${USERNAME}#likes/${id}`, at);
+        favourited++;
+      }
+      if (chance(0.004)) {
+        insertBookmark.run(idAt(s.createdAt + 700_000), s.id, s.createdAt + 700_000);
+        bookmarked++;
+      }
+    }
+    counts.localFavourites = favourited;
+    counts.bookmarks = bookmarked;
+  })();
+
+  // What GET /api/v1/timelines/home must list, by the same rules as the query (no mutes or blocks here).
+  const expectedHome = db
+    .prepare(`SELECT count(*) FROM home_feed h JOIN statuses s ON s.id = h.status_id
+      LEFT JOIN statuses r ON r.id = s.reblog_of_id
+      WHERE s.deleted_at IS NULL AND (s.reblog_of_id IS NULL OR (r.id IS NOT NULL AND r.deleted_at IS NULL))`)
+    .pluck()
+    .get();
+  const localRow = db
+    .prepare("SELECT statuses_count, followers_count, following_count FROM accounts WHERE id = ?")
+    .get(local.id);
+  store.close();
+  return {
+    token,
+    expectedHome,
+    seedMs: performance.now() - started,
+    stats: {
+      statuses: total,
+      boosts,
+      replies,
+      mediaRows,
+      homeEntries,
+      notifications: counts.mention + counts.reblog + counts.follow + counts.favourite,
+      counts,
+      local: localRow,
+    },
+  };
+}
+
+function mentionHtml(uri, username) {
+  return `<span class="h-card" translate="no"><a href="${uri}" class="u-url mention">@<span>${username}</span></a></span>`;
+}
+
+// ---- Load ----
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+/** One GET over the shared keep-alive agent; resolves when the whole body has arrived. */
+function get(url, headers = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(url, { agent, headers }, (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () =>
+        resolvePromise({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * `count` requests to `url` over `connections` connections, each sending its next request when the previous
+ * answer is complete. Every answer must be 200 and pass `check` (given the first body only).
+ */
+async function measure(url, headers, count, connections, check = () => {}) {
+  const latencies = new Float64Array(count);
+  let next = 0;
+  let bytes = 0;
+  let checked = false;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = performance.now();
+        const response = await get(url, headers);
+        latencies[i] = performance.now() - t0;
+        if (response.status !== 200)
+          throw new Error(`${url} answered ${response.status}: ${response.body.toString().slice(0, 200)}`);
+        bytes += response.body.length;
+        if (!checked) {
+          checked = true;
+          check(JSON.parse(response.body.toString()));
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort();
+  return {
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: latencies[count - 1],
+    rps: count / seconds,
+    bytes: bytes / count,
+  };
+}
+
+/** Warm-up (not measured), then the measured run. */
+async function bench(url, headers, check, connections = CONCURRENCY) {
+  if (WARMUP > 0) await measure(url, headers, WARMUP, connections);
+  return measure(url, headers, REQUESTS, connections, check);
+}
+
+/** The URL of a Link header's rel="next", or null. */
+function nextLink(header) {
+  const match = /<([^>]+)>;\s*rel="next"/.exec(header ?? "");
+  return match ? match[1] : null;
+}
+
+/**
+ * Walks the whole home timeline through Link rel="next" (one connection, one request at a time) and checks
+ * every page: 40 entries except the last, ids strictly decreasing across pages, no id twice.
+ */
+async function walkHome(origin, headers) {
+  let url = `${origin}/api/v1/timelines/home?limit=40`;
+  let pages = 0;
+  let entries = 0;
+  let previous = null;
+  let short = 0;
+  const latencies = [];
+  while (url && pages < MAX_PAGES) {
+    const t0 = performance.now();
+    const response = await get(url, headers);
+    latencies.push(performance.now() - t0);
+    if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
+    const page = JSON.parse(response.body.toString());
+    if (page.length === 0) break;
+    pages++;
+    if (page.length < 40) short++;
+    for (const status of page) {
+      const id = BigInt(status.id);
+      if (previous !== null && id >= previous)
+        throw new Error(`home page ${pages}: id ${status.id} is not older than the one before it`);
+      previous = id;
+      entries++;
+    }
+    url = nextLink(response.headers.link);
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    pages,
+    entries,
+    short,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    hitCap: pages >= MAX_PAGES,
+  };
+}
+
+const expectStatuses = (body) => {
+  if (!Array.isArray(body) || body.length !== 40)
+    throw new Error(`expected 40 statuses, got ${JSON.stringify(body).slice(0, 200)}`);
+  for (const key of ["id", "account", "content", "media_attachments", "mentions", "tags", "favourited"])
+    if (!(key in body[0])) throw new Error(`a status has no ${key}`);
+};
+const expectNotifications = (body) => {
+  if (!Array.isArray(body) || body.length !== 40)
+    throw new Error(`expected 40 notifications, got ${JSON.stringify(body).slice(0, 200)}`);
+  if (!body.every((n) => n.account && "status" in n))
+    throw new Error("a notification has no account or status key");
+};
+
+// ---- Processes ----
+
+/** The bare comparison server: Hono on @hono/node-server, one route, nothing else. */
+async function hello(port) {
+  const [{ serve }, { Hono }] = await Promise.all([import("@hono/node-server"), import("hono")]);
+  const app = new Hono();
+  app.get("/", (c) => c.json({ hello: "world" }));
+  const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port });
+  process.once("SIGTERM", () => server.close(() => process.exit(0)));
+}
+
+const children = new Set();
+let tempDir = null;
+
+/** Spawns node with the production flags; stdout is dropped, stderr shown. */
+function spawnNode(args, options) {
+  const child = spawn(process.execPath, [...SERVE_FLAGS, ...args], {
+    stdio: ["ignore", "ignore", "inherit"],
+    ...options,
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/** Last resort on every exit path: no child left running, no temporary files left behind. */
+function cleanUp() {
+  for (const child of children) child.kill("SIGKILL");
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  tempDir = null;
+}
+
+const ms = (n) => `${n.toFixed(n < 10 ? 2 : 1)} ms`.padStart(10);
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
+const int = (n) => n.toLocaleString("en-US");
+
+async function main() {
+  if (!existsSync(join(ROOT, "dist/cli/main.js")))
+    throw new Error("dist/ is missing; run `npm run build` first");
+  if (!existsSync("/proc/self/status"))
+    throw new Error("/proc is not available; this benchmark runs on Linux only");
+  console.log(
+    `Wren API benchmark (node ${process.version}, ${process.platform}/${process.arch}, ${availableParallelism()} CPUs)`,
+  );
+  console.log(`  load average at start: ${load()}`);
+
+  tempDir = mkdtempSync(join(tmpdir(), "wren-bench-api-"));
+  const port = await freePort();
+  let helloPort = await freePort();
+  while (helloPort === port) helloPort = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+
+  const seeded = await seed(tempDir, port);
+  const { stats } = seeded;
+  const dbBytes = ["wren.db", "wren.db-wal"].reduce((sum, name) => {
+    const path = join(tempDir, name);
+    return sum + (existsSync(path) ? statSync(path).size : 0);
+  }, 0);
+  console.log(
+    `  seeded in ${(seeded.seedMs / 1000).toFixed(1)} s (database ${(dbBytes / 1024 / 1024).toFixed(0)} MB): ` +
+      `${int(stats.statuses)} statuses (${int(REMOTE_STATUSES)} by ${REMOTE_ACCOUNTS} remote accounts, ${int(LOCAL_STATUSES)} local; ` +
+      `${int(stats.boosts)} boosts, ${int(stats.replies)} replies, ${int(stats.mediaRows)} media)`,
+  );
+  console.log(
+    `  home_feed ${int(stats.homeEntries)} rows; notifications ${int(stats.notifications)} ` +
+      `(mention ${stats.counts.mention}, favourite ${stats.counts.favourite}, reblog ${stats.counts.reblog}, follow ${stats.counts.follow}); ` +
+      `local account: ${int(stats.local.statuses_count)} statuses, ${stats.local.followers_count} followers, ${stats.local.following_count} following, ` +
+      `${int(stats.counts.localFavourites)} favourites, ${stats.counts.bookmarks} bookmarks`,
+  );
+
+  const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null;
+  const server = spawnNode(
+    [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), BIN, "serve"],
+    {
+      cwd: tempDir,
+      env: wrenEnv(tempDir, port),
+    },
+  );
+  const helloServer = spawnNode([fileURLToPath(import.meta.url), "--hello", String(helloPort)], {
+    cwd: ROOT,
+  });
+  const startupMs = await waitForHttp(`${origin}/.well-known/nodeinfo`, server);
+  await waitForHttp(`http://127.0.0.1:${helloPort}/`, helloServer);
+  const idle = processMemory(server.pid);
+  console.log(`  wren serve answered after ${startupMs} ms; RSS then ${idle.rss.toFixed(1)} MB`);
+  console.log(
+    `  ${int(REQUESTS)} requests per row after ${WARMUP} warm-up, over ${CONCURRENCY} keep-alive connections ` +
+      "unless said otherwise; latency to the last byte of the body",
+  );
+
+  const auth = { authorization: `Bearer ${seeded.token}` };
+  const homeUrl = `${origin}/api/v1/timelines/home?limit=40`;
+  const isHello = (body) => body.hello === "world" || fail("hello");
+  const bare = await bench(`http://127.0.0.1:${helloPort}/`, {}, isHello);
+  const home = await bench(homeUrl, auth, expectStatuses);
+  const notifications = await bench(`${origin}/api/v1/notifications`, auth, expectNotifications);
+  // One request at a time: the latency of one app's request, and the server's time per request.
+  const homeAlone = await bench(homeUrl, auth, expectStatuses, 1);
+  const walk = await walkHome(origin, auth);
+  const memory = processMemory(server.pid);
+
+  const rows = [
+    ["bare Hono hello (GET /)", bare],
+    ["GET /api/v1/timelines/home?limit=40", home],
+    ["GET /api/v1/notifications", notifications],
+    ["  home, 1 connection", homeAlone],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const columns = ["p50", "p90", "p99", "max"].map((h) => h.padStart(10)).join("");
+  console.log();
+  console.log(`  ${"".padEnd(width)}  ${columns}${"req/s".padStart(10)}${"bytes".padStart(9)}`);
+  for (const [label, r] of rows) {
+    const figures = `${ms(r.p50)}${ms(r.p90)}${ms(r.p99)}${ms(r.max)}`;
+    console.log(
+      `  ${label.padEnd(width)}  ${figures}${r.rps.toFixed(0).padStart(10)}${r.bytes.toFixed(0).padStart(9)}`,
+    );
+  }
+  console.log();
+  const ratio = (r) => `${(r.rps / bare.rps).toFixed(3)} (1/${(bare.rps / r.rps).toFixed(0)})`;
+  console.log(
+    `  throughput relative to bare Hono: home ${ratio(home)}, notifications ${ratio(notifications)}`,
+  );
+  const walkOk = walk.entries === seeded.expectedHome && walk.short <= 1 && !walk.hitCap;
+  console.log(
+    `  home via Link rel="next": ${int(walk.pages)} pages, ${int(walk.entries)} statuses (expected ${int(seeded.expectedHome)}), ` +
+      `newest first, none twice: ${walkOk ? "ok" : "MISMATCH"}; per page p50 ${walk.p50.toFixed(2)} ms, p99 ${walk.p99.toFixed(2)} ms`,
+  );
+  console.log(
+    `  wren serve RSS at the end ${memory.rss.toFixed(1)} MB (private ${memory.anon.toFixed(1)} MB), peak (VmHWM) ${memory.peak.toFixed(1)} MB`,
+  );
+  console.log(`  load average at the end: ${load()}`);
+
+  const stopped = await stopChild(server);
+  await stopChild(helloServer);
+  if (stopped !== 0) throw new Error(`wren serve exited with ${stopped ?? "SIGKILL"} on SIGTERM`);
+  if (profileDir) console.log(`  CPU profile of wren serve written to ${profileDir}`);
+
+  const ok = home.p99 < TARGET_P99_MS;
+  console.log(
+    ok
+      ? `  home p99 ${home.p99.toFixed(2)} ms: within target (< ${TARGET_P99_MS} ms)`
+      : `  home p99 ${home.p99.toFixed(2)} ms: OVER TARGET (< ${TARGET_P99_MS} ms)`,
+  );
+  return ok && walkOk ? 0 : 1;
+}
+
+function fail(what) {
+  throw new Error(`unexpected ${what} answer`);
+}
+
+if (process.argv[2] === "--hello") await hello(Number(process.argv[3]));
+else {
+  process.once("exit", cleanUp);
+  for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130));
+  const deadline = setTimeout(() => {
+    console.error(`bench: still running after ${DEADLINE_MS / 60_000} minutes; giving up`);
+    process.exit(1);
+  }, DEADLINE_MS);
+  deadline.unref();
+  let code = 1;
+  try {
+    code = await main();
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+  }
+  agent.destroy();
+  process.exit(code);
+}

@@ -1,0 +1,110 @@
+// Helpers shared by the bench/ scripts: free ports, a child's memory from /proc, the environment a Wren
+// server runs with, waiting for a child to answer and stopping it, and latency statistics.
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The checkout (the directory holding bin/, dist/ and bench/). */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const BIN = join(ROOT, "bin/wren.js");
+
+/**
+ * The flags `npm start` and the systemd unit in the README run the server with: a 1 MB young generation keeps
+ * V8's heap (and so RSS) small at the cost of more frequent, very short scavenges.
+ */
+export const SERVE_FLAGS = ["--max-semi-space-size=1"];
+
+/** A module of the compiled tree, e.g. `loadDist("store/open.js")`. */
+export const loadDist = (path) => import(new URL(`../dist/${path}`, import.meta.url).href);
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TCP port of 127.0.0.1 that nothing listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * VmRSS (resident now) and VmHWM (resident peak) of a process (default: this one), in MB, with RSS split into
+ * private memory (RssAnon) and pages mapped from files (RssFile: mostly the node binary's code and ICU data,
+ * shared with every other node process and reclaimable under memory pressure). Linux only.
+ */
+export function processMemory(pid = "self") {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+    if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return Number(match[1]) / 1024;
+  };
+  return { rss: kb("VmRSS"), peak: kb("VmHWM"), anon: kb("RssAnon"), file: kb("RssFile") };
+}
+
+/**
+ * The environment of a Wren server on 127.0.0.1:`port` with its database and media under `dir`: this
+ * process's environment without any WREN_* variable (a developer's own settings must not leak in), then
+ * `extra`.
+ */
+export function wrenEnv(dir, port, extra = {}) {
+  return {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("WREN_"))),
+    WREN_DATABASE_PATH: join(dir, "wren.db"),
+    WREN_MEDIA_PATH: join(dir, "media"),
+    WREN_SERVER_LISTEN_HOST: "127.0.0.1",
+    WREN_SERVER_LISTEN_PORT: String(port),
+    WREN_SERVER_DOMAIN: `127.0.0.1:${port}`,
+    WREN_SERVER_PROTOCOL: "http",
+    WREN_LOG_LEVEL: "warn",
+    ...extra,
+  };
+}
+
+/**
+ * Polls `url` until it answers 2xx; fails when `child` exits first or after `timeoutMs`. Returns the
+ * milliseconds it took.
+ */
+export async function waitForHttp(url, child, timeoutMs = 30_000) {
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${url}: the process exited early (${child.exitCode ?? child.signalCode})`);
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.ok) return Date.now() - started;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Stops a child as an init system does: SIGTERM, then SIGKILL after `graceMs`. Resolves with its exit code
+ * (or signal name), or null when it had to be killed.
+ */
+export async function stopChild(child, graceMs = 10_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+  child.kill("SIGTERM");
+  const result = await Promise.race([exited, sleep(graceMs).then(() => undefined)]);
+  if (result !== undefined) return result;
+  child.kill("SIGKILL");
+  await exited;
+  return null;
+}
+
+/** The p-th percentile (0..100) of ascending `sorted` values, nearest-rank. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
