@@ -10,6 +10,7 @@ import { startUpkeep } from "./jobs/upkeep.js";
 import { createLogger } from "./log.js";
 import { findLocalUser } from "./store/accounts.js";
 import { openStore } from "./store/open.js";
+import { startStreaming } from "./streaming/index.js";
 import { VERSION } from "./version.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -45,6 +46,7 @@ export async function startServer(
     );
     s.once("error", reject);
   });
+  const streaming = startStreaming(ctx, server);
   const port = (server.address() as AddressInfo).port;
   const listenUrl = `http://${config.server.listen_host.includes(":") ? `[${config.server.listen_host}]` : config.server.listen_host}:${port}`;
   log.info(
@@ -64,6 +66,8 @@ export async function startServer(
   const stop = () => {
     stopping ??= new Promise<void>((resolve) => {
       upkeep.stop();
+      // Upgraded sockets are no longer the http server's: server.close() would wait for them.
+      void streaming.close();
       const drained = delivery.stop(SHUTDOWN_GRACE_MS);
       const force = setTimeout(() => {
         log.warn("requests still running after 10 s: closing their connections");

@@ -335,8 +335,9 @@ describe("update_credentials", () => {
     expect(expectAccount(res.json).bot).toBe(true);
     const actor = await fetch(local.uri, { headers: { Accept: "application/activity+json" } });
     expect(((await actor.json()) as Json).type).toBe("Service");
-    const updates = queued("Update");
-    expect((updates.at(-1)?.object as Json).type).toBe("Service");
+    const latest = queued("Update").at(-1);
+    expect(latest).toBeDefined();
+    expect((latest as Json).object).toMatchObject({ type: "Service" });
     await api(server, token, "PATCH", "/api/v1/accounts/update_credentials", { bot: false });
   });
 

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStatus } from "../src/core/statuses.js";
 import { newId } from "../src/store/ids.js";
-import { accounts, markers, settings, users } from "../src/store/schema.js";
+import { accounts, markers, users } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

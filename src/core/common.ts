@@ -19,7 +19,14 @@ export function followerInboxes(ctx: Context, accountId: string): string[] {
     .select({ inboxUrl: accounts.inboxUrl, sharedInboxUrl: accounts.sharedInboxUrl })
     .from(follows)
     .innerJoin(accounts, eq(follows.followerId, accounts.id))
-    .where(and(eq(follows.followingId, accountId), eq(follows.state, "accepted"), isNotNull(accounts.domain), isNull(accounts.goneAt)))
+    .where(
+      and(
+        eq(follows.followingId, accountId),
+        eq(follows.state, "accepted"),
+        isNotNull(accounts.domain),
+        isNull(accounts.goneAt),
+      ),
+    )
     .all();
   return targetInboxes(rows);
 }
@@ -29,9 +36,7 @@ export function isBlocked(ctx: Context, localId: string, otherId: string): boole
     ctx.store.db
       .select({ id: blocks.id })
       .from(blocks)
-      .where(
-        and(eq(blocks.accountId, localId), eq(blocks.targetId, otherId)),
-      )
+      .where(and(eq(blocks.accountId, localId), eq(blocks.targetId, otherId)))
       .get() !== undefined
   );
 }
@@ -43,7 +48,7 @@ function isMutedForNotifications(ctx: Context, localId: string, otherId: string)
     .from(mutes)
     .where(and(eq(mutes.accountId, localId), eq(mutes.targetId, otherId)))
     .get();
-  return mute !== undefined && mute.hideNotifications && (mute.expiresAt === null || mute.expiresAt > Date.now());
+  return mute?.hideNotifications === true && (mute.expiresAt === null || mute.expiresAt > Date.now());
 }
 
 export type NotificationType =
@@ -71,11 +76,20 @@ export function addNotification(
 ): string | null {
   const local = requireLocalAccount(ctx);
   if (fromAccountId === local.id) return null;
-  if (isBlocked(ctx, local.id, fromAccountId) || isMutedForNotifications(ctx, local.id, fromAccountId)) return null;
+  if (isBlocked(ctx, local.id, fromAccountId) || isMutedForNotifications(ctx, local.id, fromAccountId))
+    return null;
   const id = newId();
   ctx.store.db
     .insert(notifications)
-    .values({ id, type, fromAccountId, statusId, reportId, groupKey: `${type}-${statusId ?? fromAccountId}`, createdAt: Date.now() })
+    .values({
+      id,
+      type,
+      fromAccountId,
+      statusId,
+      reportId,
+      groupKey: `${type}-${statusId ?? fromAccountId}`,
+      createdAt: Date.now(),
+    })
     .run();
   return id;
 }

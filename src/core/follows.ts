@@ -167,8 +167,7 @@ export function authorizeFollowRequest(ctx: Context, follower: AccountRow): void
   const local = requireLocalAccount(ctx);
   commit(ctx, (effects) => {
     const row = findFollow(ctx, follower.id, local.id);
-    if (!row || row.state !== "pending")
-      throw new UserError("there is no follow request from this account", 404);
+    if (row?.state !== "pending") throw new UserError("there is no follow request from this account", 404);
     ctx.store.db.update(follows).set({ state: "accepted" }).where(eq(follows.id, row.id)).run();
     if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Accept");
     effects.notified(addNotification(ctx, "follow", follower.id));
@@ -179,8 +178,7 @@ export function rejectFollowRequest(ctx: Context, follower: AccountRow): void {
   const local = requireLocalAccount(ctx);
   commit(ctx, (effects) => {
     const row = findFollow(ctx, follower.id, local.id);
-    if (!row || row.state !== "pending")
-      throw new UserError("there is no follow request from this account", 404);
+    if (row?.state !== "pending") throw new UserError("there is no follow request from this account", 404);
     ctx.store.db.delete(follows).where(eq(follows.id, row.id)).run();
     if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Reject");
   });

@@ -5,7 +5,13 @@ import { renderAnnounce, renderResponse, renderSimple } from "../federation/voca
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import { accounts, blocks, bookmarks, favourites, follows, homeFeed, statuses } from "../store/schema.js";
-import { findReblog, findStatusById, findStatusByUri, loadStatusView, type StatusRow } from "../store/statuses.js";
+import {
+  findReblog,
+  findStatusById,
+  findStatusByUri,
+  loadStatusView,
+  type StatusRow,
+} from "../store/statuses.js";
 import { UserError } from "./account.js";
 import { addNotification, commit, followerInboxes, requireLocalAccount } from "./common.js";
 import { findFollow } from "./follows.js";
@@ -67,7 +73,12 @@ export function unfavourite(ctx: Context, id: string): StatusRow {
     ctx.store.db.delete(favourites).where(eq(favourites.id, row.id)).run();
     bumpFavourites(ctx, status.id, -1);
     const like = renderSimple("Like", row.uri ?? `${local.uri}#likes/${row.id}`, local.uri, status.uri);
-    effects.deliver(ctx, renderResponse("Undo", `${like.id}/undo`, local.uri, like), remoteInbox(authorOf(ctx, status)), local.id);
+    effects.deliver(
+      ctx,
+      renderResponse("Undo", `${like.id}/undo`, local.uri, like),
+      remoteInbox(authorOf(ctx, status)),
+      local.id,
+    );
   });
   return status;
 }
@@ -118,8 +129,15 @@ export function unreblog(ctx: Context, id: string): StatusRow {
     bumpReblogs(ctx, status.id, -1);
     if (view) {
       const announce = renderAnnounce(view);
-      const inboxes = [...new Set([...followerInboxes(ctx, local.id), ...remoteInbox(authorOf(ctx, status))])];
-      effects.deliver(ctx, renderResponse("Undo", `${announce.id}/undo`, local.uri, announce), inboxes, local.id);
+      const inboxes = [
+        ...new Set([...followerInboxes(ctx, local.id), ...remoteInbox(authorOf(ctx, status))]),
+      ];
+      effects.deliver(
+        ctx,
+        renderResponse("Undo", `${announce.id}/undo`, local.uri, announce),
+        inboxes,
+        local.id,
+      );
     }
     effects.deleted.push(boost.id);
   });
@@ -128,7 +146,11 @@ export function unreblog(ctx: Context, id: string): StatusRow {
 
 export function bookmark(ctx: Context, id: string): StatusRow {
   const status = interactable(ctx, id);
-  ctx.store.db.insert(bookmarks).values({ id: newId(), statusId: status.id, createdAt: Date.now() }).onConflictDoNothing().run();
+  ctx.store.db
+    .insert(bookmarks)
+    .values({ id: newId(), statusId: status.id, createdAt: Date.now() })
+    .onConflictDoNothing()
+    .run();
   return status;
 }
 
@@ -185,20 +207,36 @@ export function unblock(ctx: Context, target: AccountRow): void {
     if (!row) return;
     ctx.store.db.delete(blocks).where(eq(blocks.id, row.id)).run();
     const activity = renderSimple("Block", row.uri ?? `${local.uri}#blocks/${row.id}`, local.uri, target.uri);
-    effects.deliver(ctx, renderResponse("Undo", `${activity.id}/undo`, local.uri, activity), remoteInbox(target), local.id);
+    effects.deliver(
+      ctx,
+      renderResponse("Undo", `${activity.id}/undo`, local.uri, activity),
+      remoteInbox(target),
+      local.id,
+    );
   });
 }
 
 // ---- Inbound: what other servers' actors do to us ----
 
 /** A remote Like of a local status. */
-export function receiveLike(ctx: Context, actor: AccountRow, objectUri: string, activityUri: string): boolean {
+export function receiveLike(
+  ctx: Context,
+  actor: AccountRow,
+  objectUri: string,
+  activityUri: string,
+): boolean {
   const status = findStatusByUri(ctx.store.db, objectUri);
   if (!status || status.deletedAt !== null || !status.local) return false;
   return commit(ctx, (effects) => {
     const inserted = ctx.store.db
       .insert(favourites)
-      .values({ id: newId(), accountId: actor.id, statusId: status.id, uri: activityUri, createdAt: Date.now() })
+      .values({
+        id: newId(),
+        accountId: actor.id,
+        statusId: status.id,
+        uri: activityUri,
+        createdAt: Date.now(),
+      })
       .onConflictDoNothing()
       .run();
     if (inserted.changes === 0) return false;
@@ -209,7 +247,12 @@ export function receiveLike(ctx: Context, actor: AccountRow, objectUri: string, 
 }
 
 /** Undo of a Like, by the Like's id or, when the Undo only names the object, by (actor, status). */
-export function receiveUndoLike(ctx: Context, actor: AccountRow, likeUri: string, objectUri: string | null): boolean {
+export function receiveUndoLike(
+  ctx: Context,
+  actor: AccountRow,
+  likeUri: string,
+  objectUri: string | null,
+): boolean {
   let row = ctx.store.db
     .select()
     .from(favourites)
@@ -264,9 +307,14 @@ export function receiveAnnounce(
     if (local) {
       const follow = findFollow(ctx, local.id, actor.id);
       if (follow?.state === "accepted" && follow.showReblogs && target.accountId !== local.id) {
-        ctx.store.db.insert(homeFeed).values({ statusId: id, accountId: actor.id }).onConflictDoNothing().run();
+        ctx.store.db
+          .insert(homeFeed)
+          .values({ statusId: id, accountId: actor.id })
+          .onConflictDoNothing()
+          .run();
       }
-      if (target.accountId === local.id) effects.notified(addNotification(ctx, "reblog", actor.id, target.id));
+      if (target.accountId === local.id)
+        effects.notified(addNotification(ctx, "reblog", actor.id, target.id));
     }
     effects.created.push(id);
     return id;

@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { resolveHandle } from "../federation/resolve.js";
 import { targetInboxes } from "../federation/delivery/enqueue.js";
+import { resolveHandle } from "../federation/resolve.js";
 import { PUBLIC } from "../federation/vocab/context.js";
 import { renderCreate, renderDelete, renderUpdate } from "../federation/vocab/note.js";
 import type { ParsedNote } from "../federation/vocab/types.js";
@@ -80,7 +80,8 @@ function validateInput(input: StatusInput, hasMedia: boolean): void {
     throw new UserError(`visibility must be one of ${VISIBILITIES.join(", ")}`);
   }
   const length = [...input.text].length + [...(input.spoilerText ?? "")].length;
-  if (length > MAX_STATUS_CHARACTERS) throw new UserError(`text is longer than ${MAX_STATUS_CHARACTERS} characters`);
+  if (length > MAX_STATUS_CHARACTERS)
+    throw new UserError(`text is longer than ${MAX_STATUS_CHARACTERS} characters`);
   if (input.text.trim() === "" && !hasMedia && !input.poll) throw new UserError("text can't be blank");
   if ((input.mediaIds?.length ?? 0) > MAX_MEDIA_ATTACHMENTS)
     throw new UserError(`at most ${MAX_MEDIA_ATTACHMENTS} media attachments`);
@@ -89,17 +90,27 @@ function validateInput(input: StatusInput, hasMedia: boolean): void {
     const { options, expiresIn } = input.poll;
     if (options.length < 2 || options.length > MAX_POLL_OPTIONS)
       throw new UserError(`a poll needs 2 to ${MAX_POLL_OPTIONS} options`);
-    if (options.some((o) => o.trim() === "" || o.length > 50)) throw new UserError("poll options must have 1 to 50 characters");
+    if (options.some((o) => o.trim() === "" || o.length > 50))
+      throw new UserError("poll options must have 1 to 50 characters");
     if (!Number.isInteger(expiresIn) || expiresIn < 300 || expiresIn > 2_629_746)
       throw new UserError("poll expires_in must be between 300 seconds and one month");
   }
 }
 
 /** Everyone a local status goes to: followers (unless direct), mentioned remote accounts, the replied-to author. */
-function audienceInboxes(ctx: Context, local: AccountRow, visibility: string, mentioned: AccountRow[], parentAuthor: AccountRow | null) {
+function audienceInboxes(
+  ctx: Context,
+  local: AccountRow,
+  visibility: string,
+  mentioned: AccountRow[],
+  parentAuthor: AccountRow | null,
+) {
   const remoteMentioned = mentioned.filter((a) => a.domain !== null);
   const extra = visibility === "public" || visibility === "unlisted" ? [parentAuthor] : [];
-  const others = targetInboxes([...remoteMentioned, ...extra.filter((a): a is AccountRow => a !== null && a.domain !== null)]);
+  const others = targetInboxes([
+    ...remoteMentioned,
+    ...extra.filter((a): a is AccountRow => a !== null && a.domain !== null),
+  ]);
   return [...new Set([...(visibility === "direct" ? [] : followerInboxes(ctx, local.id)), ...others])];
 }
 
@@ -107,7 +118,11 @@ function upsertTags(ctx: Context, names: string[]): string[] {
   const ids: string[] = [];
   for (const display of names) {
     const name = display.toLowerCase();
-    ctx.store.db.insert(tags).values({ id: newId(), name, displayName: display, createdAt: Date.now() }).onConflictDoNothing().run();
+    ctx.store.db
+      .insert(tags)
+      .values({ id: newId(), name, displayName: display, createdAt: Date.now() })
+      .onConflictDoNothing()
+      .run();
     const row = ctx.store.db.select({ id: tags.id }).from(tags).where(eq(tags.name, name)).get();
     if (row) ids.push(row.id);
   }
@@ -117,8 +132,10 @@ function upsertTags(ctx: Context, names: string[]): string[] {
 function setMentionsAndTags(ctx: Context, statusId: string, mentionedIds: string[], tagNames: string[]) {
   ctx.store.db.delete(mentions).where(eq(mentions.statusId, statusId)).run();
   ctx.store.db.delete(statusTags).where(eq(statusTags.statusId, statusId)).run();
-  for (const accountId of new Set(mentionedIds)) ctx.store.db.insert(mentions).values({ statusId, accountId }).run();
-  for (const tagId of upsertTags(ctx, tagNames)) ctx.store.db.insert(statusTags).values({ statusId, tagId }).onConflictDoNothing().run();
+  for (const accountId of new Set(mentionedIds))
+    ctx.store.db.insert(mentions).values({ statusId, accountId }).run();
+  for (const tagId of upsertTags(ctx, tagNames))
+    ctx.store.db.insert(statusTags).values({ statusId, tagId }).onConflictDoNothing().run();
 }
 
 function attachMedia(ctx: Context, accountId: string, statusId: string, mediaIds: string[]) {
@@ -132,17 +149,24 @@ function attachMedia(ctx: Context, accountId: string, statusId: string, mediaIds
     const row = rows.find((r) => r.id === id);
     if (!row) throw new UserError(`media ${id} does not exist`);
     // Media of a deleted status may be reused: that is how "delete and redraft" works.
-    const owner = row.statusId && row.statusId !== statusId ? findStatusById(ctx.store.db, row.statusId) : null;
-    if (owner && owner.deletedAt === null) throw new UserError(`media ${id} is already attached to another status`);
+    const owner =
+      row.statusId && row.statusId !== statusId ? findStatusById(ctx.store.db, row.statusId) : null;
+    if (owner && owner.deletedAt === null)
+      throw new UserError(`media ${id} is already attached to another status`);
   }
   mediaIds.forEach((id, position) => {
-    ctx.store.db.update(mediaAttachments).set({ statusId, position }).where(eq(mediaAttachments.id, id)).run();
+    ctx.store.db
+      .update(mediaAttachments)
+      .set({ statusId, position })
+      .where(eq(mediaAttachments.id, id))
+      .run();
   });
 }
 
 function visibleParent(ctx: Context, id: string): StatusRow {
   const parent = findStatusById(ctx.store.db, id);
-  if (!parent || parent.deletedAt !== null || parent.reblogOfId !== null) throw new UserError("the status replied to does not exist", 404);
+  if (!parent || parent.deletedAt !== null || parent.reblogOfId !== null)
+    throw new UserError("the status replied to does not exist", 404);
   return parent;
 }
 
@@ -167,7 +191,9 @@ export async function createStatus(ctx: Context, input: StatusInput): Promise<st
   const mentioned = [...resolved.values()];
 
   return commit(ctx, (effects) => {
-    const parentAuthor = parent ? (ctx.store.db.select().from(accounts).where(eq(accounts.id, parent.accountId)).get() ?? null) : null;
+    const parentAuthor = parent
+      ? (ctx.store.db.select().from(accounts).where(eq(accounts.id, parent.accountId)).get() ?? null)
+      : null;
     ctx.store.db
       .insert(statuses)
       .values({
@@ -217,7 +243,12 @@ export async function createStatus(ctx: Context, input: StatusInput): Promise<st
     ctx.store.db.insert(homeFeed).values({ statusId: id, accountId: local.id }).run();
     const view = loadStatusView(ctx.store.db, id);
     if (!view) throw new Error("status vanished inside its transaction");
-    effects.deliver(ctx, renderCreate(view, ctx.urls), audienceInboxes(ctx, local, visibility, mentioned, parentAuthor), local.id);
+    effects.deliver(
+      ctx,
+      renderCreate(view, ctx.urls),
+      audienceInboxes(ctx, local, visibility, mentioned, parentAuthor),
+      local.id,
+    );
     effects.created.push(id);
     return id;
   });
@@ -263,7 +294,11 @@ function saveRevision(ctx: Context, status: StatusRow, at: number) {
 }
 
 /** Edits a local status; the previous version is kept in the history. */
-export async function editStatus(ctx: Context, id: string, input: Omit<StatusInput, "visibility" | "inReplyToId">): Promise<void> {
+export async function editStatus(
+  ctx: Context,
+  id: string,
+  input: Omit<StatusInput, "visibility" | "inReplyToId">,
+): Promise<void> {
   const { local, status } = ownStatus(ctx, id);
   const mediaIds = input.mediaIds ?? [];
   validateInput({ ...input, visibility: status.visibility }, mediaIds.length > 0);
@@ -290,8 +325,17 @@ export async function editStatus(ctx: Context, id: string, input: Omit<StatusInp
       })
       .where(eq(statuses.id, id))
       .run();
-    setMentionsAndTags(ctx, id, [...resolved.values()].map((a) => a.id), extractHashtags(input.text));
-    ctx.store.db.update(mediaAttachments).set({ statusId: null }).where(eq(mediaAttachments.statusId, id)).run();
+    setMentionsAndTags(
+      ctx,
+      id,
+      [...resolved.values()].map((a) => a.id),
+      extractHashtags(input.text),
+    );
+    ctx.store.db
+      .update(mediaAttachments)
+      .set({ statusId: null })
+      .where(eq(mediaAttachments.statusId, id))
+      .run();
     attachMedia(ctx, local.id, id, mediaIds);
     applyPollEdit(ctx, id, input.poll ?? null, now);
     const view = loadStatusView(ctx.store.db, id);
@@ -299,7 +343,12 @@ export async function editStatus(ctx: Context, id: string, input: Omit<StatusInp
     const parentAuthor = status.inReplyToAccountId
       ? (ctx.store.db.select().from(accounts).where(eq(accounts.id, status.inReplyToAccountId)).get() ?? null)
       : null;
-    effects.deliver(ctx, renderUpdate(view, ctx.urls), audienceInboxes(ctx, local, status.visibility, view.mentions, parentAuthor), local.id);
+    effects.deliver(
+      ctx,
+      renderUpdate(view, ctx.urls),
+      audienceInboxes(ctx, local, status.visibility, view.mentions, parentAuthor),
+      local.id,
+    );
     effects.updated.push(id);
   });
 }
@@ -320,11 +369,19 @@ export function deleteStatus(ctx: Context, id: string): StatusRow {
 /** Marks a status deleted and removes it from every list it appears in. */
 function tombstone(ctx: Context, effects: Effects, status: StatusRow) {
   const now = Date.now();
-  ctx.store.db.update(statuses).set({ deletedAt: now, pinnedAt: null }).where(eq(statuses.id, status.id)).run();
+  ctx.store.db
+    .update(statuses)
+    .set({ deletedAt: now, pinnedAt: null })
+    .where(eq(statuses.id, status.id))
+    .run();
   ctx.store.db.delete(homeFeed).where(eq(homeFeed.statusId, status.id)).run();
   ctx.store.db.delete(notifications).where(eq(notifications.statusId, status.id)).run();
   // Boosts of it go with it.
-  const boosts = ctx.store.db.select({ id: statuses.id }).from(statuses).where(eq(statuses.reblogOfId, status.id)).all();
+  const boosts = ctx.store.db
+    .select({ id: statuses.id })
+    .from(statuses)
+    .where(eq(statuses.reblogOfId, status.id))
+    .all();
   for (const boost of boosts) {
     ctx.store.db.delete(statuses).where(eq(statuses.id, boost.id)).run();
   }
@@ -399,7 +456,11 @@ export function receiveNote(ctx: Context, author: AccountRow, note: ParsedNote):
       const follow = findFollow(ctx, local.id, author.id);
       const mentionsLocal = mentionedAccounts.some((a) => a.id === local.id);
       if ((follow?.state === "accepted" && visibility !== "direct") || mentionsLocal) {
-        ctx.store.db.insert(homeFeed).values({ statusId: id, accountId: author.id }).onConflictDoNothing().run();
+        ctx.store.db
+          .insert(homeFeed)
+          .values({ statusId: id, accountId: author.id })
+          .onConflictDoNothing()
+          .run();
       }
       if (mentionsLocal) effects.notified(addNotification(ctx, "mention", author.id, id));
       else if (follow?.state === "accepted" && follow.notify && !note.inReplyTo) {

@@ -79,7 +79,15 @@ export function formatText(text: string, options: FormatOptions): string {
     .trim()
     .split(/\n{2,}/)
     .filter((p) => p.trim() !== "");
-  return paragraphs.map((p) => `<p>${p.split("\n").map((line) => formatLine(line, options)).join("<br>")}</p>`).join("");
+  return paragraphs
+    .map(
+      (p) =>
+        `<p>${p
+          .split("\n")
+          .map((line) => formatLine(line, options))
+          .join("<br>")}</p>`,
+    )
+    .join("");
 }
 
 /** HTML → plain text, for the `text` of remote statuses and for notifications. */

@@ -1,5 +1,5 @@
 import { and, count, desc, eq, inArray, isNotNull, isNull, lt, or } from "drizzle-orm";
-import { type Context as HonoContext, Hono } from "hono";
+import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../context.js";
 import { INSTANCE_KEY_OWNER } from "../core/account.js";
 import { receiveInbox } from "../federation/inbox/receive.js";
@@ -20,8 +20,15 @@ const OUTBOX_PAGE = 20;
 const FOLLOW_PAGE = 40;
 
 /** Answers with the media type the client asked for: the ld+json profile when it asked for that, else activity+json. */
-export function activityJson(accept: string | undefined, document: unknown, options: { private?: boolean } = {}): Response {
-  const type = accept?.includes("application/ld+json") && !accept.includes("application/activity+json") ? LD_JSON_AS : ACTIVITY_JSON;
+export function activityJson(
+  accept: string | undefined,
+  document: unknown,
+  options: { private?: boolean } = {},
+): Response {
+  const type =
+    accept?.includes("application/ld+json") && !accept.includes("application/activity+json")
+      ? LD_JSON_AS
+      : ACTIVITY_JSON;
   return new Response(JSON.stringify(document), {
     status: 200,
     headers: {
@@ -59,7 +66,11 @@ async function signedFetcher(ctx: Context, c: HonoContext): Promise<string | nul
 function canSee(ctx: Context, status: StatusRow, fetcher: string | null): boolean {
   if (status.visibility === "public" || status.visibility === "unlisted") return true;
   if (!fetcher) return false;
-  const actor = ctx.store.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.uri, fetcher)).get();
+  const actor = ctx.store.db
+    .select({ id: accounts.id })
+    .from(accounts)
+    .where(eq(accounts.uri, fetcher))
+    .get();
   if (!actor) return false;
   const mentioned = ctx.store.db
     .select()
@@ -77,10 +88,22 @@ function canSee(ctx: Context, status: StatusRow, fetcher: string | null): boolea
 }
 
 function orderedCollection(id: string, totalItems: number, first?: string) {
-  return { "@context": OBJECT_CONTEXT, id, type: "OrderedCollection", totalItems, ...(first ? { first } : {}) };
+  return {
+    "@context": OBJECT_CONTEXT,
+    id,
+    type: "OrderedCollection",
+    totalItems,
+    ...(first ? { first } : {}),
+  };
 }
 
-function collectionPage(partOf: string, id: string, items: unknown[], next: string | null, totalItems?: number) {
+function collectionPage(
+  partOf: string,
+  id: string,
+  items: unknown[],
+  next: string | null,
+  totalItems?: number,
+) {
   return {
     "@context": OBJECT_CONTEXT,
     id,
@@ -104,7 +127,9 @@ export function activityPubRoutes(ctx: Context) {
     return activityJson(accept, renderPerson(ctx, account, findKeyPairs(db, account.id)));
   });
 
-  app.get("/actor", (c) => activityJson(c.req.header("accept"), renderInstanceActor(ctx, findKeyPairs(db, INSTANCE_KEY_OWNER))));
+  app.get("/actor", (c) =>
+    activityJson(c.req.header("accept"), renderInstanceActor(ctx, findKeyPairs(db, INSTANCE_KEY_OWNER))),
+  );
 
   for (const path of ["/inbox", "/users/:username/inbox", "/actor/inbox"]) {
     app.post(path, (c) => {
@@ -122,7 +147,8 @@ export function activityPubRoutes(ctx: Context) {
       inArray(statuses.visibility, ["public", "unlisted"]),
     );
     const total = db.select({ n: count() }).from(statuses).where(visible).get()?.n ?? 0;
-    if (c.req.query("page") === undefined) return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=true`));
+    if (c.req.query("page") === undefined)
+      return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=true`));
     const maxId = c.req.query("max_id");
     const rows = db
       .select()
@@ -131,21 +157,28 @@ export function activityPubRoutes(ctx: Context) {
       .orderBy(desc(statuses.id))
       .limit(OUTBOX_PAGE)
       .all();
-    const items = loadStatusViews(db, rows).map((view) => (view.reblog ? renderAnnounce(view) : renderCreate(view, ctx.urls)));
+    const items = loadStatusViews(db, rows).map((view) =>
+      view.reblog ? renderAnnounce(view) : renderCreate(view, ctx.urls),
+    );
     const last = rows.at(-1);
     const next = rows.length === OUTBOX_PAGE && last ? `${id}?page=true&max_id=${last.id}` : null;
-    return activityJson(c.req.header("accept"), collectionPage(id, `${id}?page=true${maxId ? `&max_id=${maxId}` : ""}`, items.map(stripContext), next));
+    return activityJson(
+      c.req.header("accept"),
+      collectionPage(id, `${id}?page=true${maxId ? `&max_id=${maxId}` : ""}`, items.map(stripContext), next),
+    );
   });
 
   const followCollection = (direction: "followers" | "following") => (c: HonoContext) => {
     const account = localAccount(ctx, c);
-    const id = direction === "followers" ? ctx.urls.followers(account.username) : ctx.urls.following(account.username);
+    const id =
+      direction === "followers" ? ctx.urls.followers(account.username) : ctx.urls.following(account.username);
     const mine = direction === "followers" ? follows.followingId : follows.followerId;
     const theirs = direction === "followers" ? follows.followerId : follows.followingId;
     const where = and(eq(mine, account.id), eq(follows.state, "accepted"));
     const total = db.select({ n: count() }).from(follows).where(where).get()?.n ?? 0;
     const pageParam = c.req.query("page");
-    if (pageParam === undefined) return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=1`));
+    if (pageParam === undefined)
+      return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=1`));
     const page = Math.max(1, Math.min(10_000, Number.parseInt(pageParam, 10) || 1));
     const rows = db
       .select({ uri: accounts.uri })
@@ -157,7 +190,16 @@ export function activityPubRoutes(ctx: Context) {
       .offset((page - 1) * FOLLOW_PAGE)
       .all();
     const next = page * FOLLOW_PAGE < total ? `${id}?page=${page + 1}` : null;
-    return activityJson(c.req.header("accept"), collectionPage(id, `${id}?page=${page}`, rows.map((r) => r.uri), next, total));
+    return activityJson(
+      c.req.header("accept"),
+      collectionPage(
+        id,
+        `${id}?page=${page}`,
+        rows.map((r) => r.uri),
+        next,
+        total,
+      ),
+    );
   };
   app.get("/users/:username/followers", followCollection("followers"));
   app.get("/users/:username/following", followCollection("following"));
@@ -167,7 +209,9 @@ export function activityPubRoutes(ctx: Context) {
     const rows = db
       .select()
       .from(statuses)
-      .where(and(eq(statuses.accountId, account.id), isNotNull(statuses.pinnedAt), isNull(statuses.deletedAt)))
+      .where(
+        and(eq(statuses.accountId, account.id), isNotNull(statuses.pinnedAt), isNull(statuses.deletedAt)),
+      )
       .orderBy(desc(statuses.pinnedAt))
       .limit(20)
       .all();
@@ -180,7 +224,10 @@ export function activityPubRoutes(ctx: Context) {
 
   app.get("/users/:username/collections/tags", (c) => {
     const account = localAccount(ctx, c);
-    return activityJson(c.req.header("accept"), { ...orderedCollection(`${account.uri}/collections/tags`, 0), orderedItems: [] });
+    return activityJson(c.req.header("accept"), {
+      ...orderedCollection(`${account.uri}/collections/tags`, 0),
+      orderedItems: [],
+    });
   });
 
   /** A local status, if `fetcher` may see it; 401 asks an unsigned client to sign, 404 hides the rest. */
@@ -188,10 +235,12 @@ export function activityPubRoutes(ctx: Context) {
     const account = localAccount(ctx, c);
     const statusId = c.req.param("id") ?? "";
     const row = isId(statusId) ? findStatusById(db, statusId) : null;
-    if (!row || row.accountId !== account.id || row.deletedAt !== null) throw new HttpError(404, "no such status");
+    if (!row || row.accountId !== account.id || row.deletedAt !== null)
+      throw new HttpError(404, "no such status");
     const fetcher = await signedFetcher(ctx, c);
     if (!canSee(ctx, row, fetcher)) {
-      if (!fetcher) throw new HttpError(401, "this status is not public: sign the request as an actor allowed to see it");
+      if (!fetcher)
+        throw new HttpError(401, "this status is not public: sign the request as an actor allowed to see it");
       throw new HttpError(404, "no such status");
     }
     const [view] = loadStatusViews(db, [row]);
@@ -203,13 +252,19 @@ export function activityPubRoutes(ctx: Context) {
     const accept = c.req.header("accept");
     const { view, private: isPrivate } = await visibleStatus(c);
     if (!wantsActivityJson(accept)) return renderStatusPage(ctx, c, view);
-    const document = view.reblog ? renderAnnounce(view) : { "@context": OBJECT_CONTEXT, ...renderNote(view, ctx.urls) };
+    const document = view.reblog
+      ? renderAnnounce(view)
+      : { "@context": OBJECT_CONTEXT, ...renderNote(view, ctx.urls) };
     return activityJson(accept, document, { private: isPrivate });
   });
 
   app.get("/users/:username/statuses/:id/activity", async (c) => {
     const { view, private: isPrivate } = await visibleStatus(c);
-    return activityJson(c.req.header("accept"), view.reblog ? renderAnnounce(view) : renderCreate(view, ctx.urls), { private: isPrivate });
+    return activityJson(
+      c.req.header("accept"),
+      view.reblog ? renderAnnounce(view) : renderCreate(view, ctx.urls),
+      { private: isPrivate },
+    );
   });
 
   app.get("/users/:username/statuses/:id/replies", async (c) => {

@@ -1,29 +1,42 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "./open.js";
+import { preparedPerDb } from "./prepared.js";
 import { accounts, keyPairs, users } from "./schema.js";
 
 export type AccountRow = typeof accounts.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type KeyPairRow = typeof keyPairs.$inferSelect;
 
+// Every API and ActivityPub request reads these, so they are prepared once.
+const queries = preparedPerDb((db) => ({
+  localUser: db.select().from(users).innerJoin(accounts, eq(users.accountId, accounts.id)).limit(1).prepare(),
+  localByUsername: db
+    .select()
+    .from(accounts)
+    .where(
+      and(isNull(accounts.domain), sql`lower(${accounts.username}) = lower(${sql.placeholder("username")})`),
+    )
+    .prepare(),
+  keyPairs: db
+    .select()
+    .from(keyPairs)
+    .where(eq(keyPairs.owner, sql.placeholder("owner")))
+    .prepare(),
+}));
+
 /** The local account and its user row, or null before `wren account create`. */
 export function findLocalUser(db: Db): { account: AccountRow; user: UserRow } | null {
-  const row = db.select().from(users).innerJoin(accounts, eq(users.accountId, accounts.id)).limit(1).get();
+  const row = queries(db).localUser.get();
   return row ? { account: row.accounts, user: row.users } : null;
 }
 
 /** Usernames are case-insensitive, as on Mastodon. */
 export function findLocalAccountByUsername(db: Db, username: string): AccountRow | null {
-  const account = db
-    .select()
-    .from(accounts)
-    .where(and(isNull(accounts.domain), sql`lower(${accounts.username}) = lower(${username})`))
-    .get();
-  return account ?? null;
+  return queries(db).localByUsername.get({ username }) ?? null;
 }
 
 export function findKeyPairs(db: Db, owner: string): { rsa?: KeyPairRow; ed25519?: KeyPairRow } {
-  const rows = db.select().from(keyPairs).where(eq(keyPairs.owner, owner)).all();
+  const rows = queries(db).keyPairs.all({ owner });
   return {
     rsa: rows.find((r) => r.algorithm === "rsa"),
     ed25519: rows.find((r) => r.algorithm === "ed25519"),

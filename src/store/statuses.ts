@@ -1,6 +1,7 @@
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { AccountRow } from "./accounts.js";
 import type { Db } from "./open.js";
+import { inList, preparedPerDb } from "./prepared.js";
 import { accounts, mediaAttachments, mentions, polls, statuses, statusTags, tags } from "./schema.js";
 
 export type StatusRow = typeof statuses.$inferSelect;
@@ -28,50 +29,56 @@ export function findStatusByUri(db: Db, uri: string): StatusRow | null {
   return db.select().from(statuses).where(eq(statuses.uri, uri)).get() ?? null;
 }
 
-/** Loads the views of several statuses with one query per relation (never one per status). */
-export function loadStatusViews(db: Db, rows: StatusRow[]): StatusView[] {
-  if (rows.length === 0) return [];
-  const reblogIds = rows.map((r) => r.reblogOfId).filter((id): id is string => id !== null);
-  const reblogRows = reblogIds.length > 0 ? db.select().from(statuses).where(inArray(statuses.id, reblogIds)).all() : [];
-  const all = [...rows, ...reblogRows];
-  const ids = all.map((r) => r.id);
-
-  const accountIds = new Set(all.map((r) => r.accountId));
-  const mentionRows = db
+/** The queries behind loadStatusViews, prepared once: each takes a JSON array of ids as "ids". */
+const viewQueries = preparedPerDb((db) => ({
+  statuses: db.select().from(statuses).where(inList(statuses.id, "ids")).prepare(),
+  mentions: db
     .select({ statusId: mentions.statusId, account: accounts })
     .from(mentions)
     .innerJoin(accounts, eq(mentions.accountId, accounts.id))
-    .where(inArray(mentions.statusId, ids))
-    .all();
-  const replyIds = all.map((r) => r.inReplyToId).filter((id): id is string => id !== null);
-  const replyRows =
-    replyIds.length > 0
-      ? db
-          .select({ id: statuses.id, uri: statuses.uri, accountUri: accounts.uri })
-          .from(statuses)
-          .innerJoin(accounts, eq(statuses.accountId, accounts.id))
-          .where(inArray(statuses.id, replyIds))
-          .all()
-      : [];
-  for (const r of all) if (r.inReplyToAccountId) accountIds.add(r.inReplyToAccountId);
-  const accountRows = db
-    .select()
-    .from(accounts)
-    .where(inArray(accounts.id, [...accountIds]))
-    .all();
-  const tagRows = db
+    .where(inList(mentions.statusId, "ids"))
+    .prepare(),
+  parents: db
+    .select({ id: statuses.id, uri: statuses.uri, accountUri: accounts.uri })
+    .from(statuses)
+    .innerJoin(accounts, eq(statuses.accountId, accounts.id))
+    .where(inList(statuses.id, "ids"))
+    .prepare(),
+  accounts: db.select().from(accounts).where(inList(accounts.id, "ids")).prepare(),
+  tags: db
     .select({ statusId: statusTags.statusId, tag: tags })
     .from(statusTags)
     .innerJoin(tags, eq(statusTags.tagId, tags.id))
-    .where(inArray(statusTags.statusId, ids))
-    .all();
-  const mediaRows = db
+    .where(inList(statusTags.statusId, "ids"))
+    .prepare(),
+  media: db
     .select()
     .from(mediaAttachments)
-    .where(inArray(mediaAttachments.statusId, ids))
+    .where(inList(mediaAttachments.statusId, "ids"))
     .orderBy(asc(mediaAttachments.position))
-    .all();
-  const pollRows = db.select().from(polls).where(inArray(polls.statusId, ids)).all();
+    .prepare(),
+  polls: db.select().from(polls).where(inList(polls.statusId, "ids")).prepare(),
+}));
+
+/** Loads the views of several statuses with one query per relation (never one per status). */
+export function loadStatusViews(db: Db, rows: StatusRow[]): StatusView[] {
+  if (rows.length === 0) return [];
+  const q = viewQueries(db);
+  const list = (ids: Iterable<string>) => ({ ids: JSON.stringify([...ids]) });
+  const reblogIds = rows.map((r) => r.reblogOfId).filter((id): id is string => id !== null);
+  const reblogRows = reblogIds.length > 0 ? q.statuses.all(list(reblogIds)) : [];
+  const all = [...rows, ...reblogRows];
+  const ids = list(all.map((r) => r.id));
+
+  const accountIds = new Set(all.map((r) => r.accountId));
+  const mentionRows = q.mentions.all(ids);
+  const replyIds = all.map((r) => r.inReplyToId).filter((id): id is string => id !== null);
+  const replyRows = replyIds.length > 0 ? q.parents.all(list(replyIds)) : [];
+  for (const r of all) if (r.inReplyToAccountId) accountIds.add(r.inReplyToAccountId);
+  const accountRows = q.accounts.all(list(accountIds));
+  const tagRows = q.tags.all(ids);
+  const mediaRows = q.media.all(ids);
+  const pollRows = q.polls.all(ids);
 
   const accountById = new Map(accountRows.map((a) => [a.id, a]));
   const replyById = new Map(replyRows.map((r) => [r.id, r]));
@@ -112,7 +119,10 @@ export function loadStatusViews(db: Db, rows: StatusRow[]): StatusView[] {
     };
   };
   const reblogById = new Map(reblogRows.map((r) => [r.id, view(r)]));
-  return rows.map((row) => ({ ...view(row), reblog: row.reblogOfId ? (reblogById.get(row.reblogOfId) ?? null) : null }));
+  return rows.map((row) => ({
+    ...view(row),
+    reblog: row.reblogOfId ? (reblogById.get(row.reblogOfId) ?? null) : null,
+  }));
 }
 
 export function loadStatusView(db: Db, id: string): StatusView | null {

@@ -4,8 +4,9 @@
  * and never uses OFFSET. Lists are read in two steps: the ids of the page (a narrow index scan), then the rows
  * by primary key, so the wide rows are read only for what is returned.
  */
-import { and, eq, inArray, isNull, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "./open.js";
+import { inList, preparedPerDb } from "./prepared.js";
 import { accounts, follows, homeFeed, mentions, notifications, polls, statuses, tags } from "./schema.js";
 import type { StatusRow } from "./statuses.js";
 
@@ -70,29 +71,6 @@ function pageIds(
     sql`SELECT ${column} AS pageId, s.id AS statusId ${from} WHERE ${whereAll([...filters, ...where])} ORDER BY ${column} ${order} LIMIT ${page.limit}`,
   );
   return ascending ? rows.reverse() : rows;
-}
-
-/**
- * Queries built and prepared once per database handle. Building a drizzle query (a select of every column
- * with a 40-id list) and compiling its SQL costs more than running it, and a timeline page runs a dozen, so
- * the queries every page runs are kept. Lists are bound as one JSON array read with json_each (see inList),
- * so the SQL text, and the statement, are the same whatever the length of the list.
- */
-export function preparedPerDb<T>(build: (db: Db) => T): (db: Db) => T {
-  const cache = new WeakMap<Db, T>();
-  return (db) => {
-    let queries = cache.get(db);
-    if (queries === undefined) {
-      queries = build(db);
-      cache.set(db, queries);
-    }
-    return queries;
-  };
-}
-
-/** `column IN (the JSON array bound to placeholder "name")`, for preparedPerDb queries. */
-export function inList(column: SQLWrapper, name: string): SQL {
-  return sql`${column} IN (SELECT value FROM json_each(${sql.placeholder(name)}))`;
 }
 
 const statusesQuery = preparedPerDb((db) =>

@@ -1,6 +1,6 @@
-import type { Urls } from "../urls.js";
 import type { AccountRow } from "../../store/accounts.js";
 import type { StatusView } from "../../store/statuses.js";
+import type { Urls } from "../urls.js";
 import { ACTOR_CONTEXT, PUBLIC } from "./context.js";
 
 export const OBJECT_CONTEXT = ACTOR_CONTEXT;
@@ -16,7 +16,11 @@ export function handleOf(account: AccountRow, urls: Urls): string {
  * to/cc by visibility, as Mastodon writes them (INTEROP.md): a mention needs the actor in to/cc as well as
  * the Mention tag.
  */
-export function addressing(visibility: string, followersUrl: string, mentioned: string[]): { to: string[]; cc: string[] } {
+export function addressing(
+  visibility: string,
+  followersUrl: string,
+  mentioned: string[],
+): { to: string[]; cc: string[] } {
   switch (visibility) {
     case "public":
       return { to: [PUBLIC], cc: [followersUrl, ...mentioned] };
@@ -40,7 +44,11 @@ export function renderNote(view: StatusView, urls: Urls) {
   );
   const tag = [
     ...view.mentions.map((m) => ({ type: "Mention", href: m.uri, name: handleOf(m, urls) })),
-    ...view.tags.map((t) => ({ type: "Hashtag", href: `${urls.origin}/tags/${encodeURIComponent(t.name)}`, name: `#${t.displayName}` })),
+    ...view.tags.map((t) => ({
+      type: "Hashtag",
+      href: `${urls.origin}/tags/${encodeURIComponent(t.name)}`,
+      name: `#${t.displayName}`,
+    })),
     ...status.emojis.map((e) => ({
       type: "Emoji",
       id: e.url,

@@ -8,6 +8,7 @@ import { NOTE_SOURCE_KEY } from "../../core/profile.js";
 import { htmlToText } from "../../core/text.js";
 import type { AccountRow } from "../../store/accounts.js";
 import type { Db } from "../../store/open.js";
+import { inList, preparedPerDb } from "../../store/prepared.js";
 import {
   accounts,
   blocks,
@@ -27,7 +28,7 @@ import {
   type StatusRow,
   type StatusView,
 } from "../../store/statuses.js";
-import { inList, preparedPerDb, statusesByIds } from "../../store/timelines.js";
+import { statusesByIds } from "../../store/timelines.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
+import { streamingRoutes } from "../../streaming/routes.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
 import { instanceRoutes } from "./instance.js";
@@ -22,5 +23,6 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", notificationRoutes(ctx));
   app.route("/", searchRoutes(ctx));
   app.route("/", mediaRoutes(ctx));
+  app.route("/", streamingRoutes(ctx));
   return app;
 }

@@ -33,7 +33,8 @@ export async function readParams(c: HonoContext): Promise<Params> {
     } catch {
       throw new HttpError(400, "the JSON body could not be parsed");
     }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "the JSON body must be an object");
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      throw new HttpError(400, "the JSON body must be an object");
     return { ...params, ...(body as Params) };
   }
   for (const [key, value] of new URLSearchParams(text)) assign(params, key, value);
@@ -50,7 +51,9 @@ function assign(params: Params, key: string, value: unknown): void {
   }
   const nested = key.match(/^([^[\]]+)\[([^[\]]+)\](\[\])?$/);
   if (nested?.[1] && nested[2]) {
-    const parent = (typeof params[nested[1]] === "object" && params[nested[1]] !== null ? params[nested[1]] : {}) as Params;
+    const parent = (
+      typeof params[nested[1]] === "object" && params[nested[1]] !== null ? params[nested[1]] : {}
+    ) as Params;
     if (nested[3]) {
       const list = Array.isArray(parent[nested[2]]) ? (parent[nested[2]] as unknown[]) : [];
       list.push(value);
@@ -92,7 +95,8 @@ export const read = {
     if (value === undefined || value === null) return undefined;
     const list = Array.isArray(value) ? value : [value];
     return list.map((item) => {
-      if (typeof item !== "string" && typeof item !== "number") throw new HttpError(422, `${key} must be a list of strings`);
+      if (typeof item !== "string" && typeof item !== "number")
+        throw new HttpError(422, `${key} must be a list of strings`);
       return String(item);
     });
   },

@@ -64,7 +64,13 @@ export function webRoutes(ctx: Context) {
     const id = c.req.param("id") ?? "";
     const row = account && isId(id) ? findStatusById(ctx.store.db, id) : null;
     // Only public and unlisted statuses have a page: a browser carries no signature to prove who it is.
-    if (!account || !row || row.accountId !== account.id || row.deletedAt !== null || (row.visibility !== "public" && row.visibility !== "unlisted")) {
+    if (
+      !account ||
+      !row ||
+      row.accountId !== account.id ||
+      row.deletedAt !== null ||
+      (row.visibility !== "public" && row.visibility !== "unlisted")
+    ) {
       throw new HttpError(404, "no such status");
     }
     const [view] = loadStatusViews(ctx.store.db, [row]);

@@ -1,0 +1,508 @@
+/**
+ * The streaming hub: the open streaming connections (WebSocket or Server-Sent Events) and their
+ * subscriptions, fed by the domain events. Each event is examined once, rendered at most once per viewer
+ * and sent to every matching subscription. Nothing here imports `ws`: the WebSocket transport loads it on
+ * the first upgrade (websocket.ts), so an idle server never pays for it.
+ */
+import { and, eq, gt, inArray, isNull, or } from "drizzle-orm";
+import type { Context } from "../context.js";
+import { hasScope } from "../core/scopes.js";
+import type { Auth } from "../http/mastodon/auth.js";
+import { renderNotifications, renderStatus } from "../http/mastodon/entities.js";
+import { findLocalUser } from "../store/accounts.js";
+import {
+  blocks,
+  homeFeed,
+  mediaAttachments,
+  mutes,
+  notifications,
+  oauthTokens,
+  statusTags,
+  tags,
+} from "../store/schema.js";
+import { findStatusById, type StatusRow } from "../store/statuses.js";
+import {
+  notificationMatches,
+  type StatusFacts,
+  type StreamError,
+  type Subscription,
+  statusMatches,
+} from "./streams.js";
+
+export interface StreamingLimits {
+  /** Open connections at most (both transports together). */
+  maxConnections: number;
+  /** Subscriptions per connection at most. */
+  maxSubscriptions: number;
+  /** A connection whose unsent output exceeds this many bytes is dropped: the client does not keep up. */
+  maxBufferedBytes: number;
+  /** Interval of the liveness probes; a connection silent for a whole interval is dropped. */
+  heartbeatMs: number;
+  /** How long a shutdown waits for the close handshakes before cutting the connections. */
+  closeGraceMs: number;
+}
+
+export const DEFAULT_LIMITS: StreamingLimits = {
+  maxConnections: 32,
+  maxSubscriptions: 16,
+  maxBufferedBytes: 1024 * 1024,
+  heartbeatMs: 30_000,
+  closeGraceMs: 1_000,
+};
+
+/** Close codes used by the hub (RFC 6455 and the registered ones). */
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY = 1008;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** How a connection reaches its client. */
+export interface Transport {
+  /** Sends one event of one subscription. */
+  send(label: string[], event: string, payload: string): void;
+  /** Bytes written but not yet sent. */
+  bufferedAmount(): number;
+  /** A liveness probe: the transport calls `client.alive = true` when the client answers. */
+  ping(client: StreamClient): void;
+  /** An orderly close (WebSocket close frame; the end of an event stream). */
+  close(code: number, reason: string): void;
+  /** Drops the connection at once. */
+  terminate(): void;
+}
+
+/** Who is streaming: the token and the local account it acts for. */
+export interface Access {
+  tokenId: string;
+  scopes: string[];
+  /** The local account id (the viewer for rendering). */
+  viewerId: string;
+}
+
+export class StreamClient {
+  readonly subscriptions = new Map<string, Subscription>();
+  alive = true;
+  closed = false;
+
+  constructor(
+    readonly transport: Transport,
+    readonly access: Access,
+  ) {}
+}
+
+type EventName = "update" | "status.update" | "delete" | "notification";
+
+export class StreamingHub {
+  readonly limits: StreamingLimits;
+  readonly #ctx: Context;
+  readonly #clients = new Set<StreamClient>();
+  /** Connections being opened (an upgrade waiting for `ws` to load): they count against the limit. */
+  #reserved = 0;
+  #closed = false;
+  #listening = false;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #queue: (() => void)[] = [];
+  #scheduled = false;
+
+  constructor(ctx: Context, limits: Partial<StreamingLimits> = {}) {
+    this.#ctx = ctx;
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Checks a token for streaming: it must belong to the local user and allow reading statuses or
+   * notifications. Answers the access or the HTTP error to refuse the connection with.
+   */
+  authorize(auth: Auth | null): Access | StreamError {
+    if (!auth) return { error: "Missing access token", status: 401 };
+    const local = auth.userId ? findLocalUser(this.#ctx.store.db) : null;
+    if (!local || local.user.id !== auth.userId) return { error: "The access token is invalid", status: 401 };
+    if (!hasScope(auth.scopes, "read:statuses") && !hasScope(auth.scopes, "read:notifications")) {
+      return { error: "Access token does not have the required scopes", status: 403 };
+    }
+    return { tokenId: auth.tokenId, scopes: auth.scopes, viewerId: local.account.id };
+  }
+
+  /** Holds a place for a connection about to open; false when the server is full or stopping. */
+  reserve(): boolean {
+    if (this.#closed || this.#clients.size + this.#reserved >= this.limits.maxConnections) return false;
+    this.#reserved += 1;
+    return true;
+  }
+
+  /** Gives back a place reserved for a connection that did not open. */
+  release(): void {
+    if (this.#reserved > 0) this.#reserved -= 1;
+  }
+
+  /** Adds an opened connection, in the place reserve() held for it. */
+  add(transport: Transport, access: Access): StreamClient {
+    this.release();
+    const client = new StreamClient(transport, access);
+    if (this.#closed) {
+      client.closed = true;
+      transport.close(CLOSE_GOING_AWAY, "Server shutting down");
+      return client;
+    }
+    this.#clients.add(client);
+    this.#start();
+    return client;
+  }
+
+  /** Forgets a connection (it closed, or is being dropped). */
+  remove(client: StreamClient): void {
+    client.closed = true;
+    client.subscriptions.clear();
+    if (this.#clients.delete(client) && this.#clients.size === 0) this.#stop();
+  }
+
+  /** Subscribes a connection to a stream: null when done, or the error to report. */
+  subscribe(client: StreamClient, sub: Subscription): StreamError | null {
+    if (!hasScope(client.access.scopes, sub.scope)) {
+      return { error: "Access token does not have the required scopes", status: 403 };
+    }
+    if (client.subscriptions.has(sub.key)) return null;
+    if (client.subscriptions.size >= this.limits.maxSubscriptions) {
+      return { error: "Too many subscriptions", status: 429 };
+    }
+    client.subscriptions.set(sub.key, sub);
+    return null;
+  }
+
+  unsubscribe(client: StreamClient, key: string): void {
+    client.subscriptions.delete(key);
+  }
+
+  /**
+   * One heartbeat round: drops connections that did not answer the previous probe or whose token was revoked
+   * or expired since, and probes the others. Runs every `heartbeatMs` while a connection is open.
+   */
+  heartbeat(): void {
+    const revoked = this.#revokedTokens();
+    for (const client of [...this.#clients]) {
+      if (revoked.has(client.access.tokenId)) {
+        this.#drop(client, CLOSE_POLICY, "The access token is no longer valid");
+        continue;
+      }
+      if (!client.alive) {
+        this.#terminate(client);
+        continue;
+      }
+      client.alive = false;
+      try {
+        client.transport.ping(client);
+      } catch {
+        this.#terminate(client);
+      }
+    }
+  }
+
+  /**
+   * Closes every connection with 1001 (going away) and refuses new ones. Resolves once they are all gone;
+   * those that did not finish their close handshake within `closeGraceMs` are cut.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#queue = [];
+    const open = [...this.#clients];
+    for (const client of open) {
+      try {
+        client.transport.close(CLOSE_GOING_AWAY, "Server shutting down");
+      } catch {
+        // Cut below.
+      }
+    }
+    if (this.#clients.size === 0) {
+      this.#stop();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const started = Date.now();
+      const check = setInterval(() => {
+        if (this.#clients.size > 0 && Date.now() - started < this.limits.closeGraceMs) return;
+        clearInterval(check);
+        for (const client of [...this.#clients]) this.#terminate(client);
+        this.#stop();
+        resolve();
+      }, 20);
+      check.unref();
+    });
+  }
+
+  // ---- Connections ----
+
+  #start(): void {
+    if (!this.#listening) {
+      this.#listening = true;
+      this.#ctx.events.on("status.created", this.#onCreated);
+      this.#ctx.events.on("status.updated", this.#onUpdated);
+      this.#ctx.events.on("status.deleted", this.#onDeleted);
+      this.#ctx.events.on("notification.created", this.#onNotification);
+    }
+    if (!this.#heartbeat) {
+      this.#heartbeat = setInterval(() => this.heartbeat(), this.limits.heartbeatMs);
+      this.#heartbeat.unref();
+    }
+  }
+
+  /** No connection left: stop listening and probing, so an idle server does no streaming work at all. */
+  #stop(): void {
+    if (this.#listening) {
+      this.#listening = false;
+      this.#ctx.events.off("status.created", this.#onCreated);
+      this.#ctx.events.off("status.updated", this.#onUpdated);
+      this.#ctx.events.off("status.deleted", this.#onDeleted);
+      this.#ctx.events.off("notification.created", this.#onNotification);
+    }
+    if (this.#heartbeat) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = null;
+    }
+  }
+
+  #drop(client: StreamClient, code: number, reason: string): void {
+    this.remove(client);
+    try {
+      client.transport.close(code, reason);
+    } catch {
+      client.transport.terminate();
+    }
+  }
+
+  #terminate(client: StreamClient): void {
+    this.remove(client);
+    try {
+      client.transport.terminate();
+    } catch {
+      // Already gone.
+    }
+  }
+
+  #revokedTokens(): Set<string> {
+    const ids = [...new Set([...this.#clients].map((c) => c.access.tokenId))];
+    if (ids.length === 0) return new Set();
+    try {
+      const now = Date.now();
+      const valid = this.#ctx.store.db
+        .select({ id: oauthTokens.id })
+        .from(oauthTokens)
+        .where(
+          and(
+            inArray(oauthTokens.id, ids),
+            isNull(oauthTokens.revokedAt),
+            or(isNull(oauthTokens.expiresAt), gt(oauthTokens.expiresAt, now)),
+          ),
+        )
+        .all();
+      const kept = new Set(valid.map((r) => r.id));
+      return new Set(ids.filter((id) => !kept.has(id)));
+    } catch (error) {
+      this.#ctx.log.warn({ err: error }, "streaming: could not check the tokens");
+      return new Set();
+    }
+  }
+
+  /** Sends one event to one subscription; a client that lets its output pile up is dropped. */
+  #send(client: StreamClient, sub: Subscription, event: EventName, payload: string): void {
+    if (client.closed) return;
+    if (client.transport.bufferedAmount() > this.limits.maxBufferedBytes) {
+      this.#ctx.log.info("streaming: dropping a client that does not keep up");
+      this.#terminate(client);
+      return;
+    }
+    try {
+      client.transport.send(sub.label, event, payload);
+    } catch {
+      this.#terminate(client);
+    }
+  }
+
+  // ---- Events ----
+
+  readonly #onCreated = (id: string) => this.#defer(() => this.#statusEvent(id, "update"));
+  readonly #onUpdated = (id: string) => this.#defer(() => this.#statusEvent(id, "status.update"));
+  readonly #onDeleted = (id: string) => this.#defer(() => this.#deleteEvent(id));
+  readonly #onNotification = (id: string) => this.#defer(() => this.#notificationEvent(id));
+
+  /**
+   * Events arrive synchronously from the request (or inbox job) that committed the change: the work is done
+   * after it, in order, and a failure here never reaches the emitter.
+   */
+  #defer(job: () => void): void {
+    if (this.#closed) return;
+    this.#queue.push(job);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const jobs = this.#queue;
+      this.#queue = [];
+      for (const run of jobs) {
+        if (this.#closed || this.#clients.size === 0) return;
+        try {
+          run();
+        } catch (error) {
+          this.#ctx.log.warn({ err: error }, "streaming: an event could not be sent");
+        }
+      }
+    });
+  }
+
+  #statusEvent(id: string, event: "update" | "status.update"): void {
+    const db = this.#ctx.store.db;
+    const row = findStatusById(db, id);
+    if (!row || row.deletedAt !== null) return;
+    const target = row.reblogOfId ? findStatusById(db, row.reblogOfId) : null;
+    if (row.reblogOfId && (!target || target.deletedAt !== null)) return;
+    const facts = this.#facts(row, false);
+    const authors = [row.accountId, ...(target ? [target.accountId] : [])];
+    const payloads = new Map<string, string | null>();
+    for (const client of [...this.#clients]) {
+      const matching = [...client.subscriptions.values()].filter((sub) => statusMatches(sub, facts));
+      if (matching.length === 0) continue;
+      const viewerId = client.access.viewerId;
+      let payload = payloads.get(viewerId);
+      if (payload === undefined) {
+        payload = this.#hiddenFrom(viewerId, authors)
+          ? null
+          : JSON.stringify(renderStatus(this.#ctx, row, viewerId));
+        payloads.set(viewerId, payload);
+      }
+      if (payload === null) continue;
+      for (const sub of matching) this.#send(client, sub, event, payload);
+    }
+  }
+
+  /**
+   * A deleted status: its id goes to every home stream (the feed entry is already gone, and an id the client
+   * never saw is ignored) and to the public and hashtag streams that showed it. A deleted boost has no row
+   * left: it only ever was in the home feed.
+   */
+  #deleteEvent(id: string): void {
+    const row = findStatusById(this.#ctx.store.db, id);
+    const facts: StatusFacts = row
+      ? this.#facts(row, true)
+      : { inHome: () => true, isPublic: false, local: false, hasMedia: () => false, tags: () => new Set() };
+    for (const client of [...this.#clients]) {
+      for (const sub of [...client.subscriptions.values()]) {
+        if (statusMatches(sub, facts)) this.#send(client, sub, "delete", id);
+      }
+    }
+  }
+
+  #notificationEvent(id: string): void {
+    const db = this.#ctx.store.db;
+    const row = db.select().from(notifications).where(eq(notifications.id, id)).get();
+    if (!row || row.dismissedAt !== null) return;
+    const payloads = new Map<string, string | null>();
+    for (const client of [...this.#clients]) {
+      const canRead = hasScope(client.access.scopes, "read:notifications");
+      const matching = [...client.subscriptions.values()].filter((sub) => notificationMatches(sub, canRead));
+      if (matching.length === 0) continue;
+      const viewerId = client.access.viewerId;
+      let payload = payloads.get(viewerId);
+      if (payload === undefined) {
+        const [rendered] = renderNotifications(this.#ctx, [row], viewerId);
+        payload = rendered ? JSON.stringify(rendered) : null;
+        payloads.set(viewerId, payload);
+      }
+      if (payload === null) continue;
+      for (const sub of matching) this.#send(client, sub, "notification", payload);
+    }
+  }
+
+  /** The facts about a status the subscriptions ask for; the queries run only when asked, at most once. */
+  #facts(row: StatusRow, deleted: boolean): StatusFacts {
+    const db = this.#ctx.store.db;
+    return {
+      inHome: deleted
+        ? () => true
+        : once(
+            () =>
+              db
+                .select({ id: homeFeed.statusId })
+                .from(homeFeed)
+                .where(eq(homeFeed.statusId, row.id))
+                .get() !== undefined,
+          ),
+      isPublic: row.visibility === "public" && row.reblogOfId === null,
+      local: row.local,
+      hasMedia: once(
+        () =>
+          db
+            .select({ id: mediaAttachments.id })
+            .from(mediaAttachments)
+            .where(eq(mediaAttachments.statusId, row.id))
+            .limit(1)
+            .get() !== undefined,
+      ),
+      tags: once(
+        () =>
+          new Set(
+            db
+              .select({ name: tags.name })
+              .from(statusTags)
+              .innerJoin(tags, eq(statusTags.tagId, tags.id))
+              .where(eq(statusTags.statusId, row.id))
+              .all()
+              .map((t) => t.name),
+          ),
+      ),
+    };
+  }
+
+  /** Whether the viewer muted (unexpired) or blocked one of these accounts, as the timelines hide them. */
+  #hiddenFrom(viewerId: string, accountIds: string[]): boolean {
+    const db = this.#ctx.store.db;
+    const now = Date.now();
+    const muted = db
+      .select({ id: mutes.id })
+      .from(mutes)
+      .where(
+        and(
+          eq(mutes.accountId, viewerId),
+          inArray(mutes.targetId, accountIds),
+          or(isNull(mutes.expiresAt), gt(mutes.expiresAt, now)),
+        ),
+      )
+      .get();
+    if (muted) return true;
+    return (
+      db
+        .select({ id: blocks.id })
+        .from(blocks)
+        .where(and(eq(blocks.accountId, viewerId), inArray(blocks.targetId, accountIds)))
+        .get() !== undefined
+    );
+  }
+}
+
+function once<T>(compute: () => T): () => T {
+  let done = false;
+  let value: T | undefined;
+  return () => {
+    if (!done) {
+      value = compute();
+      done = true;
+    }
+    return value as T;
+  };
+}
+
+const hubs = new WeakMap<Context, StreamingHub>();
+
+/** The hub of a running Wren (one per context), shared by the WebSocket endpoint and the SSE routes. */
+export function hubFor(ctx: Context): StreamingHub {
+  let hub = hubs.get(ctx);
+  if (!hub) {
+    hub = new StreamingHub(ctx);
+    hubs.set(ctx, hub);
+  }
+  return hub;
+}
