@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { receiveAnnounce, receiveLike } from "../src/core/interactions.js";
-import { receivePollVote } from "../src/core/polls.js";
+import { notifyEndedPolls, receivePollVote } from "../src/core/polls.js";
 import { receiveNote } from "../src/core/statuses.js";
 import type { ParsedNote } from "../src/federation/vocab/types.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
@@ -643,6 +643,31 @@ describe("POST /api/v1/statuses", () => {
     expect(boosters.map((a) => a.username)).toEqual(["frank", "erin", "dan"]);
     const fetched = (await api(server, null, "GET", `/api/v1/statuses/${status.id}`)).json as Json;
     expect(fetched).toMatchObject({ favourites_count: 4, reblogs_count: 3 });
+  });
+});
+
+describe("ended polls", () => {
+  it("notifies the owner once when its poll ends", async () => {
+    const created = await api(server, token, "POST", "/api/v1/statuses", {
+      status: "which one?",
+      poll: { options: ["this", "that"], expires_in: 300 },
+    });
+    expect(created.status).toBe(200);
+    const status = created.json as Json;
+    expect(notifyEndedPolls(server.context)).toBe(0);
+    server.context.store.db
+      .update(polls)
+      .set({ expiresAt: Date.now() - 1000 })
+      .where(eq(polls.statusId, status.id))
+      .run();
+    expect(notifyEndedPolls(server.context)).toBe(1);
+    expect(notifyEndedPolls(server.context)).toBe(0);
+    const list = await api(server, token, "GET", "/api/v1/notifications?types[]=poll");
+    const notifications = list.json as Json[];
+    expect(notifications).toHaveLength(1);
+    expect(notifications[0]).toMatchObject({ type: "poll" });
+    expect((notifications[0]?.status as Json).id).toBe(status.id);
+    expect(((notifications[0]?.status as Json).poll as Json).expired).toBe(true);
   });
 });
 

@@ -586,9 +586,10 @@ describe("upkeep", () => {
   it("schedules the requeue every minute and the purges hourly, and unschedules them on stop", async () => {
     const { getTasks } = await import("node-cron");
     const ours = () => [...getTasks().values()].filter((t) => t.name?.startsWith("wren-"));
-    await until(() => ours().length === 3);
+    await until(() => ours().length === 4);
     expect(ours().map((t) => [t.name, t.getPattern()])).toEqual([
       ["wren-requeue-deliveries", "* * * * *"],
+      ["wren-ended-polls", "* * * * *"],
       ["wren-purge", "17 * * * *"],
       ["wren-purge-media", "43 * * * *"],
     ]);

@@ -75,7 +75,8 @@ export function addNotification(
   reportId: string | null = null,
 ): string | null {
   const local = requireLocalAccount(ctx);
-  if (fromAccountId === local.id) return null;
+  // The one notification about the account's own doing: its poll has ended.
+  if (fromAccountId === local.id && type !== "poll") return null;
   if (isBlocked(ctx, local.id, fromAccountId) || isMutedForNotifications(ctx, local.id, fromAccountId))
     return null;
   const id = newId();

@@ -3,16 +3,16 @@
  * `name` is the option's title and whose `inReplyTo` is the Question, sent to the poll's author, as Mastodon
  * does), votes arriving from other servers on local polls, and replacing a poll when its status is edited.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, isNull, lte } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { targetInboxes } from "../federation/delivery/enqueue.js";
 import { OBJECT_CONTEXT } from "../federation/vocab/note.js";
-import type { AccountRow } from "../store/accounts.js";
+import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { accounts, polls, pollVotes } from "../store/schema.js";
+import { accounts, polls, pollVotes, statuses } from "../store/schema.js";
 import { findStatusById, findStatusByUri, type PollRow, type StatusRow } from "../store/statuses.js";
 import { UserError } from "./account.js";
-import { commit, requireLocalAccount } from "./common.js";
+import { addNotification, commit, requireLocalAccount } from "./common.js";
 
 function loadPoll(ctx: Context, pollId: string): { poll: PollRow; status: StatusRow } {
   const poll = ctx.store.db.select().from(polls).where(eq(polls.id, pollId)).get();
@@ -221,4 +221,37 @@ export function applyPollEdit(ctx: Context, statusId: string, edit: PollEdit | n
 /** The status a poll belongs to, for routes that check its visibility before voting. */
 export function pollStatus(ctx: Context, pollId: string): StatusRow {
   return loadPoll(ctx, pollId).status;
+}
+
+/**
+ * Announces ended polls: a "poll" notification for each poll of the local account's, and for each poll it
+ * voted in, once (Mastodon's behaviour). Run every minute by the upkeep; returns how many were announced.
+ */
+export function notifyEndedPolls(ctx: Context, now = Date.now()): number {
+  const local = findLocalUser(ctx.store.db)?.account;
+  if (!local) return 0;
+  const ended = ctx.store.db
+    .select({ poll: polls, status: statuses })
+    .from(polls)
+    .innerJoin(statuses, eq(polls.statusId, statuses.id))
+    .where(and(isNull(polls.endNotifiedAt), lte(polls.expiresAt, now)))
+    .limit(100)
+    .all();
+  if (ended.length === 0) return 0;
+  return commit(ctx, (effects) => {
+    let announced = 0;
+    for (const { poll, status } of ended) {
+      ctx.store.db.update(polls).set({ endNotifiedAt: now }).where(eq(polls.id, poll.id)).run();
+      const voted =
+        ctx.store.db
+          .select({ id: pollVotes.id })
+          .from(pollVotes)
+          .where(and(eq(pollVotes.pollId, poll.id), eq(pollVotes.accountId, local.id)))
+          .get() !== undefined;
+      if (status.deletedAt !== null || (status.accountId !== local.id && !voted)) continue;
+      effects.notified(addNotification(ctx, "poll", status.accountId, status.id));
+      announced++;
+    }
+    return announced;
+  });
 }

@@ -326,21 +326,27 @@ export const mediaAttachments = sqliteTable(
   ],
 );
 
-export const polls = sqliteTable("polls", {
-  id: id(),
-  statusId: text("status_id")
-    .notNull()
-    .unique()
-    .references(() => statuses.id, { onDelete: "cascade" }),
-  /** [{title, votes}] */
-  options: text("options", { mode: "json" }).$type<{ title: string; votes: number }[]>().notNull(),
-  multiple: flag("multiple"),
-  hideTotals: flag("hide_totals"),
-  votersCount: integer("voters_count"),
-  expiresAt: integer("expires_at"),
-  createdAt: createdAt(),
-  updatedAt: integer("updated_at").notNull(),
-});
+export const polls = sqliteTable(
+  "polls",
+  {
+    id: id(),
+    statusId: text("status_id")
+      .notNull()
+      .unique()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    /** [{title, votes}] */
+    options: text("options", { mode: "json" }).$type<{ title: string; votes: number }[]>().notNull(),
+    multiple: flag("multiple"),
+    hideTotals: flag("hide_totals"),
+    votersCount: integer("voters_count"),
+    expiresAt: integer("expires_at"),
+    /** When the "poll" notification for its end was made (own polls and polls the local account voted in). */
+    endNotifiedAt: integer("end_notified_at"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("polls_expires").on(t.endNotifiedAt, t.expiresAt)],
+);
 
 export const pollVotes = sqliteTable(
   "poll_votes",
