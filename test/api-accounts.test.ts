@@ -5,8 +5,7 @@ import type { AddressInfo } from "node:net";
 import { crc32, deflateSync } from "node:zlib";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStatus, receiveNote } from "../src/core/statuses.js";
-import type { ParsedNote } from "../src/federation/vocab/types.js";
+import { createStatus } from "../src/core/statuses.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import {
@@ -21,6 +20,12 @@ import {
   users,
 } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
+import {
+  expectAccount,
+  expectRelationship,
+  remoteAccount as fixtureAccount,
+  remoteNote,
+} from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
@@ -32,85 +37,17 @@ let readOnly: string;
 let local: AccountRow;
 let bob: AccountRow;
 
-const ACCOUNT_KEYS = [
-  "id",
-  "username",
-  "acct",
-  "url",
-  "display_name",
-  "note",
-  "avatar",
-  "avatar_static",
-  "header",
-  "header_static",
-  "locked",
-  "bot",
-  "created_at",
-  "fields",
-  "emojis",
-  "followers_count",
-  "following_count",
-  "statuses_count",
-];
-const RELATIONSHIP_KEYS = [
-  "id",
-  "following",
-  "showing_reblogs",
-  "notifying",
-  "languages",
-  "followed_by",
-  "blocking",
-  "blocked_by",
-  "muting",
-  "muting_notifications",
-  "requested",
-  "requested_by",
-  "domain_blocking",
-  "endorsed",
-  "note",
-];
-
-function expectAccount(value: unknown): Json {
-  const account = value as Json;
-  for (const key of ACCOUNT_KEYS) expect(account, key).toHaveProperty(key);
-  for (const key of ["url", "avatar", "avatar_static", "header", "header_static"]) {
-    expect(account[key], key).toMatch(/^https?:\/\/\S+$/);
-  }
-  expect(account.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  return account;
-}
-
-function expectRelationship(value: unknown): Json {
-  const relationship = value as Json;
-  for (const key of RELATIONSHIP_KEYS) expect(relationship, key).toHaveProperty(key);
-  return relationship;
-}
-
+/** A remote account with a display name and no shared inbox (deliveries go to its own inbox). */
 function remoteAccount(
   username: string,
   domain = "remote.example",
   extra: Partial<AccountRow> = {},
 ): AccountRow {
-  const now = Date.now();
-  const uri = `https://${domain}/users/${username}`;
-  const id = newId(now);
-  server.context.store.db
-    .insert(accounts)
-    .values({
-      id,
-      uri,
-      username,
-      domain,
-      displayName: `${username} remote`,
-      url: `https://${domain}/@${username}`,
-      inboxUrl: `${uri}/inbox`,
-      followersUrl: `${uri}/followers`,
-      createdAt: now,
-      updatedAt: now,
-      ...extra,
-    })
-    .run();
-  return server.context.store.db.select().from(accounts).where(eq(accounts.id, id)).get()!;
+  return fixtureAccount(server, username, domain, {
+    displayName: `${username} remote`,
+    sharedInboxUrl: null,
+    ...extra,
+  });
 }
 
 function addFollow(followerId: string, followingId: string, state: "accepted" | "pending" = "accepted") {
@@ -118,33 +55,6 @@ function addFollow(followerId: string, followingId: string, state: "accepted" | 
     .insert(follows)
     .values({ id: newId(), followerId, followingId, state, createdAt: Date.now() })
     .run();
-}
-
-let noteSeq = 0;
-function remoteNote(author: AccountRow, overrides: Partial<ParsedNote> = {}): string {
-  noteSeq += 1;
-  const note: ParsedNote = {
-    uri: `${author.uri}/statuses/${noteSeq}`,
-    type: "Note",
-    url: null,
-    attributedTo: author.uri,
-    content: `<p>remote note ${noteSeq}</p>`,
-    summary: "",
-    sensitive: false,
-    language: "en",
-    published: Date.now(),
-    updated: null,
-    inReplyTo: null,
-    to: [PUBLIC],
-    cc: [author.followersUrl ?? ""],
-    mentions: [],
-    hashtags: [],
-    emojis: [],
-    attachments: [],
-    poll: null,
-    ...overrides,
-  };
-  return receiveNote(server.context, author, note);
 }
 
 /** Queued activities of a type, newest last. */
@@ -510,7 +420,7 @@ describe("account statuses", () => {
     ids = [last, secret, tagged, reply, first];
     ctx.store.db.update(statuses).set({ pinnedAt: Date.now() }).where(eq(statuses.id, tagged)).run();
     // A reply to someone else.
-    const theirs = remoteNote(bob);
+    const theirs = remoteNote(server, bob);
     const answer = await createStatus(ctx, { text: "reply to bob", inReplyToId: theirs });
     ids.unshift(answer);
   });
@@ -567,10 +477,10 @@ describe("account statuses", () => {
     expect(visible.length).toBe(ids.length - 1);
 
     const carol = remoteAccount("carol");
-    const open = remoteNote(carol);
-    const forFollowers = remoteNote(carol, { to: [carol.followersUrl!], cc: [] });
-    const toMe = remoteNote(carol, { to: [local.uri], cc: [], mentions: [local.uri] });
-    remoteNote(carol, { to: ["https://remote.example/users/someone"], cc: [] });
+    const open = remoteNote(server, carol);
+    const forFollowers = remoteNote(server, carol, { to: [carol.followersUrl!], cc: [] });
+    const toMe = remoteNote(server, carol, { to: [local.uri], cc: [], mentions: [local.uri] });
+    remoteNote(server, carol, { to: ["https://remote.example/users/someone"], cc: [] });
     const seen = async (bearer: string | null) =>
       ((await api(server, bearer, "GET", `/api/v1/accounts/${carol.id}/statuses`)).json as Json[]).map(
         (s) => s.id,

@@ -6,6 +6,7 @@ import { createStatus } from "../src/core/statuses.js";
 import { newId } from "../src/store/ids.js";
 import { accounts, markers, users } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
+import { expectAccount } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
@@ -13,35 +14,6 @@ type Json = Record<string, unknown>;
 let server: TestServer;
 let token: string;
 let readOnly: string;
-
-const ACCOUNT_KEYS = [
-  "id",
-  "username",
-  "acct",
-  "url",
-  "display_name",
-  "note",
-  "avatar",
-  "avatar_static",
-  "header",
-  "header_static",
-  "locked",
-  "bot",
-  "created_at",
-  "fields",
-  "emojis",
-  "followers_count",
-  "following_count",
-  "statuses_count",
-];
-
-function expectAccount(value: unknown) {
-  const account = value as Json;
-  for (const key of ACCOUNT_KEYS) expect(account, key).toHaveProperty(key);
-  for (const key of ["url", "avatar", "avatar_static", "header", "header_static"]) {
-    expect(account[key], key).toMatch(/^https?:\/\/\S+$/);
-  }
-}
 
 function insertRemote(username: string, domain: string) {
   const now = Date.now();

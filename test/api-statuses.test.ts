@@ -3,11 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { receiveAnnounce, receiveLike } from "../src/core/interactions.js";
 import { notifyEndedPolls, receivePollVote } from "../src/core/polls.js";
 import { receiveNote } from "../src/core/statuses.js";
-import type { ParsedNote } from "../src/federation/vocab/types.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import {
-  accounts,
   deliveryJobs,
   favourites,
   follows,
@@ -19,6 +17,7 @@ import {
   statuses,
 } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
+import { parsedNote, remoteAccount } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
@@ -30,54 +29,6 @@ let bob: AccountRow;
 let carol: AccountRow;
 
 type Json = Record<string, unknown> & { id: string };
-
-function remoteAccount(username: string, domain: string): AccountRow {
-  const now = Date.now();
-  const uri = `https://${domain}/users/${username}`;
-  const row = {
-    id: newId(now),
-    uri,
-    username,
-    domain,
-    displayName: username,
-    url: `https://${domain}/@${username}`,
-    inboxUrl: `${uri}/inbox`,
-    sharedInboxUrl: `https://${domain}/inbox`,
-    followersUrl: `${uri}/followers`,
-    createdAt: now,
-    updatedAt: now,
-  };
-  server.context.store.db.insert(accounts).values(row).run();
-  const stored = server.context.store.db.select().from(accounts).where(eq(accounts.id, row.id)).get();
-  if (!stored) throw new Error("fixture account not stored");
-  return stored;
-}
-
-let noteSeq = 0;
-function note(author: AccountRow, overrides: Partial<ParsedNote> = {}): ParsedNote {
-  noteSeq += 1;
-  return {
-    uri: `${author.uri}/statuses/${Date.now()}${noteSeq}`,
-    type: "Note",
-    url: null,
-    attributedTo: author.uri,
-    content: `<p>remote note ${noteSeq}</p>`,
-    summary: "",
-    sensitive: false,
-    language: "en",
-    published: Date.now(),
-    updated: null,
-    inReplyTo: null,
-    to: [PUBLIC],
-    cc: [author.followersUrl ?? ""],
-    mentions: [],
-    hashtags: [],
-    emojis: [],
-    attachments: [],
-    poll: null,
-    ...overrides,
-  };
-}
 
 function post(body: Record<string, unknown>, t: string | null = token, headers: Record<string, string> = {}) {
   return fetch(`${server.url}/api/v1/statuses`, {
@@ -148,8 +99,8 @@ beforeAll(async () => {
   const found = findLocalUser(server.context.store.db);
   if (!found) throw new Error("no local account");
   local = found.account;
-  bob = remoteAccount("bob", "remote.example");
-  carol = remoteAccount("carol", "other.example");
+  bob = remoteAccount(server, "bob", "remote.example", { displayName: "bob" });
+  carol = remoteAccount(server, "carol", "other.example", { displayName: "carol" });
   // alice follows bob and bob follows alice.
   server.context.store.db
     .insert(follows)
@@ -290,14 +241,18 @@ describe("POST /api/v1/statuses", () => {
     const reply = await create({ status: "reply", in_reply_to_id: root.id });
     expect(reply.in_reply_to_id).toBe(root.id);
     expect(reply.in_reply_to_account_id).toBe(local.id);
-    const remoteReplyId = receiveNote(server.context, bob, note(bob, { inReplyTo: reply.uri as string }));
+    const remoteReplyId = receiveNote(
+      server.context,
+      bob,
+      parsedNote(bob, { inReplyTo: reply.uri as string }),
+    );
     const deeper = await create({ status: "deeper", in_reply_to_id: remoteReplyId });
     const sibling = await create({ status: "sibling", in_reply_to_id: root.id });
     // A followers-only reply by someone alice does not follow, not addressed to her: invisible.
     const hidden = receiveNote(
       server.context,
       carol,
-      note(carol, { inReplyTo: root.uri as string, to: [carol.followersUrl ?? ""], cc: [] }),
+      parsedNote(carol, { inReplyTo: root.uri as string, to: [carol.followersUrl ?? ""], cc: [] }),
     );
 
     const fetched = (await api(server, token, "GET", `/api/v1/statuses/${root.id}`)).json as Json;
@@ -357,7 +312,7 @@ describe("POST /api/v1/statuses", () => {
     const questionId = receiveNote(
       server.context,
       bob,
-      note(bob, {
+      parsedNote(bob, {
         type: "Question",
         poll: {
           multiple: true,
@@ -403,7 +358,7 @@ describe("POST /api/v1/statuses", () => {
     const questionId = receiveNote(
       server.context,
       bob,
-      note(bob, {
+      parsedNote(bob, {
         type: "Question",
         poll: {
           multiple: false,
@@ -467,7 +422,7 @@ describe("POST /api/v1/statuses", () => {
       ((await api(server, token, "GET", `/api/v1/statuses/${plain.id}/history`)).json as Json[]).length,
     ).toBe(1);
     // Nobody edits other people's statuses.
-    const remoteId = receiveNote(server.context, bob, note(bob));
+    const remoteId = receiveNote(server.context, bob, parsedNote(bob));
     expect(
       (await api(server, token, "PUT", `/api/v1/statuses/${remoteId}`, { status: "mine now" })).status,
     ).toBe(404);
@@ -552,7 +507,7 @@ describe("POST /api/v1/statuses", () => {
 
   it("favourites, boosts, bookmarks and pins, and undoes them", async () => {
     const status = await create({ status: "interact with me" });
-    const remoteId = receiveNote(server.context, bob, note(bob));
+    const remoteId = receiveNote(server.context, bob, parsedNote(bob));
     const path = (id: string, action: string) => `/api/v1/statuses/${id}/${action}`;
 
     const fav = (await api(server, token, "POST", path(remoteId, "favourite"))).json as Json;
@@ -609,7 +564,9 @@ describe("POST /api/v1/statuses", () => {
 
   it("lists who favourited and boosted, paginated", async () => {
     const status = await create({ status: "popular" });
-    const fans = ["dan", "erin", "frank"].map((name) => remoteAccount(name, "fans.example"));
+    const fans = ["dan", "erin", "frank"].map((name) =>
+      remoteAccount(server, name, "fans.example", { displayName: name }),
+    );
     for (const fan of fans) {
       expect(receiveLike(server.context, fan, status.uri as string, `${fan.uri}#like`)).toBe(true);
       receiveAnnounce(
@@ -683,10 +640,14 @@ describe("visibility", () => {
     expect((await api(server, token, "GET", `/api/v1/statuses/${priv.id}`)).status).toBe(200);
     expect((await api(server, token, "GET", `/api/v1/statuses/${direct.id}`)).status).toBe(200);
     // A direct note between remote accounts that reached the database: nobody here may read it.
-    const elsewhere = receiveNote(server.context, carol, note(carol, { to: [bob.uri], cc: [] }));
+    const elsewhere = receiveNote(server.context, carol, parsedNote(carol, { to: [bob.uri], cc: [] }));
     expect((await api(server, token, "GET", `/api/v1/statuses/${elsewhere}`)).status).toBe(404);
     // Followers-only from bob, whom alice follows: visible to her, not to anonymous.
-    const bobPrivate = receiveNote(server.context, bob, note(bob, { to: [bob.followersUrl ?? ""], cc: [] }));
+    const bobPrivate = receiveNote(
+      server.context,
+      bob,
+      parsedNote(bob, { to: [bob.followersUrl ?? ""], cc: [] }),
+    );
     expect((await api(server, token, "GET", `/api/v1/statuses/${bobPrivate}`)).status).toBe(200);
     expect((await api(server, null, "GET", `/api/v1/statuses/${bobPrivate}`)).status).toBe(404);
 

@@ -1,24 +1,14 @@
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addNotification } from "../src/core/common.js";
 import { receiveLike } from "../src/core/interactions.js";
-import { createStatus, receiveNote } from "../src/core/statuses.js";
+import { createStatus } from "../src/core/statuses.js";
 import type { ParsedNote } from "../src/federation/vocab/types.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
-import {
-  accounts,
-  blocks,
-  follows,
-  markers,
-  mediaAttachments,
-  mutes,
-  notifications,
-} from "../src/store/schema.js";
+import { blocks, follows, markers, mediaAttachments, mutes, notifications } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
+import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
 
 let server: TestServer;
 let token: string;
@@ -28,53 +18,9 @@ let carol: AccountRow;
 
 type Json = Record<string, unknown> & { id: string };
 
-function remoteAccount(username: string, domain: string): AccountRow {
-  const now = Date.now();
-  const uri = `https://${domain}/users/${username}`;
-  server.context.store.db
-    .insert(accounts)
-    .values({
-      id: newId(now),
-      uri,
-      username,
-      domain,
-      url: `https://${domain}/@${username}`,
-      inboxUrl: `${uri}/inbox`,
-      sharedInboxUrl: `https://${domain}/inbox`,
-      followersUrl: `${uri}/followers`,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .run();
-  const row = server.context.store.db.select().from(accounts).where(eq(accounts.uri, uri)).get();
-  if (!row) throw new Error("fixture account not stored");
-  return row;
-}
-
-let seq = 0;
+/** A remote status received through the core; no language, as many servers send. */
 function remote(author: AccountRow, overrides: Partial<ParsedNote> = {}): string {
-  seq += 1;
-  return receiveNote(server.context, author, {
-    uri: `${author.uri}/statuses/n${seq}`,
-    type: "Note",
-    url: null,
-    attributedTo: author.uri,
-    content: `<p>remote ${seq}</p>`,
-    summary: "",
-    sensitive: false,
-    language: null,
-    published: Date.now(),
-    updated: null,
-    inReplyTo: null,
-    to: [PUBLIC],
-    cc: [author.followersUrl ?? ""],
-    mentions: [],
-    hashtags: [],
-    emojis: [],
-    attachments: [],
-    poll: null,
-    ...overrides,
-  });
+  return remoteNote(server, author, { language: null, ...overrides });
 }
 
 function localPost(text: string, visibility: "public" | "unlisted" | "private" | "direct" = "public") {
@@ -120,8 +66,8 @@ beforeAll(async () => {
   const found = findLocalUser(server.context.store.db);
   if (!found) throw new Error("no local account");
   local = found.account;
-  bob = remoteAccount("bob", "remote.example");
-  carol = remoteAccount("carol", "other.example");
+  bob = remoteAccount(server, "bob", "remote.example");
+  carol = remoteAccount(server, "carol", "other.example");
   server.context.store.db
     .insert(follows)
     .values({
@@ -189,7 +135,7 @@ describe("home timeline", () => {
   });
 
   it("skips deleted statuses and muted or blocked authors", async () => {
-    const dave = remoteAccount("dave", "dave.example");
+    const dave = remoteAccount(server, "dave", "dave.example");
     server.context.store.db
       .insert(follows)
       .values({

@@ -9,16 +9,8 @@ import { receiveLike } from "../src/core/interactions.js";
 import { receiveNote } from "../src/core/statuses.js";
 import { PUBLIC } from "../src/federation/vocab/context.js";
 import type { AccountRow } from "../src/store/accounts.js";
-import { newId } from "../src/store/ids.js";
-import {
-  accounts,
-  deliveryJobs,
-  mediaAttachments,
-  notifications,
-  oauthTokens,
-  outboundActivities,
-  statuses,
-} from "../src/store/schema.js";
+import { accounts, mediaAttachments, notifications, oauthTokens, statuses } from "../src/store/schema.js";
+import { remoteAccount as fixtureAccount, queuedFor } from "./helpers/fixtures.js";
 import { authorizeWithPkce } from "./helpers/oauth-flow.js";
 import { makePng } from "./helpers/png.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -51,42 +43,6 @@ let png: Buffer;
 const posts: Record<string, mastodon.v1.Status> = {};
 let media: mastodon.v1.MediaAttachment;
 
-function remoteAccount(username: string): AccountRow {
-  const now = Date.now();
-  const uri = `https://${REMOTE}/users/${username}`;
-  const id = newId(now);
-  server.context.store.db
-    .insert(accounts)
-    .values({
-      id,
-      uri,
-      username,
-      domain: REMOTE,
-      displayName: `${username} on ${REMOTE}`,
-      url: `https://${REMOTE}/@${username}`,
-      inboxUrl: `${uri}/inbox`,
-      sharedInboxUrl: `https://${REMOTE}/inbox`,
-      followersUrl: `${uri}/followers`,
-      createdAt: now,
-      updatedAt: now,
-      // Freshly fetched: a mention of it resolves from the store, without WebFinger.
-      fetchedAt: now,
-    })
-    .run();
-  return server.context.store.db.select().from(accounts).where(eq(accounts.id, id)).get()!;
-}
-
-/** Activities queued for delivery to an inbox, parsed. */
-function queuedFor(inbox: string): Record<string, unknown>[] {
-  return server.context.store.db
-    .select({ body: outboundActivities.body })
-    .from(deliveryJobs)
-    .innerJoin(outboundActivities, eq(deliveryJobs.activityId, outboundActivities.id))
-    .where(eq(deliveryJobs.inboxUrl, inbox))
-    .all()
-    .map((r) => JSON.parse(r.body) as Record<string, unknown>);
-}
-
 /** Every item of a masto paginator, page by page: what an app's infinite scroll does. */
 async function allPages<T>(paginator: AsyncIterable<T[]>): Promise<T[][]> {
   const pages: T[][] = [];
@@ -97,12 +53,20 @@ async function allPages<T>(paginator: AsyncIterable<T[]>): Promise<T[][]> {
   return pages;
 }
 
+/** A remote account on REMOTE, freshly fetched: a mention of it resolves from the store, without WebFinger. */
+function remoteAccount(server: TestServer, username: string): AccountRow {
+  return fixtureAccount(server, username, REMOTE, {
+    displayName: `${username} on ${REMOTE}`,
+    fetchedAt: Date.now(),
+  });
+}
+
 const byIdDescending = (a: string, b: string) => (BigInt(b) > BigInt(a) ? 1 : BigInt(b) < BigInt(a) ? -1 : 0);
 
 beforeAll(async () => {
   server = await startTestServer({ account: "alice" });
   restoreNativeResponse();
-  bob = remoteAccount("bob");
+  bob = remoteAccount(server, "bob");
   png = await makePng(64, 48);
 });
 
@@ -216,7 +180,7 @@ describe("masto.js against Wren", () => {
     expect(status.content).toContain(`href="${server.origin}/tags/mastostory"`);
 
     // Addressed to bob's shared inbox, with the Mention tag that makes his server notify him.
-    const [create] = queuedFor(`https://${REMOTE}/inbox`).filter(
+    const [create] = queuedFor(server, `https://${REMOTE}/inbox`).filter(
       (a) => a.type === "Create" && (a.object as { id?: string }).id === status.uri,
     );
     expect(create).toBeDefined();

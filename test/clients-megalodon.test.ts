@@ -12,14 +12,13 @@ import type { AccountRow } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import {
   accounts,
-  deliveryJobs,
   follows,
   mediaAttachments,
   notifications,
   oauthTokens,
-  outboundActivities,
   statuses,
 } from "../src/store/schema.js";
+import { remoteAccount as fixtureAccount, queuedFor } from "./helpers/fixtures.js";
 import { authorizeWithPkce, Browser, clickThrough, codeFrom } from "./helpers/oauth-flow.js";
 import { writePng } from "./helpers/png.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -82,41 +81,6 @@ async function post(
   return data;
 }
 
-function remoteAccount(username: string): AccountRow {
-  const now = Date.now();
-  const uri = `https://${REMOTE}/users/${username}`;
-  const id = newId(now);
-  server.context.store.db
-    .insert(accounts)
-    .values({
-      id,
-      uri,
-      username,
-      domain: REMOTE,
-      displayName: `${username} on ${REMOTE}`,
-      url: `https://${REMOTE}/@${username}`,
-      inboxUrl: `${uri}/inbox`,
-      sharedInboxUrl: `https://${REMOTE}/inbox`,
-      followersUrl: `${uri}/followers`,
-      createdAt: now,
-      updatedAt: now,
-      // Freshly fetched: a mention of it resolves from the store, without WebFinger.
-      fetchedAt: now,
-    })
-    .run();
-  return server.context.store.db.select().from(accounts).where(eq(accounts.id, id)).get()!;
-}
-
-function queuedFor(inbox: string): Record<string, unknown>[] {
-  return server.context.store.db
-    .select({ body: outboundActivities.body })
-    .from(deliveryJobs)
-    .innerJoin(outboundActivities, eq(deliveryJobs.activityId, outboundActivities.id))
-    .where(eq(deliveryJobs.inboxUrl, inbox))
-    .all()
-    .map((r) => JSON.parse(r.body) as Record<string, unknown>);
-}
-
 /** The URL of a relation in a Link header (RFC 8288), or null. */
 function linkOf(header: unknown, rel: string): URL | null {
   if (typeof header !== "string") return null;
@@ -149,11 +113,19 @@ async function pageThrough(
   return pages;
 }
 
+/** A remote account on REMOTE, freshly fetched: a mention of it resolves from the store, without WebFinger. */
+function remoteAccount(server: TestServer, username: string): AccountRow {
+  return fixtureAccount(server, username, REMOTE, {
+    displayName: `${username} on ${REMOTE}`,
+    fetchedAt: Date.now(),
+  });
+}
+
 const byIdDescending = (a: string, b: string) => (BigInt(b) > BigInt(a) ? 1 : BigInt(b) < BigInt(a) ? -1 : 0);
 
 beforeAll(async () => {
   server = await startTestServer({ account: "alice" });
-  bob = remoteAccount("bob");
+  bob = remoteAccount(server, "bob");
   pngPath = await writePng(server.dir, "picture.png", 64, 48);
 });
 
@@ -293,7 +265,7 @@ describe("megalodon against Wren", () => {
     expect(status.content).toContain('href="https://example.org/megalodon/story"');
     expect(status.content).toContain(`href="${server.origin}/tags/megalodonstory"`);
 
-    const [create] = queuedFor(`https://${REMOTE}/inbox`).filter(
+    const [create] = queuedFor(server, `https://${REMOTE}/inbox`).filter(
       (a) => a.type === "Create" && (a.object as { id?: string }).id === status.uri,
     );
     const note = create?.object as { cc: string[]; tag: { type: string; href?: string }[] };
@@ -471,7 +443,7 @@ describe("megalodon against Wren", () => {
 
   it("reads followers with get_all: megalodon's own Link parser walks the pages to the end", async () => {
     // Five remote followers (the fixture plus four more), newest follow first.
-    const fans = [bob, ...["carol", "dave", "erin", "frank"].map((name) => remoteAccount(name))];
+    const fans = [bob, ...["carol", "dave", "erin", "frank"].map((name) => remoteAccount(server, name))];
     for (const fan of fans) {
       server.context.store.db
         .insert(follows)

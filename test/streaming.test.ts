@@ -4,17 +4,14 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { receiveLike } from "../src/core/interactions.js";
-import { receiveNote } from "../src/core/statuses.js";
-import type { ParsedNote } from "../src/federation/vocab/types.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
-import { accounts, follows, mutes, oauthTokens } from "../src/store/schema.js";
+import { follows, mutes, oauthTokens } from "../src/store/schema.js";
 import { hubFor, type Transport } from "../src/streaming/hub.js";
 import { parseStream, streamNameFromPath } from "../src/streaming/streams.js";
 import { api, issueToken } from "./helpers/api.js";
+import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
 
 interface Message {
   stream?: string[];
@@ -131,55 +128,6 @@ async function post(body: Record<string, unknown>): Promise<{ id: string; uri: s
   return res.json as { id: string; uri: string };
 }
 
-function remoteAccount(username: string, domain: string): AccountRow {
-  const now = Date.now();
-  const uri = `https://${domain}/users/${username}`;
-  server.context.store.db
-    .insert(accounts)
-    .values({
-      id: newId(now),
-      uri,
-      username,
-      domain,
-      url: `https://${domain}/@${username}`,
-      inboxUrl: `${uri}/inbox`,
-      sharedInboxUrl: `https://${domain}/inbox`,
-      followersUrl: `${uri}/followers`,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .run();
-  const row = server.context.store.db.select().from(accounts).where(eq(accounts.uri, uri)).get();
-  if (!row) throw new Error("fixture account not stored");
-  return row;
-}
-
-let noteSeq = 0;
-function remoteNote(author: AccountRow, overrides: Partial<ParsedNote> = {}): string {
-  noteSeq += 1;
-  return receiveNote(server.context, author, {
-    uri: `${author.uri}/statuses/${Date.now()}${noteSeq}`,
-    type: "Note",
-    url: null,
-    attributedTo: author.uri,
-    content: `<p>remote note ${noteSeq}</p>`,
-    summary: "",
-    sensitive: false,
-    language: "en",
-    published: Date.now(),
-    updated: null,
-    inReplyTo: null,
-    to: [PUBLIC],
-    cc: [author.followersUrl ?? ""],
-    mentions: [],
-    hashtags: [],
-    emojis: [],
-    attachments: [],
-    poll: null,
-    ...overrides,
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -189,7 +137,7 @@ beforeAll(async () => {
   const found = findLocalUser(server.context.store.db);
   if (!found) throw new Error("no local account");
   local = found.account;
-  bob = remoteAccount("bob", "remote.example");
+  bob = remoteAccount(server, "bob", "remote.example");
   server.context.store.db
     .insert(follows)
     .values({
@@ -360,7 +308,7 @@ describe("streaming: events", () => {
     expect(leaked).toEqual([]);
 
     // A remote public status reaches public and public:remote, not the local streams.
-    const remoteId = remoteNote(bob, { hashtags: ["cats"] });
+    const remoteId = remoteNote(server, bob, { hashtags: ["cats"] });
     const ofRemote = (m: Message) => m.event === "update" && JSON.parse(m.payload ?? "").id === remoteId;
     await client.next((m) => ofRemote(m) && m.stream?.[0] === "hashtag");
     await sleep(50);
@@ -400,7 +348,7 @@ describe("streaming: events", () => {
     const client = await connect("stream=user");
     client.send({ type: "subscribe", stream: "public:remote" });
     await client.sync();
-    const seen = remoteNote(bob);
+    const seen = remoteNote(server, bob);
     await client.next((m) => m.stream?.[0] === "public:remote" && JSON.parse(m.payload ?? "").id === seen);
     expect(client.events("user", "update").map((m) => JSON.parse(m.payload ?? "").id)).toContain(seen);
 
@@ -414,7 +362,7 @@ describe("streaming: events", () => {
         createdAt: Date.now(),
       })
       .run();
-    const muted = remoteNote(bob);
+    const muted = remoteNote(server, bob);
     const sentinel = await post({ status: "sentinel" });
     await client.next((m) => m.stream?.[0] === "user" && JSON.parse(m.payload ?? "").id === sentinel.id);
     await sleep(50);

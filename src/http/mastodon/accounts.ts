@@ -475,35 +475,27 @@ export function accountRoutes(ctx: Context) {
     return c.json(renderStatuses(ctx, rows, localId));
   });
 
-  app.get("/api/v1/accounts/:id{[0-9]+}/followers", (c) => {
-    optionalUser(c, "read:accounts");
-    const account = findAccount(ctx, c.req.param("id"));
-    const page = readPage(c, 40, 80);
-    const rows = accountPage(
-      c,
-      follows,
-      follows.id,
-      eq(follows.followerId, accounts.id),
-      [eq(follows.followingId, account.id), eq(follows.state, "accepted")],
-      page,
-    );
-    return c.json(renderList(rows.map((r) => r.account)));
-  });
-
-  app.get("/api/v1/accounts/:id{[0-9]+}/following", (c) => {
-    optionalUser(c, "read:accounts");
-    const account = findAccount(ctx, c.req.param("id"));
-    const page = readPage(c, 40, 80);
-    const rows = accountPage(
-      c,
-      follows,
-      follows.id,
-      eq(follows.followingId, accounts.id),
-      [eq(follows.followerId, account.id), eq(follows.state, "accepted")],
-      page,
-    );
-    return c.json(renderList(rows.map((r) => r.account)));
-  });
+  // Followers are the accounts following this one, following the accounts it follows: the same accepted
+  // follows, joined and filtered on opposite sides.
+  for (const [path, listed, target] of [
+    ["followers", follows.followerId, follows.followingId],
+    ["following", follows.followingId, follows.followerId],
+  ] as const) {
+    app.get(`/api/v1/accounts/:id{[0-9]+}/${path}`, (c) => {
+      optionalUser(c, "read:accounts");
+      const account = findAccount(ctx, c.req.param("id"));
+      const page = readPage(c, 40, 80);
+      const rows = accountPage(
+        c,
+        follows,
+        follows.id,
+        eq(listed, accounts.id),
+        [eq(target, account.id), eq(follows.state, "accepted")],
+        page,
+      );
+      return c.json(renderList(rows.map((r) => r.account)));
+    });
+  }
 
   // Wren has no featured tags, lists or identity proofs: honest empty lists (INTEROP.md: never 404 there).
   app.get("/api/v1/accounts/:id{[0-9]+}/featured_tags", (c) => {
