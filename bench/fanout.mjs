@@ -16,36 +16,16 @@
 // Printed: the time from the post until every host holds the activity (verified) and until every job is
 // marked done, and Wren's peak RSS (VmHWM of this process). Target: under 10 s and under 150 MB on one core.
 import { fork } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, processMemory } from "./lib.mjs";
 
 const FOLLOWERS = Number(process.env.FOLLOWERS ?? 10_000);
 const HOSTS = Number(process.env.HOSTS ?? 1_000);
 
-/** /proc/self/status fields in MB (Linux). */
-function memory() {
-  try {
-    const status = readFileSync("/proc/self/status", "utf8");
-    const field = (name) =>
-      Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"))?.[1] ?? Number.NaN) / 1024;
-    return { rss: field("VmRSS"), peak: field("VmHWM") };
-  } catch {
-    const rss = process.memoryUsage().rss / 1024 / 1024;
-    return { rss, peak: Number.NaN };
-  }
-}
-
 const mb = (n) => `${n.toFixed(1)} MB`;
-
-async function freePort() {
-  const probe = createServer();
-  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 const dist = new URL("../dist/", import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
@@ -113,7 +93,7 @@ async function main() {
   });
   await peers.next("ready");
 
-  const before = memory();
+  const before = processMemory();
   const allReceived = peers.next("done");
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -129,7 +109,7 @@ async function main() {
   const allDoneMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const jobs = ctx.store.db.select().from(deliveryJobs).all();
-  const after = memory();
+  const after = processMemory();
 
   console.log(`followers ${FOLLOWERS} on ${HOSTS} hosts (setup ${Math.round(setupMs)} ms)`);
   console.log(

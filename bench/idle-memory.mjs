@@ -4,14 +4,11 @@
 // compares with the target. Linux only (reads /proc/PID/status). Run with `npm run bench:idle-memory`, which
 // builds first. Exits 1 when the resident memory after the requests is over the target.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { BIN, freePort, processMemory, ROOT, SERVE_FLAGS, sleep } from "./lib.mjs";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = join(ROOT, "bin/wren.js");
 const TARGET_MB = 70;
 const REQUESTS = 200;
 const USERNAME = "bench";
@@ -24,38 +21,6 @@ if (!existsSync("/proc/self/status")) {
   console.error("bench: /proc is not available; this benchmark runs on Linux only.");
   process.exit(1);
 }
-
-// The flags `npm start` and the systemd unit in the README run the server with: a 1 MB young generation
-// keeps V8's heap (and so RSS) small at the cost of more frequent, very short scavenges.
-const SERVE_FLAGS = ["--max-semi-space-size=1"];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * VmRSS (resident now) and VmHWM (resident peak) of a process, in MB, with RSS split into private memory
- * (RssAnon) and pages mapped from files (RssFile: mostly the node binary's code and ICU data, shared with every
- * other node process and reclaimable under memory pressure).
- */
-function memory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (field) => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-    if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
-    return Number(match[1]) / 1024;
-  };
-  return { rss: kb("VmRSS"), peak: kb("VmHWM"), anon: kb("RssAnon"), file: kb("RssFile") };
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const dir = mkdtempSync(join(tmpdir(), "wren-bench-"));
 const port = await freePort();
@@ -115,7 +80,7 @@ try {
   }
   const startupMs = Date.now() - started;
   await sleep(500); // let start-up garbage settle
-  const afterStart = memory(server.pid);
+  const afterStart = processMemory(server.pid);
 
   // 3. Sequential identity traffic: what a remote server does when it first meets the account.
   const resource = encodeURIComponent(`acct:${USERNAME}@${domain}`);
@@ -131,7 +96,7 @@ try {
     await actor.arrayBuffer();
   }
   const requestsMs = performance.now() - requestsStarted;
-  const afterRequests = memory(server.pid);
+  const afterRequests = processMemory(server.pid);
 
   // 4. Report.
   const mb = (value) => `${value.toFixed(1)} MB`.padStart(10);

@@ -10,28 +10,13 @@ import { receiveNote } from "../src/core/statuses.js";
 import { PUBLIC } from "../src/federation/vocab/context.js";
 import type { AccountRow } from "../src/store/accounts.js";
 import { accounts, mediaAttachments, notifications, oauthTokens, statuses } from "../src/store/schema.js";
-import { remoteAccount as fixtureAccount, queuedFor } from "./helpers/fixtures.js";
+import { byIdDescending, freshRemoteAccount, REMOTE, restoreNativeResponse } from "./helpers/clients.js";
+import { queuedFor } from "./helpers/fixtures.js";
 import { authorizeWithPkce } from "./helpers/oauth-flow.js";
 import { makePng } from "./helpers/png.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const REDIRECT_URI = "https://masto-client.example/callback";
-
-/**
- * The client and the server share this process, and @hono/node-server replaces the global Response with its
- * own class when it starts listening. masto tells HTTP errors apart with `instanceof Response` on what fetch
- * returns, which that swap breaks (every error would surface as a bare Response). In an app's own process
- * the global is the native one: put it back, as node-server works with either.
- */
-const NativeResponse = globalThis.Response;
-function restoreNativeResponse() {
-  Object.defineProperty(globalThis, "Response", {
-    value: NativeResponse,
-    writable: true,
-    configurable: true,
-  });
-}
-const REMOTE = "remote.example";
 
 let server: TestServer;
 let client: mastodon.rest.Client;
@@ -53,20 +38,10 @@ async function allPages<T>(paginator: AsyncIterable<T[]>): Promise<T[][]> {
   return pages;
 }
 
-/** A remote account on REMOTE, freshly fetched: a mention of it resolves from the store, without WebFinger. */
-function remoteAccount(server: TestServer, username: string): AccountRow {
-  return fixtureAccount(server, username, REMOTE, {
-    displayName: `${username} on ${REMOTE}`,
-    fetchedAt: Date.now(),
-  });
-}
-
-const byIdDescending = (a: string, b: string) => (BigInt(b) > BigInt(a) ? 1 : BigInt(b) < BigInt(a) ? -1 : 0);
-
 beforeAll(async () => {
   server = await startTestServer({ account: "alice" });
   restoreNativeResponse();
-  bob = remoteAccount(server, "bob");
+  bob = freshRemoteAccount(server, "bob");
   png = await makePng(64, 48);
 });
 

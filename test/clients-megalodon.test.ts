@@ -18,7 +18,8 @@ import {
   oauthTokens,
   statuses,
 } from "../src/store/schema.js";
-import { remoteAccount as fixtureAccount, queuedFor } from "./helpers/fixtures.js";
+import { byIdDescending, freshRemoteAccount, REMOTE } from "./helpers/clients.js";
+import { queuedFor } from "./helpers/fixtures.js";
 import { authorizeWithPkce, Browser, clickThrough, codeFrom } from "./helpers/oauth-flow.js";
 import { writePng } from "./helpers/png.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -32,7 +33,6 @@ const generator: Generator =
   typeof megalodon === "function" ? (megalodon as Generator) : (megalodon as { default: Generator }).default;
 
 const REDIRECT_URI = "https://megalodon-client.example/callback";
-const REMOTE = "remote.example";
 
 let server: TestServer;
 let client: MegalodonInterface;
@@ -113,19 +113,9 @@ async function pageThrough(
   return pages;
 }
 
-/** A remote account on REMOTE, freshly fetched: a mention of it resolves from the store, without WebFinger. */
-function remoteAccount(server: TestServer, username: string): AccountRow {
-  return fixtureAccount(server, username, REMOTE, {
-    displayName: `${username} on ${REMOTE}`,
-    fetchedAt: Date.now(),
-  });
-}
-
-const byIdDescending = (a: string, b: string) => (BigInt(b) > BigInt(a) ? 1 : BigInt(b) < BigInt(a) ? -1 : 0);
-
 beforeAll(async () => {
   server = await startTestServer({ account: "alice" });
-  bob = remoteAccount(server, "bob");
+  bob = freshRemoteAccount(server, "bob");
   pngPath = await writePng(server.dir, "picture.png", 64, 48);
 });
 
@@ -443,7 +433,7 @@ describe("megalodon against Wren", () => {
 
   it("reads followers with get_all: megalodon's own Link parser walks the pages to the end", async () => {
     // Five remote followers (the fixture plus four more), newest follow first.
-    const fans = [bob, ...["carol", "dave", "erin", "frank"].map((name) => remoteAccount(server, name))];
+    const fans = [bob, ...["carol", "dave", "erin", "frank"].map((name) => freshRemoteAccount(server, name))];
     for (const fan of fans) {
       server.context.store.db
         .insert(follows)

@@ -5,6 +5,7 @@
 import { createOAuthAPIClient, createRestAPIClient, type mastodon } from "masto";
 import megalodon from "megalodon";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restoreNativeResponse } from "./helpers/clients.js";
 import { deliveriesSettled, type FedifyPeer, startFedifyPeer } from "./helpers/fedify-peer.js";
 import { authorizeWithPkce } from "./helpers/oauth-flow.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -13,16 +14,6 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
 type Generator = typeof megalodon.default;
 const generator: Generator =
   typeof megalodon === "function" ? (megalodon as Generator) : (megalodon as { default: Generator }).default;
-
-/** See clients-masto.test.ts: masto needs the native Response that @hono/node-server swaps out in-process. */
-const NativeResponse = globalThis.Response;
-function restoreNativeResponse() {
-  Object.defineProperty(globalThis, "Response", {
-    value: NativeResponse,
-    writable: true,
-    configurable: true,
-  });
-}
 
 const REDIRECT_URI = "https://peer-client.example/callback";
 

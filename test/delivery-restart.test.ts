@@ -15,7 +15,7 @@ import { findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import { openStore, transaction } from "../src/store/open.js";
 import { accounts, follows, outboundActivities } from "../src/store/schema.js";
-import { freePort, tempDir } from "./helpers/server.js";
+import { childEnv, freePort, tempDir } from "./helpers/server.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(ROOT, "bin/wren.js");
@@ -47,24 +47,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function env(): Record<string, string> {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(
-      (entry): entry is [string, string] => !entry[0].startsWith("WREN_") && entry[1] !== undefined,
-    ),
-  );
-  return {
-    ...base,
-    WREN_DATABASE_PATH: dbPath,
-    WREN_MEDIA_PATH: join(dir, "media"),
-    WREN_SERVER_LISTEN_HOST: "127.0.0.1",
-    WREN_SERVER_LISTEN_PORT: String(port),
-    WREN_SERVER_DOMAIN: `127.0.0.1:${port}`,
-    WREN_SERVER_PROTOCOL: "http",
-    WREN_LOG_LEVEL: "silent",
-    WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true",
-  };
-}
+const env = () => childEnv(dir, port, dbPath);
 
 function run(args: string[], input: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {

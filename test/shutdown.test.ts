@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { freePort, tempDir } from "./helpers/server.js";
+import { childEnv, freePort, tempDir } from "./helpers/server.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(ROOT, "bin/wren.js");
@@ -29,23 +29,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function env(port: number): Record<string, string> {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(
-      (entry): entry is [string, string] => !entry[0].startsWith("WREN_") && entry[1] !== undefined,
-    ),
-  );
-  return {
-    ...base,
-    WREN_DATABASE_PATH: dbPath,
-    WREN_MEDIA_PATH: join(dir, "media"),
-    WREN_SERVER_LISTEN_HOST: "127.0.0.1",
-    WREN_SERVER_LISTEN_PORT: String(port),
-    WREN_SERVER_DOMAIN: `127.0.0.1:${port}`,
-    WREN_SERVER_PROTOCOL: "http",
-    WREN_LOG_LEVEL: "silent",
-  };
-}
+const env = (port: number) => childEnv(dir, port, dbPath);
 
 interface Served {
   process: ChildProcess;

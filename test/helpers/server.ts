@@ -30,6 +30,31 @@ export function tempDir(prefix = "wren-test-"): string {
 }
 
 /**
+ * The configuration of a test server, as WREN_* variables: a database in `dir`, listening on 127.0.0.1:port
+ * with that as its domain, plain http, silent, and private addresses allowed (every peer is on loopback).
+ */
+export function testEnv(dir: string, port: number, database = join(dir, "wren.db")): Record<string, string> {
+  return {
+    WREN_SERVER_DOMAIN: `127.0.0.1:${port}`,
+    WREN_SERVER_PROTOCOL: "http",
+    WREN_SERVER_LISTEN_HOST: "127.0.0.1",
+    WREN_SERVER_LISTEN_PORT: String(port),
+    WREN_DATABASE_PATH: database,
+    WREN_MEDIA_PATH: join(dir, "media"),
+    WREN_LOG_LEVEL: "silent",
+    WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true",
+  };
+}
+
+/** The environment for a spawned `wren` process: this one's, without any WREN_* variable, plus testEnv. */
+export function childEnv(dir: string, port: number, database?: string): Record<string, string> {
+  const inherited = Object.entries(process.env).filter(
+    (entry): entry is [string, string] => !entry[0].startsWith("WREN_") && entry[1] !== undefined,
+  );
+  return { ...Object.fromEntries(inherited), ...testEnv(dir, port, database) };
+}
+
+/**
  * Starts a real Wren on 127.0.0.1 with a fresh SQLite file in a temporary folder. `env` may override any
  * WREN_* key. With `account`, the local account is created (password "correct horse battery").
  */
@@ -39,19 +64,7 @@ export async function startTestServer(
   const dir = options.dir ?? tempDir();
   const port = await freePort();
   const domain = `127.0.0.1:${port}`;
-  const server = await startServer({
-    env: {
-      WREN_SERVER_DOMAIN: domain,
-      WREN_SERVER_PROTOCOL: "http",
-      WREN_SERVER_LISTEN_HOST: "127.0.0.1",
-      WREN_SERVER_LISTEN_PORT: String(port),
-      WREN_DATABASE_PATH: join(dir, "wren.db"),
-      WREN_MEDIA_PATH: join(dir, "media"),
-      WREN_LOG_LEVEL: "silent",
-      WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true",
-      ...options.env,
-    },
-  });
+  const server = await startServer({ env: { ...testEnv(dir, port), ...options.env } });
   if (options.account) {
     await createAccount(server.context, { username: options.account, password: TEST_PASSWORD });
   }
