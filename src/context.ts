@@ -1,5 +1,6 @@
 import type { Config } from "./config/spec.js";
 import { Events } from "./core/events.js";
+import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
 import type { Logger } from "./log.js";
@@ -12,6 +13,7 @@ export interface Context {
   urls: Urls;
   log: Logger;
   version: string;
+  /** Domain events: the outbox inside each transaction, streaming after the commit. */
   events: Events;
   /** Every request to another server goes through this. */
   federation: Transport;
@@ -19,7 +21,7 @@ export interface Context {
 
 export function createContext(config: Config, store: Store, log: Logger, version: string): Context {
   const urls = new Urls(config);
-  return {
+  const ctx: Context = {
     config,
     store,
     urls,
@@ -28,4 +30,7 @@ export function createContext(config: Config, store: Store, log: Logger, version
     events: new Events(),
     federation: new Transport(config, store, urls, version),
   };
+  // The transactional outbox: every domain event that other servers should hear of becomes delivery jobs.
+  registerOutbox(ctx);
+  return ctx;
 }

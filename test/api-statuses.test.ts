@@ -20,7 +20,7 @@ import { api, issueToken } from "./helpers/api.js";
 import { parsedNote, remoteAccount } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
-const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
+const _PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
 
 let server: TestServer;
 let token: string;
@@ -576,8 +576,7 @@ describe("POST /api/v1/statuses", () => {
         {
           uri: `${fan.uri}/announces/1`,
           published: Date.now(),
-          to: [PUBLIC],
-          cc: [],
+          visibility: "public",
         },
       );
     }

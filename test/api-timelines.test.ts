@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addNotification } from "../src/core/common.js";
 import { receiveLike } from "../src/core/interactions.js";
 import { createStatus } from "../src/core/statuses.js";
+import { commit } from "../src/core/unit-of-work.js";
 import type { ParsedNote } from "../src/federation/vocab/types.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
@@ -386,7 +387,7 @@ describe("notifications", () => {
     });
     receiveLike(server.context, carol, mineUri, "https://other.example/likes/2");
     receiveLike(server.context, bob, mineUri, "https://remote.example/likes/3");
-    const follow = addNotification(server.context, "follow", carol.id);
+    const follow = commit(server.context, (uow) => addNotification(server.context, uow, "follow", carol.id));
     // Unknown types from newer servers must not break anything.
     db.insert(notifications)
       .values({ id: newId(), type: "some.future_type", fromAccountId: bob.id, createdAt: Date.now() })

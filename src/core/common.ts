@@ -1,34 +1,15 @@
-import { and, eq, isNotNull, isNull } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { enqueueActivity, targetInboxes } from "../federation/delivery/enqueue.js";
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { transaction } from "../store/open.js";
-import { accounts, blocks, follows, mutes, notifications } from "../store/schema.js";
+import { blocks, mutes, notifications } from "../store/schema.js";
 import { UserError } from "./account.js";
+import type { UnitOfWork } from "./events.js";
 
 export function requireLocalAccount(ctx: Context): AccountRow {
   const local = findLocalUser(ctx.store.db);
   if (!local) throw new UserError("there is no account yet: create it with `wren account create`", 404);
   return local.account;
-}
-
-/** The inboxes of every remote account that follows `accountId` (accepted follows only). */
-export function followerInboxes(ctx: Context, accountId: string): string[] {
-  const rows = ctx.store.db
-    .select({ inboxUrl: accounts.inboxUrl, sharedInboxUrl: accounts.sharedInboxUrl })
-    .from(follows)
-    .innerJoin(accounts, eq(follows.followerId, accounts.id))
-    .where(
-      and(
-        eq(follows.followingId, accountId),
-        eq(follows.state, "accepted"),
-        isNotNull(accounts.domain),
-        isNull(accounts.goneAt),
-      ),
-    )
-    .all();
-  return targetInboxes(rows);
 }
 
 export function isBlocked(ctx: Context, localId: string, otherId: string): boolean {
@@ -64,11 +45,12 @@ export type NotificationType =
   | "moved";
 
 /**
- * Adds a notification for the local account unless the sender is blocked or muted. Call inside the change's
- * transaction; returns the id so the caller can emit "notification.created" after the commit.
+ * Adds a notification for the local account unless the sender is blocked or muted, inside the change's unit
+ * of work (streaming and push hear of it after the commit). Returns its id, or null when none was added.
  */
 export function addNotification(
   ctx: Context,
+  uow: UnitOfWork,
   type: NotificationType,
   fromAccountId: string,
   statusId: string | null = null,
@@ -92,41 +74,6 @@ export function addNotification(
       createdAt: Date.now(),
     })
     .run();
+  uow.record({ type: "NotificationCreated", notificationId: id });
   return id;
-}
-
-/**
- * Runs a change in one transaction, then announces what it produced: queued deliveries wake the workers,
- * new notifications reach streaming and push. Events fire only after the commit.
- */
-export function commit<T>(ctx: Context, fn: (effects: Effects) => T): T {
-  const effects = new Effects();
-  const result = transaction(ctx.store, () => fn(effects));
-  effects.emit(ctx);
-  return result;
-}
-
-export class Effects {
-  delivery = false;
-  notifications: string[] = [];
-  created: string[] = [];
-  updated: string[] = [];
-  deleted: string[] = [];
-
-  /** Queues an activity signed by `signer` (a local account id) to the given inboxes. */
-  deliver(ctx: Context, activity: object, inboxes: string[], signer: string): void {
-    if (enqueueActivity(ctx.store.db, activity, signer, inboxes)) this.delivery = true;
-  }
-
-  notified(id: string | null): void {
-    if (id) this.notifications.push(id);
-  }
-
-  emit(ctx: Context): void {
-    if (this.delivery) ctx.events.emit("delivery.queued");
-    for (const id of this.created) ctx.events.emit("status.created", id);
-    for (const id of this.updated) ctx.events.emit("status.updated", id);
-    for (const id of this.deleted) ctx.events.emit("status.deleted", id);
-    for (const id of this.notifications) ctx.events.emit("notification.created", id);
-  }
 }

@@ -1,11 +1,12 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { renderResponse, renderSimple } from "../federation/vocab/note.js";
 import type { AccountRow } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { follows, homeFeed } from "../store/schema.js";
+import { accounts, follows, homeFeed } from "../store/schema.js";
 import { UserError } from "./account.js";
-import { addNotification, commit, type Effects, isBlocked, requireLocalAccount } from "./common.js";
+import { addNotification, isBlocked, requireLocalAccount } from "./common.js";
+import type { UnitOfWork } from "./events.js";
+import { commit } from "./unit-of-work.js";
 
 export type FollowRow = typeof follows.$inferSelect;
 
@@ -19,18 +20,8 @@ export function findFollow(ctx: Context, followerId: string, followingId: string
   );
 }
 
-const inboxOf = (account: AccountRow) => {
+function requireInbox(account: AccountRow): void {
   if (!account.inboxUrl) throw new UserError(`@${account.username}@${account.domain} has no inbox`, 422);
-  return account.inboxUrl;
-};
-
-function followActivity(follow: FollowRow, follower: AccountRow, target: AccountRow) {
-  return renderSimple(
-    "Follow",
-    follow.uri ?? `${follower.uri}#follows/${follow.id}`,
-    follower.uri,
-    target.uri,
-  );
 }
 
 /** The local account follows `target`: pending until the remote server sends Accept. */
@@ -44,7 +35,8 @@ export function follow(
   if (target.domain === null) throw new UserError("no such account", 404);
   if (isBlocked(ctx, local.id, target.id))
     throw new UserError("unblock this account before following it", 422);
-  return commit(ctx, (effects) => {
+  requireInbox(target);
+  return commit(ctx, (uow) => {
     const existing = findFollow(ctx, local.id, target.id);
     if (existing) {
       const changes = {
@@ -67,27 +59,19 @@ export function follow(
       createdAt: Date.now(),
     };
     ctx.store.db.insert(follows).values(row).run();
-    effects.deliver(ctx, followActivity(row, local, target), [inboxOf(target)], local.id);
+    uow.record({ type: "Followed", follow: row, follower: local, target });
     return row;
   });
 }
 
 export function unfollow(ctx: Context, target: AccountRow): void {
   const local = requireLocalAccount(ctx);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const existing = findFollow(ctx, local.id, target.id);
     if (!existing) return;
     ctx.store.db.delete(follows).where(eq(follows.id, existing.id)).run();
     dropFromHomeFeed(ctx, target.id);
-    if (target.domain !== null) {
-      const undo = renderResponse(
-        "Undo",
-        `${existing.uri}/undo`,
-        local.uri,
-        followActivity(existing, local, target),
-      );
-      effects.deliver(ctx, undo, [inboxOf(target)], local.id);
-    }
+    uow.record({ type: "Unfollowed", follow: existing, follower: local, target });
   });
 }
 
@@ -95,30 +79,16 @@ function dropFromHomeFeed(ctx: Context, authorId: string): void {
   ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, authorId)).run();
 }
 
-/** Sends Accept (or Reject) of a follower's Follow. */
-function sendAccept(
-  ctx: Context,
-  effects: Effects,
-  local: AccountRow,
-  follower: AccountRow,
-  row: FollowRow,
-  type: "Accept" | "Reject",
-) {
-  const followUri = row.uri ?? `${follower.uri}#follows/${row.id}`;
-  const activity = renderResponse(
-    type,
-    `${local.uri}#${type.toLowerCase()}s/follows/${row.id}`,
-    local.uri,
-    { id: followUri, type: "Follow", actor: follower.uri, object: local.uri },
-    follower.uri,
-  );
-  effects.deliver(ctx, activity, [inboxOf(follower)], local.id);
+/** Tells the follower's side that its Follow was accepted (or refused, or has ended). */
+function answer(uow: UnitOfWork, local: AccountRow, follower: AccountRow, row: FollowRow, accepted: boolean) {
+  const event = { follow: row, follower, target: local };
+  uow.record(accepted ? { type: "FollowAccepted", ...event } : { type: "FollowRejected", ...event });
 }
 
 /** A remote Follow of the local account: accepted at once, or held as a request when the account is locked. */
 export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: string): void {
   const local = requireLocalAccount(ctx);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     if (isBlocked(ctx, local.id, follower.id)) {
       const rejected: FollowRow = {
         id: newId(),
@@ -131,7 +101,7 @@ export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: s
         languages: null,
         createdAt: Date.now(),
       };
-      sendAccept(ctx, effects, local, follower, rejected, "Reject");
+      answer(uow, local, follower, rejected, false);
       return;
     }
     const existing = findFollow(ctx, follower.id, local.id);
@@ -139,7 +109,7 @@ export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: s
       // A repeated Follow (the remote side lost our Accept): record its id and answer again.
       ctx.store.db.update(follows).set({ uri: activityUri }).where(eq(follows.id, existing.id)).run();
       if (existing.state === "accepted")
-        sendAccept(ctx, effects, local, follower, { ...existing, uri: activityUri }, "Accept");
+        answer(uow, local, follower, { ...existing, uri: activityUri }, true);
       return;
     }
     const row: FollowRow = {
@@ -155,43 +125,43 @@ export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: s
     };
     ctx.store.db.insert(follows).values(row).run();
     if (row.state === "accepted") {
-      sendAccept(ctx, effects, local, follower, row, "Accept");
-      effects.notified(addNotification(ctx, "follow", follower.id));
+      answer(uow, local, follower, row, true);
+      addNotification(ctx, uow, "follow", follower.id);
     } else {
-      effects.notified(addNotification(ctx, "follow_request", follower.id));
+      addNotification(ctx, uow, "follow_request", follower.id);
     }
   });
 }
 
 export function authorizeFollowRequest(ctx: Context, follower: AccountRow): void {
   const local = requireLocalAccount(ctx);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const row = findFollow(ctx, follower.id, local.id);
     if (row?.state !== "pending") throw new UserError("there is no follow request from this account", 404);
     ctx.store.db.update(follows).set({ state: "accepted" }).where(eq(follows.id, row.id)).run();
-    if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Accept");
-    effects.notified(addNotification(ctx, "follow", follower.id));
+    answer(uow, local, follower, row, true);
+    addNotification(ctx, uow, "follow", follower.id);
   });
 }
 
 export function rejectFollowRequest(ctx: Context, follower: AccountRow): void {
   const local = requireLocalAccount(ctx);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const row = findFollow(ctx, follower.id, local.id);
     if (row?.state !== "pending") throw new UserError("there is no follow request from this account", 404);
     ctx.store.db.delete(follows).where(eq(follows.id, row.id)).run();
-    if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Reject");
+    answer(uow, local, follower, row, false);
   });
 }
 
 /** The local account removes a follower: the follow ends and the follower's server gets a Reject of it. */
 export function removeFromFollowers(ctx: Context, follower: AccountRow): void {
   const local = requireLocalAccount(ctx);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const row = findFollow(ctx, follower.id, local.id);
     if (!row) return;
     ctx.store.db.delete(follows).where(eq(follows.id, row.id)).run();
-    if (follower.domain !== null) sendAccept(ctx, effects, local, follower, row, "Reject");
+    answer(uow, local, follower, row, false);
   });
 }
 
@@ -228,4 +198,22 @@ export function receiveFollowRejected(ctx: Context, target: AccountRow): void {
 /** Whether the local account follows `accountId` (accepted). */
 export function isFollowing(ctx: Context, localId: string, accountId: string): boolean {
   return findFollow(ctx, localId, accountId)?.state === "accepted";
+}
+
+/**
+ * A remote account moved to `target` (which lists it in alsoKnownAs; the inbox checked that): one change that
+ * records the move, follows the new account in place of the old one (keeping the follow's options) and tells
+ * the local account.
+ */
+export function receiveMove(ctx: Context, actor: AccountRow, target: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  commit(ctx, (uow) => {
+    ctx.store.db.update(accounts).set({ movedToUri: target.uri }).where(eq(accounts.id, actor.id)).run();
+    const existing = findFollow(ctx, local.id, actor.id);
+    if (existing && target.id !== local.id && !isBlocked(ctx, local.id, target.id)) {
+      follow(ctx, target, { reblogs: existing.showReblogs, notify: existing.notify });
+      unfollow(ctx, actor);
+    }
+    addNotification(ctx, uow, "moved", actor.id);
+  });
 }

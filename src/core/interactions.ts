@@ -1,27 +1,17 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, or, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { targetInboxes } from "../federation/delivery/enqueue.js";
-import { renderAnnounce, renderResponse, renderSimple } from "../federation/vocab/note.js";
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { accounts, blocks, bookmarks, favourites, follows, homeFeed, statuses } from "../store/schema.js";
-import {
-  findReblog,
-  findStatusById,
-  findStatusByUri,
-  loadStatusView,
-  type StatusRow,
-} from "../store/statuses.js";
+import { blocks, bookmarks, favourites, follows, homeFeed, statuses } from "../store/schema.js";
+import { findReblog, findStatusById, findStatusByUri, type StatusRow } from "../store/statuses.js";
 import { UserError } from "./account.js";
-import { addNotification, commit, followerInboxes, requireLocalAccount } from "./common.js";
+import { addNotification, requireLocalAccount } from "./common.js";
 import { findFollow } from "./follows.js";
-import { bumpReblogs, type Visibility, visibilityFrom } from "./statuses.js";
+import { bumpReblogs, removeBoost, type Visibility } from "./statuses.js";
+import { commit } from "./unit-of-work.js";
 
-function authorOf(ctx: Context, status: StatusRow): AccountRow {
-  const author = ctx.store.db.select().from(accounts).where(eq(accounts.id, status.accountId)).get();
-  if (!author) throw new Error(`status ${status.id} has no author`);
-  return author;
-}
+/** Mastodon's limit of pinned statuses, as the instance entity advertises it. */
+export const MAX_PINNED_STATUSES = 5;
 
 /** A status the local account may interact with: it exists, is not deleted, and is not itself a boost. */
 function interactable(ctx: Context, id: string): StatusRow {
@@ -30,8 +20,6 @@ function interactable(ctx: Context, id: string): StatusRow {
   if (status.reblogOfId) return interactable(ctx, status.reblogOfId);
   return status;
 }
-
-const remoteInbox = (account: AccountRow) => (account.domain !== null ? targetInboxes([account]) : []);
 
 function bumpFavourites(ctx: Context, statusId: string, delta: number) {
   ctx.store.db
@@ -44,7 +32,7 @@ function bumpFavourites(ctx: Context, statusId: string, delta: number) {
 export function favourite(ctx: Context, id: string): StatusRow {
   const local = requireLocalAccount(ctx);
   const status = interactable(ctx, id);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const favId = newId();
     const uri = `${local.uri}#likes/${favId}`;
     const inserted = ctx.store.db
@@ -54,8 +42,7 @@ export function favourite(ctx: Context, id: string): StatusRow {
       .run();
     if (inserted.changes === 0) return;
     bumpFavourites(ctx, status.id, 1);
-    const author = authorOf(ctx, status);
-    effects.deliver(ctx, renderSimple("Like", uri, local.uri, status.uri), remoteInbox(author), local.id);
+    uow.record({ type: "Favourited", accountId: local.id, status, uri });
   });
   return status;
 }
@@ -63,7 +50,7 @@ export function favourite(ctx: Context, id: string): StatusRow {
 export function unfavourite(ctx: Context, id: string): StatusRow {
   const local = requireLocalAccount(ctx);
   const status = interactable(ctx, id);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const row = ctx.store.db
       .select()
       .from(favourites)
@@ -72,13 +59,8 @@ export function unfavourite(ctx: Context, id: string): StatusRow {
     if (!row) return;
     ctx.store.db.delete(favourites).where(eq(favourites.id, row.id)).run();
     bumpFavourites(ctx, status.id, -1);
-    const like = renderSimple("Like", row.uri ?? `${local.uri}#likes/${row.id}`, local.uri, status.uri);
-    effects.deliver(
-      ctx,
-      renderResponse("Undo", `${like.id}/undo`, local.uri, like),
-      remoteInbox(authorOf(ctx, status)),
-      local.id,
-    );
+    const uri = row.uri ?? `${local.uri}#likes/${row.id}`;
+    uow.record({ type: "Unfavourited", accountId: local.id, status, uri });
   });
   return status;
 }
@@ -92,7 +74,7 @@ export function reblog(ctx: Context, id: string, visibility: Visibility = "publi
   }
   const existing = findReblog(ctx.store.db, local.id, status.id);
   if (existing) return existing.id;
-  return commit(ctx, (effects) => {
+  return commit(ctx, (uow) => {
     const boostId = newId();
     ctx.store.db
       .insert(statuses)
@@ -109,11 +91,9 @@ export function reblog(ctx: Context, id: string, visibility: Visibility = "publi
       .run();
     bumpReblogs(ctx, status.id, 1);
     ctx.store.db.insert(homeFeed).values({ statusId: boostId, accountId: local.id }).run();
-    const view = loadStatusView(ctx.store.db, boostId);
-    if (!view) throw new Error("boost vanished inside its transaction");
-    const inboxes = [...new Set([...followerInboxes(ctx, local.id), ...remoteInbox(authorOf(ctx, status))])];
-    effects.deliver(ctx, renderAnnounce(view), inboxes, local.id);
-    effects.created.push(boostId);
+    const boost = findStatusById(ctx.store.db, boostId);
+    if (!boost) throw new Error("boost vanished inside its transaction");
+    uow.record({ type: "Reblogged", boost, target: status });
     return boostId;
   });
 }
@@ -123,24 +103,7 @@ export function unreblog(ctx: Context, id: string): StatusRow {
   const status = interactable(ctx, id);
   const boost = findReblog(ctx.store.db, local.id, status.id);
   if (!boost) return status;
-  const view = loadStatusView(ctx.store.db, boost.id);
-  commit(ctx, (effects) => {
-    ctx.store.db.delete(statuses).where(eq(statuses.id, boost.id)).run();
-    bumpReblogs(ctx, status.id, -1);
-    if (view) {
-      const announce = renderAnnounce(view);
-      const inboxes = [
-        ...new Set([...followerInboxes(ctx, local.id), ...remoteInbox(authorOf(ctx, status))]),
-      ];
-      effects.deliver(
-        ctx,
-        renderResponse("Undo", `${announce.id}/undo`, local.uri, announce),
-        inboxes,
-        local.id,
-      );
-    }
-    effects.deleted.push(boost.id);
-  });
+  commit(ctx, (uow) => removeBoost(ctx, uow, boost));
   return status;
 }
 
@@ -167,6 +130,8 @@ export function pin(ctx: Context, id: string, pinned: boolean): StatusRow {
   if (status.accountId !== local.id) throw new UserError("only your own statuses can be pinned", 422);
   if (pinned && (status.visibility === "private" || status.visibility === "direct"))
     throw new UserError("only public and unlisted statuses can be pinned", 422);
+  if (pinned && status.pinnedAt === null && pinnedCount(ctx, local.id) >= MAX_PINNED_STATUSES)
+    throw new UserError(`at most ${MAX_PINNED_STATUSES} statuses can be pinned`, 422);
   ctx.store.db
     .update(statuses)
     .set({ pinnedAt: pinned ? (status.pinnedAt ?? Date.now()) : null })
@@ -175,10 +140,43 @@ export function pin(ctx: Context, id: string, pinned: boolean): StatusRow {
   return status;
 }
 
+function pinnedCount(ctx: Context, accountId: string): number {
+  const row = ctx.store.db
+    .select({ n: sql<number>`count(*)` })
+    .from(statuses)
+    .where(and(eq(statuses.accountId, accountId), isNotNull(statuses.pinnedAt), isNull(statuses.deletedAt)))
+    .get();
+  return row?.n ?? 0;
+}
+
+/** The follows between two accounts, both ways, with their accounts: a block ends them. */
+function followsBetween(ctx: Context, a: AccountRow, b: AccountRow) {
+  const rows = ctx.store.db
+    .select()
+    .from(follows)
+    .where(
+      or(
+        and(eq(follows.followerId, a.id), eq(follows.followingId, b.id)),
+        and(eq(follows.followerId, b.id), eq(follows.followingId, a.id)),
+      ),
+    )
+    .all();
+  return rows.map((follow) =>
+    follow.followerId === a.id ? { follow, follower: a, target: b } : { follow, follower: b, target: a },
+  );
+}
+
+function endFollowsBetween(ctx: Context, a: AccountRow, b: AccountRow) {
+  const ended = followsBetween(ctx, a, b);
+  for (const { follow } of ended) ctx.store.db.delete(follows).where(eq(follows.id, follow.id)).run();
+  ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, b.id)).run();
+  return ended;
+}
+
 export function block(ctx: Context, target: AccountRow): void {
   const local = requireLocalAccount(ctx);
   if (target.id === local.id) throw new UserError("you cannot block yourself");
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const blockId = newId();
     const uri = `${local.uri}#blocks/${blockId}`;
     const inserted = ctx.store.db
@@ -188,17 +186,14 @@ export function block(ctx: Context, target: AccountRow): void {
       .run();
     if (inserted.changes === 0) return;
     // A block ends following both ways.
-    ctx.store.db.run(
-      sql`DELETE FROM follows WHERE (follower_id = ${local.id} AND following_id = ${target.id}) OR (follower_id = ${target.id} AND following_id = ${local.id})`,
-    );
-    ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, target.id)).run();
-    effects.deliver(ctx, renderSimple("Block", uri, local.uri, target.uri), remoteInbox(target), local.id);
+    const endedFollows = endFollowsBetween(ctx, local, target);
+    uow.record({ type: "Blocked", account: local, target, uri, endedFollows });
   });
 }
 
 export function unblock(ctx: Context, target: AccountRow): void {
   const local = requireLocalAccount(ctx);
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const row = ctx.store.db
       .select()
       .from(blocks)
@@ -206,13 +201,12 @@ export function unblock(ctx: Context, target: AccountRow): void {
       .get();
     if (!row) return;
     ctx.store.db.delete(blocks).where(eq(blocks.id, row.id)).run();
-    const activity = renderSimple("Block", row.uri ?? `${local.uri}#blocks/${row.id}`, local.uri, target.uri);
-    effects.deliver(
-      ctx,
-      renderResponse("Undo", `${activity.id}/undo`, local.uri, activity),
-      remoteInbox(target),
-      local.id,
-    );
+    uow.record({
+      type: "Unblocked",
+      account: local,
+      target,
+      uri: row.uri ?? `${local.uri}#blocks/${row.id}`,
+    });
   });
 }
 
@@ -227,7 +221,7 @@ export function receiveLike(
 ): boolean {
   const status = findStatusByUri(ctx.store.db, objectUri);
   if (!status || status.deletedAt !== null || !status.local) return false;
-  return commit(ctx, (effects) => {
+  return commit(ctx, (uow) => {
     const inserted = ctx.store.db
       .insert(favourites)
       .values({
@@ -241,7 +235,7 @@ export function receiveLike(
       .run();
     if (inserted.changes === 0) return false;
     bumpFavourites(ctx, status.id, 1);
-    effects.notified(addNotification(ctx, "favourite", actor.id, status.id));
+    addNotification(ctx, uow, "favourite", actor.id, status.id);
     return true;
   });
 }
@@ -282,14 +276,14 @@ export function receiveAnnounce(
   ctx: Context,
   actor: AccountRow,
   target: StatusRow,
-  activity: { uri: string; published: number; to: string[]; cc: string[] },
+  activity: { uri: string; published: number; visibility: Visibility },
 ): string | null {
   if (target.deletedAt !== null) return null;
   if (target.visibility === "private" || target.visibility === "direct") return null;
   const existing = findStatusByUri(ctx.store.db, activity.uri);
   if (existing) return existing.id;
   const local = findLocalUser(ctx.store.db)?.account ?? null;
-  return commit(ctx, (effects) => {
+  return commit(ctx, (uow) => {
     const id = newId(activity.published);
     ctx.store.db
       .insert(statuses)
@@ -299,7 +293,7 @@ export function receiveAnnounce(
         accountId: actor.id,
         local: false,
         reblogOfId: target.id,
-        visibility: visibilityFrom(activity.to, activity.cc, actor.followersUrl),
+        visibility: activity.visibility,
         createdAt: activity.published,
       })
       .run();
@@ -313,10 +307,10 @@ export function receiveAnnounce(
           .onConflictDoNothing()
           .run();
       }
-      if (target.accountId === local.id)
-        effects.notified(addNotification(ctx, "reblog", actor.id, target.id));
+      if (target.accountId === local.id) addNotification(ctx, uow, "reblog", actor.id, target.id);
     }
-    effects.created.push(id);
+    const boost = findStatusById(ctx.store.db, id);
+    if (boost) uow.record({ type: "Reblogged", boost, target });
     return id;
   });
 }
@@ -324,24 +318,32 @@ export function receiveAnnounce(
 export function receiveUndoAnnounce(ctx: Context, actor: AccountRow, announceUri: string): boolean {
   const boost = findStatusByUri(ctx.store.db, announceUri);
   if (!boost?.reblogOfId || boost.accountId !== actor.id) return false;
-  const targetId = boost.reblogOfId;
-  commit(ctx, (effects) => {
-    ctx.store.db.delete(statuses).where(eq(statuses.id, boost.id)).run();
-    bumpReblogs(ctx, targetId, -1);
-    effects.deleted.push(boost.id);
-  });
+  commit(ctx, (uow) => removeBoost(ctx, uow, boost));
   return true;
 }
 
-/** A remote account blocks us: follows both ways end (we keep no record of their block beyond that). */
-export function receiveBlock(ctx: Context, actor: AccountRow): void {
+/**
+ * A remote account blocks us: follows both ways end, and the block is kept (the API shows `blocked_by`) until
+ * it is undone.
+ */
+export function receiveBlock(ctx: Context, actor: AccountRow, uri: string | null): void {
   const local = requireLocalAccount(ctx);
   commit(ctx, () => {
-    ctx.store.db.run(
-      sql`DELETE FROM follows WHERE (follower_id = ${local.id} AND following_id = ${actor.id}) OR (follower_id = ${actor.id} AND following_id = ${local.id})`,
-    );
-    ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, actor.id)).run();
+    ctx.store.db
+      .insert(blocks)
+      .values({ id: newId(), accountId: actor.id, targetId: local.id, uri, createdAt: Date.now() })
+      .onConflictDoNothing()
+      .run();
+    endFollowsBetween(ctx, local, actor);
   });
+}
+
+export function receiveUndoBlock(ctx: Context, actor: AccountRow): void {
+  const local = requireLocalAccount(ctx);
+  ctx.store.db
+    .delete(blocks)
+    .where(and(eq(blocks.accountId, actor.id), eq(blocks.targetId, local.id)))
+    .run();
 }
 
 /** Whether the local account follows someone, used to decide whether their content is wanted at all. */

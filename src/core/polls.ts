@@ -1,18 +1,24 @@
 /**
- * Polls: voting (local polls record the vote; a remote poll also gets, per choice, a Create of a Note whose
- * `name` is the option's title and whose `inReplyTo` is the Question, sent to the poll's author, as Mastodon
- * does), votes arriving from other servers on local polls, and replacing a poll when its status is edited.
+ * Polls: voting (the vote is recorded; for a remote poll the outbox sends it to the poll's author), votes
+ * arriving from other servers on local polls (their new counts go out debounced, and again when the poll
+ * closes, as Mastodon does), replacing a poll when its status is edited, and a remote poll's counts refreshed.
  */
-import { and, eq, isNull, lte } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lte } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { targetInboxes } from "../federation/delivery/enqueue.js";
-import { OBJECT_CONTEXT } from "../federation/vocab/note.js";
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { accounts, polls, pollVotes, statuses } from "../store/schema.js";
+import { polls, pollVotes, statuses } from "../store/schema.js";
 import { findStatusById, findStatusByUri, type PollRow, type StatusRow } from "../store/statuses.js";
 import { UserError } from "./account.js";
-import { addNotification, commit, requireLocalAccount } from "./common.js";
+import { addNotification, requireLocalAccount } from "./common.js";
+import type { RemotePoll } from "./remote.js";
+import { commit } from "./unit-of-work.js";
+
+/**
+ * How long new counts of a local poll wait before they are sent: votes arriving meanwhile go out together
+ * (Mastodon waits three minutes too).
+ */
+export const POLL_REFRESH_DELAY_MS = 3 * 60_000;
 
 function loadPoll(ctx: Context, pollId: string): { poll: PollRow; status: StatusRow } {
   const poll = ctx.store.db.select().from(polls).where(eq(polls.id, pollId)).get();
@@ -54,7 +60,7 @@ function countVotes(ctx: Context, poll: PollRow, choices: number[], now: number)
 export function vote(ctx: Context, pollId: string, choices: number[]): string {
   const local = requireLocalAccount(ctx);
   const now = Date.now();
-  return commit(ctx, (effects) => {
+  return commit(ctx, (uow) => {
     const { poll, status } = loadPoll(ctx, pollId);
     if (isExpired(poll, now)) throw new UserError("the poll has already ended");
     if (choices.length === 0) throw new UserError("choose at least one option");
@@ -73,49 +79,9 @@ export function vote(ctx: Context, pollId: string, choices: number[]): string {
         .run();
     }
     countVotes(ctx, poll, choices, now);
-
-    if (!status.local) {
-      const author = ctx.store.db.select().from(accounts).where(eq(accounts.id, status.accountId)).get();
-      if (author) {
-        const inboxes = targetInboxes([author]);
-        for (const v of votes) {
-          effects.deliver(
-            ctx,
-            renderVote(local, author, status, poll.options[v.choice]?.title ?? "", v.id),
-            inboxes,
-            local.id,
-          );
-        }
-      }
-    }
+    uow.record({ type: "PollVoted", poll, status, voter: local, votes });
     return poll.id;
   });
-}
-
-/** A vote as Mastodon sends it: a Create of a Note with `name`, addressed to the poll's author only. */
-export function renderVote(
-  voter: AccountRow,
-  author: AccountRow,
-  question: StatusRow,
-  title: string,
-  voteId: string,
-) {
-  const id = `${voter.uri}#votes/${voteId}`;
-  return {
-    "@context": OBJECT_CONTEXT,
-    id: `${id}/activity`,
-    type: "Create",
-    actor: voter.uri,
-    to: [author.uri],
-    object: {
-      id,
-      type: "Note",
-      name: title,
-      attributedTo: voter.uri,
-      to: [author.uri],
-      inReplyTo: question.uri,
-    },
-  };
 }
 
 /**
@@ -133,7 +99,7 @@ export function receivePollVote(
   const status = findStatusByUri(ctx.store.db, questionUri);
   if (!status?.local || status.deletedAt !== null) return false;
   const now = Date.now();
-  return commit(ctx, () => {
+  return commit(ctx, (uow) => {
     const poll = ctx.store.db.select().from(polls).where(eq(polls.statusId, status.id)).get();
     if (!poll || isExpired(poll, now)) return false;
     const choice = poll.options.findIndex((o) => o.title === title);
@@ -144,9 +110,10 @@ export function receivePollVote(
       .where(and(eq(pollVotes.pollId, poll.id), eq(pollVotes.accountId, voter.id)))
       .all();
     if (already.some((v) => v.choice === choice) || (!poll.multiple && already.length > 0)) return false;
+    const voteId = newId(now);
     ctx.store.db
       .insert(pollVotes)
-      .values({ id: newId(now), pollId: poll.id, accountId: voter.id, choice, uri: voteUri, createdAt: now })
+      .values({ id: voteId, pollId: poll.id, accountId: voter.id, choice, uri: voteUri, createdAt: now })
       .run();
     const options = poll.options.map((o, i) => (i === choice ? { title: o.title, votes: o.votes + 1 } : o));
     const firstVote = already.length === 0;
@@ -155,10 +122,12 @@ export function receivePollVote(
       .set({
         options,
         votersCount: firstVote ? (poll.votersCount ?? 0) + 1 : poll.votersCount,
+        refreshDueAt: poll.refreshDueAt ?? now + POLL_REFRESH_DELAY_MS,
         updatedAt: now,
       })
       .where(eq(polls.id, poll.id))
       .run();
+    uow.record({ type: "PollVoted", poll, status, voter, votes: [{ id: voteId, choice }] });
     return true;
   });
 }
@@ -238,10 +207,16 @@ export function notifyEndedPolls(ctx: Context, now = Date.now()): number {
     .limit(100)
     .all();
   if (ended.length === 0) return 0;
-  return commit(ctx, (effects) => {
+  return commit(ctx, (uow) => {
     let announced = 0;
     for (const { poll, status } of ended) {
-      ctx.store.db.update(polls).set({ endNotifiedAt: now }).where(eq(polls.id, poll.id)).run();
+      ctx.store.db
+        .update(polls)
+        .set({ endNotifiedAt: now, refreshDueAt: null })
+        .where(eq(polls.id, poll.id))
+        .run();
+      // The final counts go to other servers once the poll is closed.
+      if (status.local && status.deletedAt === null) uow.record({ type: "PollResultsChanged", status });
       const voted =
         ctx.store.db
           .select({ id: pollVotes.id })
@@ -249,9 +224,71 @@ export function notifyEndedPolls(ctx: Context, now = Date.now()): number {
           .where(and(eq(pollVotes.pollId, poll.id), eq(pollVotes.accountId, local.id)))
           .get() !== undefined;
       if (status.deletedAt !== null || (status.accountId !== local.id && !voted)) continue;
-      effects.notified(addNotification(ctx, "poll", status.accountId, status.id));
+      addNotification(ctx, uow, "poll", status.accountId, status.id);
       announced++;
     }
     return announced;
   });
+}
+
+/**
+ * Sends the new counts of local polls whose refresh is due (votes arrived at least POLL_REFRESH_DELAY_MS
+ * ago). Run every minute by the upkeep; returns how many polls were refreshed.
+ */
+export function refreshPollResults(ctx: Context, now = Date.now()): number {
+  const due = ctx.store.db
+    .select({ poll: polls, status: statuses })
+    .from(polls)
+    .innerJoin(statuses, eq(polls.statusId, statuses.id))
+    .where(and(isNotNull(polls.refreshDueAt), lte(polls.refreshDueAt, now)))
+    .limit(100)
+    .all();
+  if (due.length === 0) return 0;
+  return commit(ctx, (uow) => {
+    for (const { poll, status } of due) {
+      ctx.store.db.update(polls).set({ refreshDueAt: null }).where(eq(polls.id, poll.id)).run();
+      if (status.local && status.deletedAt === null) uow.record({ type: "PollResultsChanged", status });
+    }
+    return due.length;
+  });
+}
+
+/**
+ * Stores a remote status's poll, or refreshes the one it has: the same options keep the poll's id and the
+ * local account's vote, with the counts from the remote copy; other options replace it and reset the votes.
+ */
+export function storeRemotePoll(ctx: Context, statusId: string, remote: RemotePoll): void {
+  const db = ctx.store.db;
+  const now = Date.now();
+  const existing = db.select().from(polls).where(eq(polls.statusId, statusId)).get();
+  if (!existing) {
+    db.insert(polls)
+      .values({
+        id: newId(now),
+        statusId,
+        options: remote.options,
+        multiple: remote.multiple,
+        votersCount: remote.votersCount,
+        expiresAt: remote.endTime,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run();
+    return;
+  }
+  const sameOptions =
+    existing.multiple === remote.multiple &&
+    existing.options.length === remote.options.length &&
+    existing.options.every((o, i) => o.title === remote.options[i]?.title);
+  if (!sameOptions) db.delete(pollVotes).where(eq(pollVotes.pollId, existing.id)).run();
+  db.update(polls)
+    .set({
+      options: remote.options,
+      multiple: remote.multiple,
+      votersCount: remote.votersCount,
+      expiresAt: remote.endTime,
+      updatedAt: now,
+    })
+    .where(eq(polls.id, existing.id))
+    .run();
 }

@@ -4,14 +4,12 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { renderPerson } from "../federation/vocab/actor.js";
-import { PUBLIC } from "../federation/vocab/context.js";
 import { saveProfileImage } from "../media/store.js";
-import { type AccountRow, findKeyPairs, findLocalUser } from "../store/accounts.js";
+import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { accounts, type ProfileField, users } from "../store/schema.js";
 import { UserError } from "./account.js";
-import { commit, followerInboxes } from "./common.js";
 import { formatText, type MentionRef } from "./text.js";
+import { commit } from "./unit-of-work.js";
 
 /** Mastodon's limits for local accounts. */
 export const MAX_DISPLAY_NAME = 30;
@@ -112,24 +110,6 @@ function formatFieldValue(ctx: Context, local: AccountRow, value: string): strin
     .replace(/<\/p>$/, "");
 }
 
-/** The Update of the actor, with the whole Person embedded, as Mastodon sends it on a profile change. */
-export function renderActorUpdate(ctx: Context, account: AccountRow) {
-  const { "@context": context, ...person } = renderPerson(
-    ctx,
-    account,
-    findKeyPairs(ctx.store.db, account.id),
-  );
-  return {
-    "@context": context,
-    id: `${person.id}#updates/${account.updatedAt}`,
-    type: "Update",
-    actor: person.id,
-    to: [PUBLIC],
-    cc: [person.followers],
-    object: person,
-  };
-}
-
 export async function updateProfile(ctx: Context, input: ProfileInput): Promise<AccountRow> {
   const found = findLocalUser(ctx.store.db);
   if (!found) throw new UserError("there is no account yet: create it with `wren account create`", 404);
@@ -171,7 +151,7 @@ export async function updateProfile(ctx: Context, input: ProfileInput): Promise<
     return JSON.stringify(before) !== JSON.stringify(value);
   });
 
-  return commit(ctx, (effects) => {
+  return commit(ctx, (uow) => {
     const now = Date.now();
     if (federated) {
       ctx.store.db
@@ -195,8 +175,7 @@ export async function updateProfile(ctx: Context, input: ProfileInput): Promise<
     }
     const updated = ctx.store.db.select().from(accounts).where(eq(accounts.id, local.id)).get();
     if (!updated) throw new Error("the local account vanished");
-    if (federated)
-      effects.deliver(ctx, renderActorUpdate(ctx, updated), followerInboxes(ctx, local.id), local.id);
+    if (federated) uow.record({ type: "ProfileUpdated", account: updated });
     return updated;
   });
 }

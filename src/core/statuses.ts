@@ -1,10 +1,5 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { targetInboxes } from "../federation/delivery/enqueue.js";
-import { resolveHandle } from "../federation/resolve.js";
-import { PUBLIC } from "../federation/vocab/context.js";
-import { renderCreate, renderDelete, renderUpdate } from "../federation/vocab/note.js";
-import type { ParsedNote } from "../federation/vocab/types.js";
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import {
@@ -19,12 +14,15 @@ import {
   statusTags,
   tags,
 } from "../store/schema.js";
-import { findStatusById, findStatusByUri, loadStatusView, type StatusRow } from "../store/statuses.js";
+import { findStatusById, findStatusByUri, type StatusRow } from "../store/statuses.js";
 import { UserError } from "./account.js";
-import { addNotification, commit, type Effects, followerInboxes, requireLocalAccount } from "./common.js";
+import { addNotification, requireLocalAccount } from "./common.js";
+import type { UnitOfWork } from "./events.js";
 import { findFollow } from "./follows.js";
-import { applyPollEdit } from "./polls.js";
+import { applyPollEdit, storeRemotePoll } from "./polls.js";
+import type { RemoteNote } from "./remote.js";
 import { extractHashtags, extractMentions, formatText, type MentionRef } from "./text.js";
+import { commit } from "./unit-of-work.js";
 
 export type Visibility = "public" | "unlisted" | "private" | "direct";
 export const VISIBILITIES: readonly Visibility[] = ["public", "unlisted", "private", "direct"];
@@ -43,36 +41,66 @@ export interface StatusInput {
   mediaIds?: string[];
   poll?: { options: string[]; expiresIn: number; multiple?: boolean; hideTotals?: boolean } | null;
   applicationId?: string | null;
+  /**
+   * Remote accounts the text mentions, resolved by the caller beforehand (WebFinger is network I/O, which a
+   * use case never does): keys are `mentionKey(ref)`. Mentions not in it are looked up in the store only.
+   */
+  mentions?: ReadonlyMap<string, AccountRow>;
 }
 
-/** Resolves the @mentions of a text to accounts: known ones from the store, others by WebFinger. */
-async function resolveMentions(ctx: Context, refs: MentionRef[]): Promise<Map<string, AccountRow>> {
+export interface EditInput extends Omit<StatusInput, "visibility" | "inReplyToId"> {
+  /** New descriptions and focal points of the status's own media (Mastodon's media_attributes). */
+  mediaAttributes?: { id: string; description?: string; focus?: [number, number] }[];
+}
+
+/** The key of a mention in `StatusInput.mentions`: lower-case user@domain (domain empty for a bare @name). */
+export function mentionKey(ref: MentionRef): string {
+  return `${ref.username.toLowerCase()}@${ref.domain?.toLowerCase() ?? ""}`;
+}
+
+/** The accounts a text mentions: the local account, accounts the caller resolved, and ones the store knows. */
+function mentionedAccounts(
+  ctx: Context,
+  refs: MentionRef[],
+  resolved: ReadonlyMap<string, AccountRow> = new Map(),
+): Map<string, AccountRow> {
   const found = new Map<string, AccountRow>();
   const local = findLocalUser(ctx.store.db)?.account;
   const ourDomain = ctx.urls.domain.toLowerCase();
   for (const ref of refs.slice(0, 50)) {
-    const key = `${ref.username.toLowerCase()}@${ref.domain ?? ""}`;
-    if (ref.domain === null || ref.domain === ourDomain) {
-      if (local && local.username.toLowerCase() === ref.username.toLowerCase()) found.set(key, local);
-      else if (ref.domain === null) {
-        // A bare @name: an account we already know with that username, when there is exactly one.
-        const known = ctx.store.db
-          .select()
-          .from(accounts)
-          .where(sql`lower(${accounts.username}) = ${ref.username.toLowerCase()}`)
-          .limit(2)
-          .all();
-        if (known.length === 1 && known[0]) found.set(key, known[0]);
-      }
-      continue;
+    const key = mentionKey(ref);
+    const domain = ref.domain?.toLowerCase() ?? null;
+    const username = ref.username.toLowerCase();
+    let account: AccountRow | undefined = resolved.get(key);
+    if (!account && (domain === null || domain === ourDomain) && local?.username.toLowerCase() === username)
+      account = local;
+    else if (!account && domain !== ourDomain) {
+      // A bare @name matches an account we know by that username when there is exactly one.
+      const known = ctx.store.db
+        .select()
+        .from(accounts)
+        .where(
+          domain === null
+            ? sql`lower(${accounts.username}) = ${username}`
+            : sql`lower(${accounts.username}) = ${username} AND lower(${accounts.domain}) = ${domain}`,
+        )
+        .limit(2)
+        .all();
+      if (known.length === 1) account = known[0];
     }
-    try {
-      found.set(key, await resolveHandle(ctx, `${ref.username}@${ref.domain}`));
-    } catch (error) {
-      ctx.log.debug({ err: error, handle: key }, "mention not resolved; left as text");
-    }
+    if (account) found.set(key, account);
   }
   return found;
+}
+
+function formatStatusText(ctx: Context, text: string, mentioned: Map<string, AccountRow>): string {
+  return formatText(text, {
+    mentionUrl: (ref) => {
+      const account = mentioned.get(mentionKey(ref));
+      return account ? (account.url ?? account.uri) : null;
+    },
+    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name.toLowerCase())}`,
+  });
 }
 
 function validateInput(input: StatusInput, hasMedia: boolean): void {
@@ -95,23 +123,6 @@ function validateInput(input: StatusInput, hasMedia: boolean): void {
     if (!Number.isInteger(expiresIn) || expiresIn < 300 || expiresIn > 2_629_746)
       throw new UserError("poll expires_in must be between 300 seconds and one month");
   }
-}
-
-/** Everyone a local status goes to: followers (unless direct), mentioned remote accounts, the replied-to author. */
-function audienceInboxes(
-  ctx: Context,
-  local: AccountRow,
-  visibility: string,
-  mentioned: AccountRow[],
-  parentAuthor: AccountRow | null,
-) {
-  const remoteMentioned = mentioned.filter((a) => a.domain !== null);
-  const extra = visibility === "public" || visibility === "unlisted" ? [parentAuthor] : [];
-  const others = targetInboxes([
-    ...remoteMentioned,
-    ...extra.filter((a): a is AccountRow => a !== null && a.domain !== null),
-  ]);
-  return [...new Set([...(visibility === "direct" ? [] : followerInboxes(ctx, local.id)), ...others])];
 }
 
 function upsertTags(ctx: Context, names: string[]): string[] {
@@ -170,30 +181,19 @@ function visibleParent(ctx: Context, id: string): StatusRow {
   return parent;
 }
 
-export async function createStatus(ctx: Context, input: StatusInput): Promise<string> {
+/** Posts a status as the local account. Mentions of remote accounts must be resolved first (`input.mentions`). */
+export function createStatus(ctx: Context, input: StatusInput): string {
   const local = requireLocalAccount(ctx);
   const mediaIds = input.mediaIds ?? [];
   validateInput(input, mediaIds.length > 0);
   const parent = input.inReplyToId ? visibleParent(ctx, input.inReplyToId) : null;
-  const refs = extractMentions(input.text);
-  const resolved = await resolveMentions(ctx, refs);
-  const hashtags = extractHashtags(input.text);
-  const content = formatText(input.text, {
-    mentionUrl: (ref) => {
-      const account = resolved.get(`${ref.username.toLowerCase()}@${ref.domain ?? ""}`);
-      return account ? (account.url ?? account.uri) : null;
-    },
-    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name.toLowerCase())}`,
-  });
+  const mentioned = mentionedAccounts(ctx, extractMentions(input.text), input.mentions);
+  const content = formatStatusText(ctx, input.text, mentioned);
   const visibility = input.visibility ?? "public";
   const now = Date.now();
   const id = newId(now);
-  const mentioned = [...resolved.values()];
 
-  return commit(ctx, (effects) => {
-    const parentAuthor = parent
-      ? (ctx.store.db.select().from(accounts).where(eq(accounts.id, parent.accountId)).get() ?? null)
-      : null;
+  return commit(ctx, (uow) => {
     ctx.store.db
       .insert(statuses)
       .values({
@@ -219,8 +219,8 @@ export async function createStatus(ctx: Context, input: StatusInput): Promise<st
     setMentionsAndTags(
       ctx,
       id,
-      mentioned.map((a) => a.id),
-      hashtags,
+      [...mentioned.values()].map((a) => a.id),
+      extractHashtags(input.text),
     );
     attachMedia(ctx, local.id, id, mediaIds);
     if (input.poll) {
@@ -241,17 +241,15 @@ export async function createStatus(ctx: Context, input: StatusInput): Promise<st
     }
     if (parent) bumpReplies(ctx, parent.id, 1);
     ctx.store.db.insert(homeFeed).values({ statusId: id, accountId: local.id }).run();
-    const view = loadStatusView(ctx.store.db, id);
-    if (!view) throw new Error("status vanished inside its transaction");
-    effects.deliver(
-      ctx,
-      renderCreate(view, ctx.urls),
-      audienceInboxes(ctx, local, visibility, mentioned, parentAuthor),
-      local.id,
-    );
-    effects.created.push(id);
+    uow.record({ type: "StatusCreated", status: mustStatus(ctx, id) });
     return id;
   });
+}
+
+function mustStatus(ctx: Context, id: string): StatusRow {
+  const row = findStatusById(ctx.store.db, id);
+  if (!row) throw new Error(`status ${id} vanished inside its transaction`);
+  return row;
 }
 
 function bumpReplies(ctx: Context, statusId: string, delta: number) {
@@ -293,25 +291,18 @@ function saveRevision(ctx: Context, status: StatusRow, at: number) {
     .run();
 }
 
-/** Edits a local status; the previous version is kept in the history. */
-export async function editStatus(
-  ctx: Context,
-  id: string,
-  input: Omit<StatusInput, "visibility" | "inReplyToId">,
-): Promise<void> {
+/** Edits a local status; the previous version is kept in the history. The whole edit is one transaction. */
+export function editStatus(ctx: Context, id: string, input: EditInput): void {
   const { local, status } = ownStatus(ctx, id);
   const mediaIds = input.mediaIds ?? [];
   validateInput({ ...input, visibility: status.visibility }, mediaIds.length > 0);
-  const resolved = await resolveMentions(ctx, extractMentions(input.text));
-  const content = formatText(input.text, {
-    mentionUrl: (ref) => {
-      const account = resolved.get(`${ref.username.toLowerCase()}@${ref.domain ?? ""}`);
-      return account ? (account.url ?? account.uri) : null;
-    },
-    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name.toLowerCase())}`,
-  });
+  for (const attr of input.mediaAttributes ?? []) {
+    if (!mediaIds.includes(attr.id)) throw new UserError(`media ${attr.id} is not one of the status's media`);
+  }
+  const mentioned = mentionedAccounts(ctx, extractMentions(input.text), input.mentions);
+  const content = formatStatusText(ctx, input.text, mentioned);
   const now = Date.now();
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     saveRevision(ctx, status, now);
     ctx.store.db
       .update(statuses)
@@ -328,7 +319,7 @@ export async function editStatus(
     setMentionsAndTags(
       ctx,
       id,
-      [...resolved.values()].map((a) => a.id),
+      [...mentioned.values()].map((a) => a.id),
       extractHashtags(input.text),
     );
     ctx.store.db
@@ -337,37 +328,32 @@ export async function editStatus(
       .where(eq(mediaAttachments.statusId, id))
       .run();
     attachMedia(ctx, local.id, id, mediaIds);
+    for (const attr of input.mediaAttributes ?? []) {
+      ctx.store.db
+        .update(mediaAttachments)
+        .set({
+          ...(attr.description !== undefined ? { description: attr.description } : {}),
+          ...(attr.focus
+            ? { focusX: Math.round(attr.focus[0] * 1000), focusY: Math.round(attr.focus[1] * 1000) }
+            : {}),
+        })
+        .where(and(eq(mediaAttachments.id, attr.id), eq(mediaAttachments.statusId, id)))
+        .run();
+    }
     applyPollEdit(ctx, id, input.poll ?? null, now);
-    const view = loadStatusView(ctx.store.db, id);
-    if (!view) throw new Error("status vanished inside its transaction");
-    const parentAuthor = status.inReplyToAccountId
-      ? (ctx.store.db.select().from(accounts).where(eq(accounts.id, status.inReplyToAccountId)).get() ?? null)
-      : null;
-    effects.deliver(
-      ctx,
-      renderUpdate(view, ctx.urls),
-      audienceInboxes(ctx, local, status.visibility, view.mentions, parentAuthor),
-      local.id,
-    );
-    effects.updated.push(id);
+    uow.record({ type: "StatusEdited", status: mustStatus(ctx, id) });
   });
 }
 
 /** Deletes a local status (and its boosts); returns the row as it was, for redraft. */
 export function deleteStatus(ctx: Context, id: string): StatusRow {
-  const { local, status } = ownStatus(ctx, id);
-  const view = loadStatusView(ctx.store.db, id);
-  if (!view) throw new UserError("status not found", 404);
-  commit(ctx, (effects) => {
-    const inboxes = audienceInboxes(ctx, local, status.visibility, view.mentions, null);
-    tombstone(ctx, effects, status);
-    effects.deliver(ctx, renderDelete(view, ctx.urls), inboxes, local.id);
-  });
+  const { status } = ownStatus(ctx, id);
+  commit(ctx, (uow) => tombstone(ctx, uow, status));
   return status;
 }
 
 /** Marks a status deleted and removes it from every list it appears in. */
-function tombstone(ctx: Context, effects: Effects, status: StatusRow) {
+function tombstone(ctx: Context, uow: UnitOfWork, status: StatusRow) {
   const now = Date.now();
   ctx.store.db
     .update(statuses)
@@ -376,26 +362,14 @@ function tombstone(ctx: Context, effects: Effects, status: StatusRow) {
     .run();
   ctx.store.db.delete(homeFeed).where(eq(homeFeed.statusId, status.id)).run();
   ctx.store.db.delete(notifications).where(eq(notifications.statusId, status.id)).run();
-  // Boosts of it go with it.
-  const boosts = ctx.store.db
-    .select({ id: statuses.id })
-    .from(statuses)
-    .where(eq(statuses.reblogOfId, status.id))
-    .all();
+  // Boosts of it go with it; other servers drop theirs when they hear of the Delete.
+  const boosts = ctx.store.db.select().from(statuses).where(eq(statuses.reblogOfId, status.id)).all();
   for (const boost of boosts) {
     ctx.store.db.delete(statuses).where(eq(statuses.id, boost.id)).run();
   }
   if (status.inReplyToId) bumpReplies(ctx, status.inReplyToId, -1);
-  effects.deleted.push(status.id, ...boosts.map((b) => b.id));
-}
-
-/** Visibility of a remote object from its addressing. */
-export function visibilityFrom(to: string[], cc: string[], followersUrl: string | null): Visibility {
-  const isPublic = (v: string) => v === PUBLIC || v === "as:Public" || v === "Public";
-  if (to.some(isPublic)) return "public";
-  if (cc.some(isPublic)) return "unlisted";
-  if (followersUrl && [...to, ...cc].includes(followersUrl)) return "private";
-  return "direct";
+  uow.record({ type: "StatusDeleted", status: mustStatus(ctx, status.id) });
+  for (const boost of boosts) uow.record({ type: "StatusDeleted", status: boost });
 }
 
 /**
@@ -403,17 +377,17 @@ export function visibilityFrom(to: string[], cc: string[], followersUrl: string 
  * see it in the home timeline, the local account is notified when mentioned. An already known note is left as
  * it is (edits come through `receiveNoteUpdate`). Returns the status id.
  */
-export function receiveNote(ctx: Context, author: AccountRow, note: ParsedNote): string {
+export function receiveNote(ctx: Context, author: AccountRow, note: RemoteNote): string {
   if (note.attributedTo !== author.uri) throw new UserError("the note's author is not the actor", 403);
   const existing = findStatusByUri(ctx.store.db, note.uri);
   if (existing) return existing.id;
   const local = findLocalUser(ctx.store.db)?.account ?? null;
-  const visibility = visibilityFrom(note.to, note.cc, author.followersUrl);
+  const visibility = note.visibility;
   const mentionedAccounts = knownAccounts(ctx, note.mentions);
   const parent = note.inReplyTo ? findStatusByUri(ctx.store.db, note.inReplyTo) : null;
   const id = newId(note.published);
 
-  return commit(ctx, (effects) => {
+  return commit(ctx, (uow) => {
     ctx.store.db
       .insert(statuses)
       .values({
@@ -444,7 +418,7 @@ export function receiveNote(ctx: Context, author: AccountRow, note: ParsedNote):
       note.hashtags,
     );
     storeRemoteMedia(ctx, author.id, id, note);
-    storeRemotePoll(ctx, id, note);
+    if (note.poll) storeRemotePoll(ctx, id, note.poll);
     if (parent) bumpReplies(ctx, parent.id, 1);
     ctx.store.db
       .update(accounts)
@@ -462,24 +436,35 @@ export function receiveNote(ctx: Context, author: AccountRow, note: ParsedNote):
           .onConflictDoNothing()
           .run();
       }
-      if (mentionsLocal) effects.notified(addNotification(ctx, "mention", author.id, id));
+      if (mentionsLocal) addNotification(ctx, uow, "mention", author.id, id);
       else if (follow?.state === "accepted" && follow.notify && !note.inReplyTo) {
-        effects.notified(addNotification(ctx, "status", author.id, id));
+        addNotification(ctx, uow, "status", author.id, id);
       }
     }
-    effects.created.push(id);
+    uow.record({ type: "StatusCreated", status: mustStatus(ctx, id) });
     return id;
   });
 }
 
-/** An Update of a remote Note: the previous version goes to the history. */
-export function receiveNoteUpdate(ctx: Context, author: AccountRow, note: ParsedNote): string | null {
+/**
+ * An Update of a remote Note. It is an edit only when `updated` moved on past the version we have: then the
+ * previous version goes to the history. Otherwise it is a refresh (Mastodon re-sends a poll as votes come in):
+ * only the poll's counts change, and the local vote, the poll's id and the history stay.
+ */
+export function receiveNoteUpdate(ctx: Context, author: AccountRow, note: RemoteNote): string | null {
   const existing = findStatusByUri(ctx.store.db, note.uri);
   if (!existing || existing.deletedAt !== null) return existing ? null : receiveNote(ctx, author, note);
   if (existing.accountId !== author.id) throw new UserError("only the author may update a note", 403);
-  const at = note.updated ?? Date.now();
-  if (existing.editedAt !== null && at <= existing.editedAt) return existing.id;
-  return commit(ctx, (effects) => {
+  const edited = note.updated !== null && note.updated > (existing.editedAt ?? existing.createdAt);
+  if (!edited) {
+    if (note.poll) {
+      const poll = note.poll;
+      commit(ctx, () => storeRemotePoll(ctx, existing.id, poll));
+    }
+    return existing.id;
+  }
+  const at = note.updated as number;
+  return commit(ctx, (uow) => {
     saveRevision(ctx, existing, at);
     ctx.store.db
       .update(statuses)
@@ -501,11 +486,9 @@ export function receiveNoteUpdate(ctx: Context, author: AccountRow, note: Parsed
     );
     ctx.store.db.delete(mediaAttachments).where(eq(mediaAttachments.statusId, existing.id)).run();
     storeRemoteMedia(ctx, author.id, existing.id, note);
-    if (note.poll) {
-      ctx.store.db.delete(polls).where(eq(polls.statusId, existing.id)).run();
-      storeRemotePoll(ctx, existing.id, note);
-    }
-    // Everyone who boosted or was mentioned hears of the edit (Mastodon's "update" notification).
+    if (note.poll) storeRemotePoll(ctx, existing.id, note.poll);
+    else ctx.store.db.delete(polls).where(eq(polls.statusId, existing.id)).run();
+    // The local account hears of the edit of a status it boosted (Mastodon's "update" notification).
     const local = findLocalUser(ctx.store.db)?.account;
     if (local) {
       const boosted = ctx.store.db
@@ -513,9 +496,9 @@ export function receiveNoteUpdate(ctx: Context, author: AccountRow, note: Parsed
         .from(statuses)
         .where(and(eq(statuses.reblogOfId, existing.id), eq(statuses.accountId, local.id)))
         .get();
-      if (boosted) effects.notified(addNotification(ctx, "update", author.id, existing.id));
+      if (boosted) addNotification(ctx, uow, "update", author.id, existing.id);
     }
-    effects.updated.push(existing.id);
+    uow.record({ type: "StatusEdited", status: mustStatus(ctx, existing.id) });
     return existing.id;
   });
 }
@@ -525,17 +508,20 @@ export function receiveNoteDelete(ctx: Context, author: AccountRow, uri: string)
   const status = findStatusByUri(ctx.store.db, uri);
   if (!status || status.deletedAt !== null) return false;
   if (status.accountId !== author.id) throw new UserError("only the author may delete a note", 403);
-  commit(ctx, (effects) => {
-    if (status.reblogOfId) {
-      // The Delete of a boost's activity id (some servers send it instead of Undo).
-      ctx.store.db.delete(statuses).where(eq(statuses.id, status.id)).run();
-      bumpReblogs(ctx, status.reblogOfId, -1);
-      effects.deleted.push(status.id);
-      return;
-    }
-    tombstone(ctx, effects, status);
+  commit(ctx, (uow) => {
+    if (status.reblogOfId) removeBoost(ctx, uow, status);
+    else tombstone(ctx, uow, status);
   });
   return true;
+}
+
+/** Removes a boost (undone, or its booster gone). */
+export function removeBoost(ctx: Context, uow: UnitOfWork, boost: StatusRow): void {
+  const target = findStatusById(ctx.store.db, boost.reblogOfId as string);
+  ctx.store.db.delete(statuses).where(eq(statuses.id, boost.id)).run();
+  if (!target) return;
+  bumpReblogs(ctx, target.id, -1);
+  uow.record({ type: "Unreblogged", boost, target });
 }
 
 export function bumpReblogs(ctx: Context, statusId: string, delta: number) {
@@ -556,7 +542,7 @@ function knownAccounts(ctx: Context, uris: string[]): AccountRow[] {
     .all();
 }
 
-function storeRemoteMedia(ctx: Context, accountId: string, statusId: string, note: ParsedNote) {
+function storeRemoteMedia(ctx: Context, accountId: string, statusId: string, note: RemoteNote) {
   note.attachments.slice(0, 16).forEach((a, position) => {
     ctx.store.db
       .insert(mediaAttachments)
@@ -579,38 +565,17 @@ function storeRemoteMedia(ctx: Context, accountId: string, statusId: string, not
   });
 }
 
-function storeRemotePoll(ctx: Context, statusId: string, note: ParsedNote) {
-  if (!note.poll) return;
-  const now = Date.now();
-  ctx.store.db
-    .insert(polls)
-    .values({
-      id: newId(now),
-      statusId,
-      options: note.poll.options,
-      multiple: note.poll.multiple,
-      votersCount: note.poll.votersCount,
-      expiresAt: note.poll.endTime,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .run();
-}
-
 /** Statuses of a deleted remote actor are tombstoned and its follows removed. */
 export function removeRemoteActor(ctx: Context, actor: AccountRow): void {
-  commit(ctx, (effects) => {
+  commit(ctx, (uow) => {
     const rows = ctx.store.db
       .select()
       .from(statuses)
       .where(and(eq(statuses.accountId, actor.id), isNull(statuses.deletedAt)))
       .all();
     for (const status of rows) {
-      if (status.reblogOfId) {
-        ctx.store.db.delete(statuses).where(eq(statuses.id, status.id)).run();
-        bumpReblogs(ctx, status.reblogOfId, -1);
-        effects.deleted.push(status.id);
-      } else tombstone(ctx, effects, status);
+      if (status.reblogOfId) removeBoost(ctx, uow, status);
+      else tombstone(ctx, uow, status);
     }
     ctx.store.db.run(sql`DELETE FROM follows WHERE follower_id = ${actor.id} OR following_id = ${actor.id}`);
     ctx.store.db.update(accounts).set({ goneAt: Date.now() }).where(eq(accounts.id, actor.id)).run();

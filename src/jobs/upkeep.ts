@@ -5,7 +5,8 @@
  *   never takes that long, so its process lost it) and the worker is woken;
  * - every hour: delete delivery jobs done more than a day ago and failed more than a week ago, the outbound
  *   activities left without any job, and the inbox de-duplication ids (inbox_seen) older than 7 days;
- * - every minute: a "poll" notification for each ended poll of the account's or that it voted in;
+ * - every minute: a "poll" notification for each ended poll of the account's or that it voted in, the final
+ *   counts of ended local polls to other servers, and the new counts of local polls that got votes;
  * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day.
  *
  * Remote actors need no periodic pass: a cached actor is refreshed when it is next used and its fetched_at
@@ -14,7 +15,7 @@
 import { and, eq, lt, sql } from "drizzle-orm";
 import type { ScheduledTask } from "node-cron";
 import type { Context } from "../context.js";
-import { notifyEndedPolls } from "../core/polls.js";
+import { notifyEndedPolls, refreshPollResults } from "../core/polls.js";
 import { requeueStuckJobs } from "../federation/delivery/worker.js";
 import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboxSeen, outboundActivities } from "../store/schema.js";
@@ -108,7 +109,7 @@ export function startUpkeep(ctx: Context): Upkeep {
         ),
         cron.schedule(
           "* * * * *",
-          guarded("polls", () => notifyEndedPolls(ctx)),
+          guarded("polls", () => notifyEndedPolls(ctx) + refreshPollResults(ctx)),
           { ...options, name: "wren-ended-polls" },
         ),
         cron.schedule(

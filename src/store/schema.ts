@@ -342,10 +342,15 @@ export const polls = sqliteTable(
     expiresAt: integer("expires_at"),
     /** When the "poll" notification for its end was made (own polls and polls the local account voted in). */
     endNotifiedAt: integer("end_notified_at"),
+    /** A local poll got votes: its new counts go to other servers at this time (debounced, see core/polls.ts). */
+    refreshDueAt: integer("refresh_due_at"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("polls_expires").on(t.endNotifiedAt, t.expiresAt)],
+  (t) => [
+    index("polls_expires").on(t.endNotifiedAt, t.expiresAt),
+    index("polls_refresh_due").on(t.refreshDueAt),
+  ],
 );
 
 export const pollVotes = sqliteTable(

@@ -6,6 +6,7 @@
  */
 import { and, eq, gt, inArray, isNull, or } from "drizzle-orm";
 import type { Context } from "../context.js";
+import type { DomainEvent } from "../core/events.js";
 import { hasScope } from "../core/scopes.js";
 import type { Auth } from "../http/mastodon/auth.js";
 import { renderNotifications, renderStatus } from "../http/mastodon/entities.js";
@@ -97,8 +98,8 @@ export class StreamingHub {
   /** Connections being opened (an upgrade waiting for `ws` to load): they count against the limit. */
   #reserved = 0;
   #closed = false;
-  #listening = false;
   #heartbeat: NodeJS.Timeout | null = null;
+  #unsubscribe: (() => void) | null = null;
   #queue: (() => void)[] = [];
   #scheduled = false;
 
@@ -238,13 +239,7 @@ export class StreamingHub {
   // ---- Connections ----
 
   #start(): void {
-    if (!this.#listening) {
-      this.#listening = true;
-      this.#ctx.events.on("status.created", this.#onCreated);
-      this.#ctx.events.on("status.updated", this.#onUpdated);
-      this.#ctx.events.on("status.deleted", this.#onDeleted);
-      this.#ctx.events.on("notification.created", this.#onNotification);
-    }
+    this.#unsubscribe ??= this.#ctx.events.onCommit(this.#onEvent);
     if (!this.#heartbeat) {
       this.#heartbeat = setInterval(() => this.heartbeat(), this.limits.heartbeatMs);
       this.#heartbeat.unref();
@@ -253,13 +248,8 @@ export class StreamingHub {
 
   /** No connection left: stop listening and probing, so an idle server does no streaming work at all. */
   #stop(): void {
-    if (this.#listening) {
-      this.#listening = false;
-      this.#ctx.events.off("status.created", this.#onCreated);
-      this.#ctx.events.off("status.updated", this.#onUpdated);
-      this.#ctx.events.off("status.deleted", this.#onDeleted);
-      this.#ctx.events.off("notification.created", this.#onNotification);
-    }
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
     if (this.#heartbeat) {
       clearInterval(this.#heartbeat);
       this.#heartbeat = null;
@@ -325,10 +315,23 @@ export class StreamingHub {
 
   // ---- Events ----
 
-  readonly #onCreated = (id: string) => this.#defer(() => this.#statusEvent(id, "update"));
-  readonly #onUpdated = (id: string) => this.#defer(() => this.#statusEvent(id, "status.update"));
-  readonly #onDeleted = (id: string) => this.#defer(() => this.#deleteEvent(id));
-  readonly #onNotification = (id: string) => this.#defer(() => this.#notificationEvent(id));
+  /** The domain events that streams show, after their commit. */
+  readonly #onEvent = (event: DomainEvent) => {
+    switch (event.type) {
+      case "StatusCreated":
+        return this.#defer(() => this.#statusEvent(event.status.id, "update"));
+      case "Reblogged":
+        return this.#defer(() => this.#statusEvent(event.boost.id, "update"));
+      case "StatusEdited":
+        return this.#defer(() => this.#statusEvent(event.status.id, "status.update"));
+      case "StatusDeleted":
+        return this.#defer(() => this.#deleteEvent(event.status.id));
+      case "Unreblogged":
+        return this.#defer(() => this.#deleteEvent(event.boost.id));
+      case "NotificationCreated":
+        return this.#defer(() => this.#notificationEvent(event.notificationId));
+    }
+  };
 
   /**
    * Events arrive synchronously from the request (or inbox job) that committed the change: the work is done

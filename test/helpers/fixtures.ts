@@ -2,7 +2,9 @@
 // activities they cause, and the shape checks of Mastodon entities.
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
+import type { RemoteNote } from "../../src/core/remote.js";
 import { receiveNote } from "../../src/core/statuses.js";
+import { toRemoteNote } from "../../src/federation/vocab/parse.js";
 import type { ParsedNote } from "../../src/federation/vocab/types.js";
 import type { AccountRow } from "../../src/store/accounts.js";
 import { newId } from "../../src/store/ids.js";
@@ -49,30 +51,36 @@ export function remoteAccount(
 
 let noteSeq = 0;
 
-/** A public Note by `author` as the federation parser would hand it over, each with its own URI. */
-export function parsedNote(author: AccountRow, overrides: Partial<ParsedNote> = {}): ParsedNote {
+/**
+ * A public Note by `author` as the federation layer hands it to the core, each with its own URI. Overrides may
+ * give the addressing (`to`, `cc`), which is read into a visibility as the inbox does.
+ */
+export function parsedNote(author: AccountRow, overrides: Partial<ParsedNote> = {}): RemoteNote {
   noteSeq += 1;
-  return {
-    uri: `${author.uri}/statuses/${Date.now()}${noteSeq}`,
-    type: "Note",
-    url: null,
-    attributedTo: author.uri,
-    content: `<p>remote note ${noteSeq}</p>`,
-    summary: "",
-    sensitive: false,
-    language: "en",
-    published: Date.now(),
-    updated: null,
-    inReplyTo: null,
-    to: [PUBLIC],
-    cc: [author.followersUrl ?? ""],
-    mentions: [],
-    hashtags: [],
-    emojis: [],
-    attachments: [],
-    poll: null,
-    ...overrides,
-  };
+  return toRemoteNote(
+    {
+      uri: `${author.uri}/statuses/${Date.now()}${noteSeq}`,
+      type: "Note",
+      url: null,
+      attributedTo: author.uri,
+      content: `<p>remote note ${noteSeq}</p>`,
+      summary: "",
+      sensitive: false,
+      language: "en",
+      published: Date.now(),
+      updated: null,
+      inReplyTo: null,
+      to: [PUBLIC],
+      cc: [author.followersUrl ?? ""],
+      mentions: [],
+      hashtags: [],
+      emojis: [],
+      attachments: [],
+      poll: null,
+      ...overrides,
+    },
+    author,
+  );
 }
 
 /** Receives a parsedNote by `author` through the core; returns the new status id. */

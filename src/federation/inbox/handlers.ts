@@ -1,15 +1,14 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
-import { addNotification, commit, isBlocked } from "../../core/common.js";
+import { addNotification, isBlocked } from "../../core/common.js";
 import {
   findFollow,
-  follow,
   receiveFollow,
   receiveFollowAccepted,
   receiveFollowRejected,
+  receiveMove,
   removeFollower,
-  unfollow,
 } from "../../core/follows.js";
 import {
   hasFollowRelation,
@@ -17,16 +16,26 @@ import {
   receiveBlock,
   receiveLike,
   receiveUndoAnnounce,
+  receiveUndoBlock,
   receiveUndoLike,
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
 import { receiveNote, receiveNoteDelete, receiveNoteUpdate, removeRemoteActor } from "../../core/statuses.js";
+import { commit } from "../../core/unit-of-work.js";
 import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { newId } from "../../store/ids.js";
-import { accounts, follows, reports, statuses } from "../../store/schema.js";
+import { follows, reports, statuses } from "../../store/schema.js";
 import { findStatusByUri } from "../../store/statuses.js";
 import { fetchObject, persistActor, resolveActor } from "../resolve.js";
-import { asArray, asString, idOf, parseActor, parseNote } from "../vocab/parse.js";
+import {
+  asArray,
+  asString,
+  idOf,
+  parseActor,
+  parseNote,
+  toRemoteNote,
+  visibilityFrom,
+} from "../vocab/parse.js";
 import { ACTOR_TYPES } from "../vocab/types.js";
 import type { Inbound } from "./receive.js";
 
@@ -69,7 +78,7 @@ async function noteOf(ctx: Context, actor: AccountRow, object: unknown) {
   if (note.uri !== id) throw new UserError("the object's id changed when it was fetched", 400);
   if (note.attributedTo !== actor.uri)
     throw new UserError(`the object is attributed to ${note.attributedTo}, not to the actor`, 403);
-  return note;
+  return toRemoteNote(note, actor);
 }
 
 function localActor(ctx: Context): AccountRow {
@@ -159,8 +168,8 @@ const HANDLERS: Record<string, Handler> = {
     if (innerType === "Announce" || !innerType) {
       if (receiveUndoAnnounce(ctx, actor, objectId)) return;
     }
-    if (innerType === "Block") {
-      ctx.log.debug({ actor: actor.uri, local: local.uri }, "unblocked by a remote account");
+    if (innerType === "Block" && idOf(isObject(object) ? object.object : null) === local.uri) {
+      receiveUndoBlock(ctx, actor);
     }
   },
 
@@ -227,25 +236,24 @@ const HANDLERS: Record<string, Handler> = {
       const author = await resolveActor(ctx, note.attributedTo);
       if (hostOf(author.uri) !== hostOf(note.uri))
         throw new UserError("the boosted object is not on its author's host", 403);
-      const id = receiveNote(ctx, author, note);
+      const id = receiveNote(ctx, author, toRemoteNote(note, author));
       target = findStatusByUri(ctx.store.db, note.uri);
       if (!target || target.id !== id) return;
     }
+    const addressees = (value: unknown) =>
+      asArray(value)
+        .map(idOf)
+        .filter((v): v is string => v !== null);
     receiveAnnounce(ctx, actor, target, {
       uri: inbound.id,
       published: Date.parse(asString(activity.published) ?? "") || Date.now(),
-      to: asArray(activity.to)
-        .map(idOf)
-        .filter((v): v is string => v !== null),
-      cc: asArray(activity.cc)
-        .map(idOf)
-        .filter((v): v is string => v !== null),
+      visibility: visibilityFrom(addressees(activity.to), addressees(activity.cc), actor.followersUrl),
     });
   },
 
-  Block(ctx, actor, activity) {
+  Block(ctx, actor, activity, inbound) {
     if (idOf(activity.object) !== localActor(ctx).uri) return;
-    receiveBlock(ctx, actor);
+    receiveBlock(ctx, actor, inbound.id);
   },
 
   async Move(ctx, actor, activity) {
@@ -257,14 +265,7 @@ const HANDLERS: Record<string, Handler> = {
     if (!target.alsoKnownAs.includes(actor.uri)) {
       throw new UserError("the Move target does not list the moving account in alsoKnownAs", 422);
     }
-    ctx.store.db.update(accounts).set({ movedToUri: target.uri }).where(eq(accounts.id, actor.id)).run();
-    const local = localActor(ctx);
-    const existing = findFollow(ctx, local.id, actor.id);
-    if (existing) {
-      follow(ctx, target, { reblogs: existing.showReblogs, notify: existing.notify });
-      unfollow(ctx, actor);
-    }
-    commit(ctx, (effects) => effects.notified(addNotification(ctx, "moved", actor.id)));
+    receiveMove(ctx, actor, target);
   },
 
   Flag(ctx, actor, activity, inbound) {
@@ -281,7 +282,7 @@ const HANDLERS: Record<string, Handler> = {
     const statusIds = objects
       .map((uri) => findStatusByUri(ctx.store.db, uri)?.id)
       .filter((id): id is string => id !== undefined);
-    commit(ctx, (effects) => {
+    commit(ctx, (uow) => {
       const id = newId();
       ctx.store.db
         .insert(reports)
@@ -296,7 +297,7 @@ const HANDLERS: Record<string, Handler> = {
         })
         .onConflictDoNothing()
         .run();
-      effects.notified(addNotification(ctx, "admin.report", actor.id, null, id));
+      addNotification(ctx, uow, "admin.report", actor.id, null, id);
     });
   },
 

@@ -1,7 +1,7 @@
 import type { Context } from "../../context.js";
 import type { AccountRow, KeyPairRow } from "../../store/accounts.js";
 import { ed25519PublicKeyToMultibase } from "../keys.js";
-import { ACTOR_CONTEXT } from "./context.js";
+import { ACTOR_CONTEXT, PUBLIC } from "./context.js";
 
 function publicKeys(
   owner: string,
@@ -101,5 +101,23 @@ export function renderInstanceActor(ctx: Context, keys: { rsa?: KeyPairRow; ed25
     discoverable: false,
     indexable: false,
     ...publicKeys(id, { main: urls.instanceMainKey, ed25519: urls.instanceEd25519Key }, keys),
+  };
+}
+
+/** The Update of the actor, with the whole Person embedded, as Mastodon sends it on a profile change. */
+export function renderActorUpdate(
+  ctx: Context,
+  account: AccountRow,
+  keys: { rsa?: KeyPairRow; ed25519?: KeyPairRow },
+) {
+  const { "@context": context, ...person } = renderPerson(ctx, account, keys);
+  return {
+    "@context": context,
+    id: `${person.id}#updates/${account.updatedAt}`,
+    type: "Update",
+    actor: person.id,
+    to: [PUBLIC],
+    cc: [person.followers],
+    object: person,
   };
 }

@@ -1,5 +1,5 @@
 import type { AccountRow } from "../../store/accounts.js";
-import type { StatusView } from "../../store/statuses.js";
+import type { StatusRow, StatusView } from "../../store/statuses.js";
 import type { Urls } from "../urls.js";
 import { ACTOR_CONTEXT, PUBLIC } from "./context.js";
 
@@ -148,17 +148,71 @@ export function renderDelete(view: StatusView, urls: Urls) {
 export function renderAnnounce(view: StatusView) {
   const target = view.reblog;
   if (!target) throw new Error("renderAnnounce needs a boost");
-  const followers = view.account.followersUrl ?? `${view.account.uri}/followers`;
-  const { to, cc } = addressing(view.status.visibility, followers, []);
+  return renderAnnounceOf(view.status, view.account, target.status.uri, target.account.uri);
+}
+
+/** The Announce of a boost from its parts (an undone boost has no row left to make a view of). */
+export function renderAnnounceOf(
+  boost: StatusRow,
+  booster: AccountRow,
+  targetUri: string,
+  targetAuthor: string,
+) {
+  const followers = booster.followersUrl ?? `${booster.uri}/followers`;
+  const { to, cc } = addressing(boost.visibility, followers, []);
   return {
     "@context": OBJECT_CONTEXT,
-    id: `${view.status.uri}/activity`,
+    id: `${boost.uri}/activity`,
     type: "Announce",
-    actor: view.account.uri,
-    published: iso(view.status.createdAt),
+    actor: booster.uri,
+    published: iso(boost.createdAt),
     to,
-    cc: [...cc, target.account.uri],
-    object: target.status.uri,
+    cc: [...cc, targetAuthor],
+    object: targetUri,
+  };
+}
+
+/**
+ * New counts of a local poll (after votes, and when it closes), as Mastodon sends them: an Update of the
+ * Question without `updated`, so that no server takes it for an edit. Its id is new each time.
+ */
+export function renderPollRefresh(view: StatusView, urls: Urls, now = Date.now()) {
+  const note = renderNote(view, urls);
+  delete note.updated;
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${view.status.uri}#poll-updates/${now}`,
+    type: "Update",
+    actor: view.account.uri,
+    to: note.to,
+    cc: note.cc,
+    object: note,
+  };
+}
+
+/** A vote as Mastodon sends it: a Create of a Note with `name`, addressed to the poll's author only. */
+export function renderVote(
+  voter: AccountRow,
+  authorUri: string,
+  questionUri: string,
+  title: string,
+  voteId: string,
+) {
+  const id = `${voter.uri}#votes/${voteId}`;
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${id}/activity`,
+    type: "Create",
+    actor: voter.uri,
+    to: [authorUri],
+    object: {
+      id,
+      type: "Note",
+      name: title,
+      attributedTo: voter.uri,
+      to: [authorUri],
+      inReplyTo: questionUri,
+    },
   };
 }
 

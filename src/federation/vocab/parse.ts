@@ -5,6 +5,8 @@
  * most MAX_URL_LENGTH characters. Nothing here fetches: what is not embedded is left out.
  */
 import { createPublicKey } from "node:crypto";
+import type { RemoteNote } from "../../core/remote.js";
+import type { Visibility } from "../../core/statuses.js";
 import type { CustomEmoji, ProfileField } from "../../store/schema.js";
 import { multibaseToEd25519PublicKey, toBase64Url } from "../keys.js";
 import { escapeHtml, sanitizeHtml, sanitizePlain } from "../sanitize.js";
@@ -605,4 +607,19 @@ export function parseNote(json: unknown): ParsedNote {
     attachments,
     poll: type === "Question" ? parsePoll(json, now) : null,
   };
+}
+
+/** Visibility of a remote object from its addressing (the reverse of vocab/note.ts `addressing`). */
+export function visibilityFrom(to: string[], cc: string[], followersUrl: string | null): Visibility {
+  const isPublic = (v: string) => v === PUBLIC || v === "as:Public" || v === "Public";
+  if (to.some(isPublic)) return "public";
+  if (cc.some(isPublic)) return "unlisted";
+  if (followersUrl && [...to, ...cc].includes(followersUrl)) return "private";
+  return "direct";
+}
+
+/** A parsed note as the core takes it: its addressing read as a visibility against its author's followers. */
+export function toRemoteNote(note: ParsedNote, author: { followersUrl: string | null }): RemoteNote {
+  const { to, cc, ...rest } = note;
+  return { ...rest, visibility: visibilityFrom(to, cc, author.followersUrl) };
 }

@@ -2,6 +2,7 @@
  * Remote ActivityStreams objects after validation: plain values with HTML already sanitised. The parsers in
  * parse.ts produce these; the core consumes them and never looks at raw JSON.
  */
+import type { RemoteNote } from "../../core/remote.js";
 import type { CustomEmoji, ProfileField } from "../../store/schema.js";
 
 export const ACTOR_TYPES = ["Person", "Service", "Application", "Group", "Organization"] as const;
@@ -49,43 +50,10 @@ export interface ParsedActor {
   statusesCount: number | null;
 }
 
-export interface ParsedAttachment {
-  url: string;
-  mediaType: string | null;
-  /** image, gifv, video, audio or unknown, from the media type and AS2 type. */
-  kind: "image" | "gifv" | "video" | "audio" | "unknown";
-  description: string | null;
-  blurhash: string | null;
-  focalPoint: [number, number] | null;
-  width: number | null;
-  height: number | null;
-}
+export type { RemoteAttachment as ParsedAttachment } from "../../core/remote.js";
 
-export interface ParsedNote {
-  uri: string;
-  type: "Note" | "Article" | "Page" | "Question";
-  url: string | null;
-  attributedTo: string;
-  /** Sanitised HTML; for Article with a name, the name is prepended as a heading-free paragraph. */
-  content: string;
-  summary: string;
-  sensitive: boolean;
-  language: string | null;
-  published: number;
-  updated: number | null;
-  inReplyTo: string | null;
+/** A Note as parsed, with its addressing: `toRemoteNote` turns the addressing into a visibility for the core. */
+export interface ParsedNote extends Omit<RemoteNote, "visibility"> {
   to: string[];
   cc: string[];
-  /** hrefs of Mention tags. */
-  mentions: string[];
-  /** Hashtag names without '#'. */
-  hashtags: string[];
-  emojis: CustomEmoji[];
-  attachments: ParsedAttachment[];
-  poll: {
-    multiple: boolean;
-    options: { title: string; votes: number }[];
-    endTime: number | null;
-    votersCount: number | null;
-  } | null;
 }

@@ -11,7 +11,7 @@ import { requireLocalAccount } from "../../core/common.js";
 import { receiveNote } from "../../core/statuses.js";
 import { FetchError } from "../../federation/fetch.js";
 import { fetchObject, ResolveError, resolveActor } from "../../federation/resolve.js";
-import { asArray, isObject, ParseError, parseNote } from "../../federation/vocab/parse.js";
+import { asArray, isObject, ParseError, parseNote, toRemoteNote } from "../../federation/vocab/parse.js";
 import { ACTOR_TYPES } from "../../federation/vocab/types.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { isId } from "../../store/ids.js";
@@ -95,7 +95,7 @@ async function resolveUrl(ctx: Context, url: string): Promise<{ account?: Accoun
     if (hostOf(note.uri) !== hostOf(note.attributedTo)) return {};
     const author = await resolveActor(ctx, note.attributedTo);
     if (hostOf(author.uri) !== hostOf(note.uri)) return {};
-    receiveNote(ctx, author, note);
+    receiveNote(ctx, author, toRemoteNote(note, author));
     const stored = findStatusByUri(ctx.store.db, note.uri);
     return stored ? { status: stored } : {};
   } catch (error) {

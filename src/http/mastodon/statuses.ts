@@ -24,6 +24,7 @@ import {
   VISIBILITIES,
   type Visibility,
 } from "../../core/statuses.js";
+import { resolveMentions } from "../../federation/mentions.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { isId } from "../../store/ids.js";
 import { accounts, idempotencyKeys, mediaAttachments, polls, statusEdits } from "../../store/schema.js";
@@ -238,10 +239,11 @@ async function postStatus(ctx: Context, c: C): Promise<Response> {
     const lang = preferences(ctx)["posting:default:language"];
     input.language = typeof lang === "string" && lang !== "" ? lang : null;
   }
+  const post = async () => createStatus(ctx, { ...input, mentions: await resolveMentions(ctx, input.text) });
   let id: string;
   if (key) {
     const flightKey = `${auth.tokenId}\u0000${key}`;
-    const created = createStatus(ctx, input);
+    const created = post();
     inFlight.set(flightKey, created);
     try {
       id = await created;
@@ -249,7 +251,7 @@ async function postStatus(ctx: Context, c: C): Promise<Response> {
     } finally {
       inFlight.delete(flightKey);
     }
-  } else id = await createStatus(ctx, input);
+  } else id = await post();
   return c.json(renderStatus(ctx, reload(ctx, id), viewerId));
 }
 
@@ -380,23 +382,12 @@ export function statusRoutes(ctx: Context) {
     if (!existing || existing.deletedAt !== null || existing.accountId !== viewerId || existing.reblogOfId)
       throw notFound();
     const input = statusInput(ctx, params);
-    const attributes = mediaAttributes(params);
-    for (const attr of attributes) {
-      if (!input.mediaIds?.includes(attr.id))
-        throw new UserError(`media ${attr.id} is not one of the status's media`);
-    }
-    await editStatus(ctx, id, { ...input, language: input.language ?? existing.language });
-    for (const attr of attributes) {
-      db.update(mediaAttachments)
-        .set({
-          ...(attr.description !== undefined ? { description: attr.description } : {}),
-          ...(attr.focus
-            ? { focusX: Math.round(attr.focus[0] * 1000), focusY: Math.round(attr.focus[1] * 1000) }
-            : {}),
-        })
-        .where(and(eq(mediaAttachments.id, attr.id), eq(mediaAttachments.statusId, id)))
-        .run();
-    }
+    editStatus(ctx, id, {
+      ...input,
+      language: input.language ?? existing.language,
+      mediaAttributes: mediaAttributes(params),
+      mentions: await resolveMentions(ctx, input.text),
+    });
     return c.json(renderStatus(ctx, reload(ctx, id), viewerId));
   });
 

@@ -1,0 +1,50 @@
+/**
+ * What the core accepts from other servers: plain, validated values with HTML already sanitised. The
+ * federation layer parses ActivityStreams into these (src/federation/vocab/parse.ts); the core never sees JSON.
+ */
+import type { CustomEmoji } from "../store/schema.js";
+import type { Visibility } from "./statuses.js";
+
+export interface RemoteAttachment {
+  url: string;
+  mediaType: string | null;
+  /** image, gifv, video, audio or unknown, from the media type and AS2 type. */
+  kind: "image" | "gifv" | "video" | "audio" | "unknown";
+  description: string | null;
+  blurhash: string | null;
+  focalPoint: [number, number] | null;
+  width: number | null;
+  height: number | null;
+}
+
+export interface RemotePoll {
+  multiple: boolean;
+  options: { title: string; votes: number }[];
+  endTime: number | null;
+  votersCount: number | null;
+}
+
+export interface RemoteNote {
+  uri: string;
+  type: "Note" | "Article" | "Page" | "Question";
+  url: string | null;
+  attributedTo: string;
+  /** Sanitised HTML; for Article with a name, the name is prepended as a heading-free paragraph. */
+  content: string;
+  summary: string;
+  sensitive: boolean;
+  language: string | null;
+  published: number;
+  /** When the content last changed: an Update is an edit only when this moves on. */
+  updated: number | null;
+  inReplyTo: string | null;
+  /** From the addressing (to/cc), as the federation layer reads it. */
+  visibility: Visibility;
+  /** Actor URIs of Mention tags. */
+  mentions: string[];
+  /** Hashtag names without '#'. */
+  hashtags: string[];
+  emojis: CustomEmoji[];
+  attachments: RemoteAttachment[];
+  poll: RemotePoll | null;
+}

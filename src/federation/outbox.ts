@@ -1,0 +1,276 @@
+/**
+ * The federation outbox: the subscriber that turns the core's domain events into ActivityPub activities and
+ * delivery jobs. It runs inside the transaction of the change (a transactional outbox), so a change and its
+ * deliveries are written together or not at all. Who receives what (the audience) is decided here and only
+ * here; the core never knows that other servers exist.
+ */
+import { and, eq, isNotNull, isNull } from "drizzle-orm";
+import type { Context } from "../context.js";
+import type { DomainEvent, UnitOfWork } from "../core/events.js";
+import type { AccountRow } from "../store/accounts.js";
+import { findKeyPairs } from "../store/accounts.js";
+import { accounts, follows, pollVotes } from "../store/schema.js";
+import { loadStatusView, type StatusView } from "../store/statuses.js";
+import { enqueueActivity, targetInboxes } from "./delivery/enqueue.js";
+import { renderActorUpdate } from "./vocab/actor.js";
+import {
+  renderAnnounce,
+  renderAnnounceOf,
+  renderCreate,
+  renderDelete,
+  renderPollRefresh,
+  renderResponse,
+  renderSimple,
+  renderUpdate,
+  renderVote,
+} from "./vocab/note.js";
+
+type FollowActivity = { id: string; type: string; actor: string; object: string };
+
+export function registerOutbox(ctx: Context): void {
+  ctx.events.onTransaction((event, uow) => {
+    const send = (activity: object, inboxes: string[], signer: string) => {
+      if (enqueueActivity(ctx.store.db, activity, signer, inboxes)) wakeAfterCommit(ctx, uow);
+    };
+    deliver(ctx, event, send);
+  });
+}
+
+const woken = new WeakSet<UnitOfWork>();
+
+function wakeAfterCommit(ctx: Context, uow: UnitOfWork): void {
+  if (woken.has(uow)) return;
+  woken.add(uow);
+  uow.afterCommit(() => ctx.events.emit("delivery.queued"));
+}
+
+type Send = (activity: object, inboxes: string[], signer: string) => void;
+
+const isLocal = (account: AccountRow) => account.domain === null;
+const remoteInbox = (account: AccountRow) => (isLocal(account) ? [] : targetInboxes([account]));
+const unique = (...lists: string[][]) => [...new Set(lists.flat())];
+
+function deliver(ctx: Context, event: DomainEvent, send: Send): void {
+  const db = ctx.store.db;
+  switch (event.type) {
+    case "StatusCreated":
+    case "StatusEdited":
+    case "StatusDeleted": {
+      if (!event.status.local || event.status.reblogOfId) return;
+      const view = mustView(ctx, event.status.id);
+      const render =
+        event.type === "StatusCreated"
+          ? renderCreate
+          : event.type === "StatusEdited"
+            ? renderUpdate
+            : renderDelete;
+      send(render(view, ctx.urls), statusAudience(ctx, view), view.account.id);
+      return;
+    }
+    case "Reblogged": {
+      if (!event.boost.local) return;
+      const view = mustView(ctx, event.boost.id);
+      send(renderAnnounce(view), boostAudience(ctx, view.account, event.target.accountId), view.account.id);
+      return;
+    }
+    case "Unreblogged": {
+      if (!event.boost.local) return;
+      const booster = accountById(ctx, event.boost.accountId);
+      const author = accountById(ctx, event.target.accountId);
+      const announce = renderAnnounceOf(event.boost, booster, event.target.uri, author.uri);
+      send(
+        renderResponse("Undo", `${announce.id}/undo`, booster.uri, announce),
+        boostAudience(ctx, booster, author.id),
+        booster.id,
+      );
+      return;
+    }
+    case "Favourited":
+    case "Unfavourited": {
+      const liker = accountById(ctx, event.accountId);
+      if (!isLocal(liker)) return;
+      const like = renderSimple("Like", event.uri, liker.uri, event.status.uri);
+      const activity =
+        event.type === "Favourited" ? like : renderResponse("Undo", `${like.id}/undo`, liker.uri, like);
+      send(activity, remoteInbox(accountById(ctx, event.status.accountId)), liker.id);
+      return;
+    }
+    case "Followed":
+      if (isLocal(event.follower) && !isLocal(event.target))
+        send(
+          followActivity(event.follow, event.follower, event.target),
+          [inboxOf(event.target)],
+          event.follower.id,
+        );
+      return;
+    case "Unfollowed":
+      if (isLocal(event.follower) && !isLocal(event.target)) {
+        const follow = followActivity(event.follow, event.follower, event.target);
+        send(
+          renderResponse("Undo", `${follow.id}/undo`, event.follower.uri, follow),
+          [inboxOf(event.target)],
+          event.follower.id,
+        );
+      }
+      return;
+    case "FollowAccepted":
+    case "FollowRejected":
+      if (isLocal(event.target) && !isLocal(event.follower)) {
+        send(
+          answer(event, event.type === "FollowAccepted" ? "Accept" : "Reject"),
+          [inboxOf(event.follower)],
+          event.target.id,
+        );
+      }
+      return;
+    case "Blocked":
+    case "Unblocked": {
+      if (!isLocal(event.account) || isLocal(event.target)) return;
+      const inbox = [inboxOf(event.target)];
+      const block = renderSimple("Block", event.uri, event.account.uri, event.target.uri);
+      if (event.type === "Unblocked") {
+        send(renderResponse("Undo", `${block.id}/undo`, event.account.uri, block), inbox, event.account.id);
+        return;
+      }
+      // As Mastodon does: the follows the block ended are undone or refused too, so the other server's state
+      // matches ours even when it treats a Block as a mere notice (snac2 does).
+      for (const ended of event.endedFollows) {
+        if (ended.follower.id === event.account.id) {
+          const follow = followActivity(ended.follow, ended.follower, ended.target);
+          send(
+            renderResponse("Undo", `${follow.id}/undo`, event.account.uri, follow),
+            inbox,
+            event.account.id,
+          );
+        } else {
+          send(answer(ended, "Reject"), inbox, event.account.id);
+        }
+      }
+      send(block, inbox, event.account.id);
+      return;
+    }
+    case "ProfileUpdated":
+      send(
+        renderActorUpdate(ctx, event.account, findKeyPairs(db, event.account.id)),
+        followerInboxes(ctx, event.account.id),
+        event.account.id,
+      );
+      return;
+    case "PollVoted": {
+      if (event.status.local || !isLocal(event.voter)) return;
+      const author = accountById(ctx, event.status.accountId);
+      for (const vote of event.votes) {
+        const title = event.poll.options[vote.choice]?.title ?? "";
+        send(
+          renderVote(event.voter, author.uri, event.status.uri, title, vote.id),
+          remoteInbox(author),
+          event.voter.id,
+        );
+      }
+      return;
+    }
+    case "PollResultsChanged": {
+      if (!event.status.local) return;
+      const view = mustView(ctx, event.status.id);
+      send(
+        renderPollRefresh(view, ctx.urls),
+        unique(statusAudience(ctx, view), view.poll ? remoteVoterInboxes(ctx, view.poll.id) : []),
+        view.account.id,
+      );
+      return;
+    }
+    case "NotificationCreated":
+      return;
+  }
+}
+
+function mustView(ctx: Context, statusId: string): StatusView {
+  const view = loadStatusView(ctx.store.db, statusId);
+  if (!view) throw new Error(`status ${statusId} vanished inside its transaction`);
+  return view;
+}
+
+function accountById(ctx: Context, id: string): AccountRow {
+  const row = ctx.store.db.select().from(accounts).where(eq(accounts.id, id)).get();
+  if (!row) throw new Error(`account ${id} does not exist`);
+  return row;
+}
+
+function inboxOf(account: AccountRow): string {
+  // Resolved actors always have an inbox (parseActor requires one); this guards hand-made rows.
+  if (!account.inboxUrl) throw new Error(`@${account.username}@${account.domain} has no inbox`);
+  return account.inboxUrl;
+}
+
+function followActivity(
+  follow: { id: string; uri: string | null },
+  follower: AccountRow,
+  target: AccountRow,
+): FollowActivity {
+  return renderSimple(
+    "Follow",
+    follow.uri ?? `${follower.uri}#follows/${follow.id}`,
+    follower.uri,
+    target.uri,
+  );
+}
+
+/** Accept or Reject of a remote account's Follow of the local account. */
+function answer(
+  ended: { follow: { id: string; uri: string | null }; follower: AccountRow; target: AccountRow },
+  type: "Accept" | "Reject",
+) {
+  const { follow, follower, target } = ended;
+  return renderResponse(
+    type,
+    `${target.uri}#${type.toLowerCase()}s/follows/${follow.id}`,
+    target.uri,
+    followActivity(follow, follower, target),
+    follower.uri,
+  );
+}
+
+/** The inboxes of every remote account that follows `accountId` (accepted follows only). */
+export function followerInboxes(ctx: Context, accountId: string): string[] {
+  const rows = ctx.store.db
+    .select({ inboxUrl: accounts.inboxUrl, sharedInboxUrl: accounts.sharedInboxUrl })
+    .from(follows)
+    .innerJoin(accounts, eq(follows.followerId, accounts.id))
+    .where(
+      and(
+        eq(follows.followingId, accountId),
+        eq(follows.state, "accepted"),
+        isNotNull(accounts.domain),
+        isNull(accounts.goneAt),
+      ),
+    )
+    .all();
+  return targetInboxes(rows);
+}
+
+/**
+ * Everyone a local status goes to: followers (unless direct), mentioned remote accounts, and for public and
+ * unlisted replies the replied-to author.
+ */
+function statusAudience(ctx: Context, view: StatusView): string[] {
+  const { status } = view;
+  const toParent = status.visibility === "public" || status.visibility === "unlisted";
+  const parent = toParent && status.inReplyToAccountId ? accountById(ctx, status.inReplyToAccountId) : null;
+  const others = targetInboxes([...view.mentions, ...(parent ? [parent] : [])].filter((a) => !isLocal(a)));
+  return unique(status.visibility === "direct" ? [] : followerInboxes(ctx, view.account.id), others);
+}
+
+function boostAudience(ctx: Context, booster: AccountRow, targetAuthorId: string): string[] {
+  return unique(followerInboxes(ctx, booster.id), remoteInbox(accountById(ctx, targetAuthorId)));
+}
+
+/** Remote accounts that voted in a local poll: their copy shows the counts. */
+function remoteVoterInboxes(ctx: Context, pollId: string): string[] {
+  const rows = ctx.store.db
+    .selectDistinct({ inboxUrl: accounts.inboxUrl, sharedInboxUrl: accounts.sharedInboxUrl })
+    .from(pollVotes)
+    .innerJoin(accounts, eq(pollVotes.accountId, accounts.id))
+    .where(and(eq(pollVotes.pollId, pollId), isNotNull(accounts.domain), isNull(accounts.goneAt)))
+    .all();
+  return targetInboxes(rows);
+}
