@@ -2,9 +2,10 @@ import { and, eq } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { blocks, mutes, notifications } from "../store/schema.js";
+import { blocks, notifications } from "../store/schema.js";
 import { UserError } from "./account.js";
 import type { UnitOfWork } from "./events.js";
+import { isMutedForNotifications } from "./visibility.js";
 
 export function requireLocalAccount(ctx: Context): AccountRow {
   const local = findLocalUser(ctx.store.db);
@@ -20,16 +21,6 @@ export function isBlocked(ctx: Context, localId: string, otherId: string): boole
       .where(and(eq(blocks.accountId, localId), eq(blocks.targetId, otherId)))
       .get() !== undefined
   );
-}
-
-/** Whether the local account hides notifications from this account (muted with notifications). */
-function isMutedForNotifications(ctx: Context, localId: string, otherId: string): boolean {
-  const mute = ctx.store.db
-    .select()
-    .from(mutes)
-    .where(and(eq(mutes.accountId, localId), eq(mutes.targetId, otherId)))
-    .get();
-  return mute?.hideNotifications === true && (mute.expiresAt === null || mute.expiresAt > Date.now());
 }
 
 export type NotificationType =
@@ -59,7 +50,10 @@ export function addNotification(
   const local = requireLocalAccount(ctx);
   // The one notification about the account's own doing: its poll has ended.
   if (fromAccountId === local.id && type !== "poll") return null;
-  if (isBlocked(ctx, local.id, fromAccountId) || isMutedForNotifications(ctx, local.id, fromAccountId))
+  if (
+    isBlocked(ctx, local.id, fromAccountId) ||
+    isMutedForNotifications(ctx.store.db, local.id, fromAccountId)
+  )
     return null;
   const id = newId();
   ctx.store.db

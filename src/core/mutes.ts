@@ -1,19 +1,16 @@
-import { and, eq, isNotNull, lte } from "drizzle-orm";
+import { and, eq, not } from "drizzle-orm";
 import type { Context } from "../context.js";
 import type { AccountRow } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import { mutes } from "../store/schema.js";
 import { UserError } from "./account.js";
 import { requireLocalAccount } from "./common.js";
+import { activeMuteSql } from "./visibility.js";
 
 export type MuteRow = typeof mutes.$inferSelect;
 
 /** Mastodon takes the duration in seconds; 0 (or none) means until unmuted. The longest it offers is a week, we allow a year. */
 export const MAX_MUTE_SECONDS = 365 * 24 * 3600;
-
-export function isActiveMute(row: Pick<MuteRow, "expiresAt">, now = Date.now()): boolean {
-  return row.expiresAt === null || row.expiresAt > now;
-}
 
 /**
  * The local account mutes `target`: its posts leave the timelines and, unless `notifications` is false, its
@@ -67,6 +64,6 @@ export function findMute(ctx: Context, accountId: string, targetId: string): Mut
 export function pruneExpiredMutes(ctx: Context, now = Date.now()): number {
   return ctx.store.db
     .delete(mutes)
-    .where(and(isNotNull(mutes.expiresAt), lte(mutes.expiresAt, now)))
+    .where(not(activeMuteSql("mutes", now)))
     .run().changes;
 }

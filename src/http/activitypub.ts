@@ -1,7 +1,7 @@
-import { and, count, desc, eq, inArray, isNotNull, isNull, lt, or } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../context.js";
 import { INSTANCE_KEY_OWNER } from "../core/account.js";
+import { mayFetch } from "../core/visibility.js";
 import { receiveInbox } from "../federation/inbox/receive.js";
 import { lookupPublicKey } from "../federation/resolve.js";
 import { verifyRequest } from "../federation/signatures/index.js";
@@ -9,9 +9,16 @@ import { renderInstanceActor, renderPerson } from "../federation/vocab/actor.js"
 import { ACTIVITY_JSON, LD_JSON_AS } from "../federation/vocab/context.js";
 import { OBJECT_CONTEXT, renderAnnounce, renderCreate, renderNote } from "../federation/vocab/note.js";
 import { type AccountRow, findKeyPairs, findLocalAccountByUsername } from "../store/accounts.js";
+import {
+  countFollows,
+  countOutbox,
+  featuredStatuses,
+  followUris,
+  outboxPage,
+  publicReplyUris,
+} from "../store/collections.js";
 import { isId } from "../store/ids.js";
-import { accounts, follows, mentions, statuses } from "../store/schema.js";
-import { findStatusById, loadStatusViews, type StatusRow, type StatusView } from "../store/statuses.js";
+import { findStatusById, loadStatusViews, type StatusView } from "../store/statuses.js";
 import { HttpError } from "./errors.js";
 import { wantsActivityJson } from "./negotiate.js";
 import { renderProfilePage, renderStatusPage } from "./web/pages.js";
@@ -57,34 +64,6 @@ async function signedFetcher(ctx: Context, c: HonoContext): Promise<string | nul
   });
   if (!result.ok) throw new HttpError(401, result.error);
   return result.ownerId;
-}
-
-/**
- * Whether `fetcher` (an actor URI, or null when unsigned) may see a status: public and unlisted ones are for
- * everyone; followers-only ones for accepted followers and mentioned accounts; direct ones for the mentioned.
- */
-function canSee(ctx: Context, status: StatusRow, fetcher: string | null): boolean {
-  if (status.visibility === "public" || status.visibility === "unlisted") return true;
-  if (!fetcher) return false;
-  const actor = ctx.store.db
-    .select({ id: accounts.id })
-    .from(accounts)
-    .where(eq(accounts.uri, fetcher))
-    .get();
-  if (!actor) return false;
-  const mentioned = ctx.store.db
-    .select()
-    .from(mentions)
-    .where(and(eq(mentions.statusId, status.id), eq(mentions.accountId, actor.id)))
-    .get();
-  if (mentioned) return true;
-  if (status.visibility !== "private") return false;
-  const follow = ctx.store.db
-    .select({ state: follows.state })
-    .from(follows)
-    .where(and(eq(follows.followerId, actor.id), eq(follows.followingId, status.accountId)))
-    .get();
-  return follow?.state === "accepted";
 }
 
 function orderedCollection(id: string, totalItems: number, first?: string) {
@@ -141,22 +120,12 @@ export function activityPubRoutes(ctx: Context) {
   app.get("/users/:username/outbox", (c) => {
     const account = localAccount(ctx, c);
     const id = ctx.urls.outbox(account.username);
-    const visible = and(
-      eq(statuses.accountId, account.id),
-      isNull(statuses.deletedAt),
-      inArray(statuses.visibility, ["public", "unlisted"]),
-    );
-    const total = db.select({ n: count() }).from(statuses).where(visible).get()?.n ?? 0;
+    const total = countOutbox(db, account.id);
     if (c.req.query("page") === undefined)
       return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=true`));
-    const maxId = c.req.query("max_id");
-    const rows = db
-      .select()
-      .from(statuses)
-      .where(maxId && isId(maxId) ? and(visible, lt(statuses.id, maxId)) : visible)
-      .orderBy(desc(statuses.id))
-      .limit(OUTBOX_PAGE)
-      .all();
+    const raw = c.req.query("max_id");
+    const maxId = raw && isId(raw) ? raw : null;
+    const rows = outboxPage(db, account.id, { maxId, sinceId: null, minId: null, limit: OUTBOX_PAGE });
     const items = loadStatusViews(db, rows).map((view) =>
       view.reblog ? renderAnnounce(view) : renderCreate(view, ctx.urls),
     );
@@ -172,50 +141,23 @@ export function activityPubRoutes(ctx: Context) {
     const account = localAccount(ctx, c);
     const id =
       direction === "followers" ? ctx.urls.followers(account.username) : ctx.urls.following(account.username);
-    const mine = direction === "followers" ? follows.followingId : follows.followerId;
-    const theirs = direction === "followers" ? follows.followerId : follows.followingId;
-    const where = and(eq(mine, account.id), eq(follows.state, "accepted"));
-    const total = db.select({ n: count() }).from(follows).where(where).get()?.n ?? 0;
+    const total = countFollows(db, account.id, direction);
     const pageParam = c.req.query("page");
     if (pageParam === undefined)
       return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=1`));
     const page = Math.max(1, Math.min(10_000, Number.parseInt(pageParam, 10) || 1));
-    const rows = db
-      .select({ uri: accounts.uri })
-      .from(follows)
-      .innerJoin(accounts, eq(theirs, accounts.id))
-      .where(where)
-      .orderBy(desc(follows.id))
-      .limit(FOLLOW_PAGE)
-      .offset((page - 1) * FOLLOW_PAGE)
-      .all();
+    const uris = followUris(db, account.id, direction, page, FOLLOW_PAGE);
     const next = page * FOLLOW_PAGE < total ? `${id}?page=${page + 1}` : null;
-    return activityJson(
-      c.req.header("accept"),
-      collectionPage(
-        id,
-        `${id}?page=${page}`,
-        rows.map((r) => r.uri),
-        next,
-        total,
-      ),
-    );
+    return activityJson(c.req.header("accept"), collectionPage(id, `${id}?page=${page}`, uris, next, total));
   };
   app.get("/users/:username/followers", followCollection("followers"));
   app.get("/users/:username/following", followCollection("following"));
 
   app.get("/users/:username/collections/featured", (c) => {
     const account = localAccount(ctx, c);
-    const rows = db
-      .select()
-      .from(statuses)
-      .where(
-        and(eq(statuses.accountId, account.id), isNotNull(statuses.pinnedAt), isNull(statuses.deletedAt)),
-      )
-      .orderBy(desc(statuses.pinnedAt))
-      .limit(20)
-      .all();
-    const items = loadStatusViews(db, rows).map((view) => renderNote(view, ctx.urls));
+    const items = loadStatusViews(db, featuredStatuses(db, account.id, 20)).map((view) =>
+      renderNote(view, ctx.urls),
+    );
     return activityJson(c.req.header("accept"), {
       ...orderedCollection(ctx.urls.featured(account.username), items.length),
       orderedItems: items,
@@ -238,7 +180,7 @@ export function activityPubRoutes(ctx: Context) {
     if (!row || row.accountId !== account.id || row.deletedAt !== null)
       throw new HttpError(404, "no such status");
     const fetcher = await signedFetcher(ctx, c);
-    if (!canSee(ctx, row, fetcher)) {
+    if (!mayFetch(db, row, fetcher)) {
       if (!fetcher)
         throw new HttpError(401, "this status is not public: sign the request as an actor allowed to see it");
       throw new HttpError(404, "no such status");
@@ -269,26 +211,14 @@ export function activityPubRoutes(ctx: Context) {
 
   app.get("/users/:username/statuses/:id/replies", async (c) => {
     const { view } = await visibleStatus(c);
-    const rows = db
-      .select({ uri: statuses.uri })
-      .from(statuses)
-      .where(
-        and(
-          eq(statuses.inReplyToId, view.status.id),
-          isNull(statuses.deletedAt),
-          or(eq(statuses.visibility, "public"), eq(statuses.visibility, "unlisted")),
-        ),
-      )
-      .orderBy(statuses.id)
-      .limit(100)
-      .all();
+    const uris = publicReplyUris(db, view.status.id, 100);
     const id = `${view.status.uri}/replies`;
     return activityJson(c.req.header("accept"), {
       "@context": OBJECT_CONTEXT,
       id,
       type: "Collection",
-      totalItems: rows.length,
-      items: rows.map((r) => r.uri),
+      totalItems: uris.length,
+      items: uris,
     });
   });
 

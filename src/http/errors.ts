@@ -12,6 +12,9 @@ export class HttpError extends Error {
   }
 }
 
+/** A 404: also what a client gets for something it may not see, so it cannot tell the two apart. */
+export const notFound = (what = "Record not found") => new HttpError(404, what);
+
 /** Paths whose clients are programs: they get JSON errors. Browsers elsewhere get plain text. */
 export function wantsJsonErrors(path: string, accept: string | undefined): boolean {
   if (/^\/(api|oauth|\.well-known|nodeinfo|inbox|actor|users)(\/|$)/.test(path)) {

@@ -5,52 +5,20 @@
  * by primary key, so the wide rows are read only for what is returned.
  */
 import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { notHiddenSql, notificationsNotMutedSql, visibleStatusSql } from "../core/visibility.js";
 import type { Db } from "./open.js";
+import { comparableId, cutPage, keyset, newestFirst, type PageBounds } from "./pagination.js";
 import { inList, preparedPerDb } from "./prepared.js";
-import { accounts, follows, homeFeed, mentions, notifications, polls, statuses, tags } from "./schema.js";
+import { accounts, notifications, polls, statuses } from "./schema.js";
 import type { StatusRow } from "./statuses.js";
 
 export type NotificationRow = typeof notifications.$inferSelect;
-export type TagRow = typeof tags.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
-
-/** A page request as readPage() gives it. */
-export interface PageBounds {
-  maxId: string | null;
-  sinceId: string | null;
-  minId: string | null;
-  limit: number;
-}
 
 /** One item of a page: `pageId` is the id the Link header carries (a favourite's id, not the status's). */
 export interface PagedRow<T> {
   pageId: string;
   row: T;
-}
-
-const ID_DIGITS = 18;
-
-/**
- * Ids are 18-digit decimal strings, so text order is numeric order. A bound given with fewer digits is padded
- * with zeros (it is smaller than every id), one with more is made larger than every id.
- */
-export function comparableId(id: string): string {
-  if (id.length > ID_DIGITS) return "9".repeat(ID_DIGITS + 1);
-  return id.padStart(ID_DIGITS, "0");
-}
-
-interface Keyset {
-  where: SQL[];
-  ascending: boolean;
-}
-
-/** Mastodon's rules: min_id wins over since_id and turns the scan around (oldest first, reversed later). */
-function keyset(column: SQL, page: PageBounds): Keyset {
-  const where: SQL[] = [];
-  if (page.maxId !== null) where.push(sql`${column} < ${comparableId(page.maxId)}`);
-  const lower = page.minId ?? page.sinceId;
-  if (lower !== null) where.push(sql`${column} > ${comparableId(lower)}`);
-  return { where, ascending: page.minId !== null };
 }
 
 function whereAll(parts: SQL[]): SQL {
@@ -65,12 +33,11 @@ function pageIds(
   filters: SQL[],
   page: PageBounds,
 ): { pageId: string; statusId: string }[] {
-  const { where, ascending } = keyset(column, page);
-  const order = ascending ? sql`ASC` : sql`DESC`;
+  const { where, order } = keyset(column, page);
   const rows = db.all<{ pageId: string; statusId: string }>(
-    sql`SELECT ${column} AS pageId, s.id AS statusId ${from} WHERE ${whereAll([...filters, ...where])} ORDER BY ${column} ${order} LIMIT ${page.limit}`,
+    sql`SELECT ${column} AS pageId, s.id AS statusId ${from} WHERE ${whereAll([...filters, ...where])} ORDER BY ${order} LIMIT ${page.limit}`,
   );
-  return ascending ? rows.reverse() : rows;
+  return newestFirst(rows, page);
 }
 
 const statusesQuery = preparedPerDb((db) =>
@@ -101,14 +68,6 @@ function withRows(db: Db, ids: { pageId: string; statusId: string }[]): PagedRow
   });
 }
 
-/** Hides what the viewer muted (unexpired) or blocked, by the author of `s` and of the boosted status `r`. */
-function notMutedOrBlocked(viewerId: string, now: number, withReblog: boolean): SQL {
-  const targets = withReblog ? sql`(s.account_id, r.account_id)` : sql`(s.account_id)`;
-  return sql`NOT EXISTS (SELECT 1 FROM mutes m WHERE m.account_id = ${viewerId} AND m.target_id IN ${targets}
-      AND (m.expires_at IS NULL OR m.expires_at > ${now}))
-    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ${viewerId} AND b.target_id IN ${targets})`;
-}
-
 /**
  * The home timeline: a backwards scan of home_feed's primary key (status id) joined to statuses by primary
  * key. CROSS JOIN pins the loop order so SQLite never starts from statuses.
@@ -123,7 +82,7 @@ export function homeTimeline(
   const filters = [
     sql`s.deleted_at IS NULL`,
     sql`(s.reblog_of_id IS NULL OR (r.id IS NOT NULL AND r.deleted_at IS NULL))`,
-    notMutedOrBlocked(viewerId, now, true),
+    notHiddenSql(viewerId, [sql`s.account_id`, sql`r.account_id`], now),
   ];
   return withRows(db, pageIds(db, from, sql`h.status_id`, filters, page));
 }
@@ -143,7 +102,7 @@ function publicFilters(filter: PublicFilter, now: number): SQL[] {
   if (filter.local === false) parts.push(sql`s.local = 0`);
   if (filter.onlyMedia)
     parts.push(sql`EXISTS (SELECT 1 FROM media_attachments ma WHERE ma.status_id = s.id)`);
-  if (filter.viewerId) parts.push(notMutedOrBlocked(filter.viewerId, now, false));
+  if (filter.viewerId) parts.push(notHiddenSql(filter.viewerId, [sql`s.account_id`], now));
   return parts;
 }
 
@@ -173,16 +132,6 @@ export function publicTimeline(
     return withRows(db, pageIds(db, from, sql`ma.status_id`, [first, ...filters], page));
   }
   return withRows(db, pageIds(db, sql`FROM statuses s INDEXED BY statuses_public`, sql`s.id`, filters, page));
-}
-
-export function findTagsByNames(db: Db, names: string[]): TagRow[] {
-  const lower = [...new Set(names.map((n) => n.toLowerCase()))];
-  if (lower.length === 0) return [];
-  return db.select().from(tags).where(inArray(tags.name, lower)).all();
-}
-
-export function findTagByName(db: Db, name: string): TagRow | null {
-  return db.select().from(tags).where(eq(tags.name, name.toLowerCase())).get() ?? null;
 }
 
 export interface TagFilter extends PublicFilter {
@@ -222,10 +171,64 @@ export function tagTimeline(
     }
   }
   const merged = [...seen.values()].sort((a, b) => (a.pageId < b.pageId ? 1 : a.pageId > b.pageId ? -1 : 0));
-  // min_id pages are the items just newer than the bound: keep the oldest of the merged ones.
-  const kept =
-    page.minId !== null ? merged.slice(Math.max(0, merged.length - page.limit)) : merged.slice(0, page.limit);
-  return withRows(db, kept);
+  return withRows(db, cutPage(merged, page));
+}
+
+export interface AccountStatusFilter {
+  excludeReplies: boolean;
+  excludeReblogs: boolean;
+  onlyMedia: boolean;
+  /** A hashtag name, lower case. */
+  tagged: string | null;
+}
+
+function accountStatusFilters(
+  accountId: string,
+  viewerId: string | null,
+  filter: AccountStatusFilter,
+): SQL[] {
+  const parts = [sql`s.account_id = ${accountId}`, visibleStatusSql(viewerId, "s")];
+  // Replies to itself (threads) stay, as on Mastodon.
+  if (filter.excludeReplies)
+    parts.push(sql`(s.in_reply_to_uri IS NULL OR s.in_reply_to_account_id = ${accountId})`);
+  if (filter.excludeReblogs || filter.onlyMedia || filter.tagged !== null)
+    parts.push(sql`s.reblog_of_id IS NULL`);
+  if (filter.onlyMedia)
+    parts.push(sql`EXISTS (SELECT 1 FROM media_attachments ma WHERE ma.status_id = s.id)`);
+  if (filter.tagged !== null) {
+    parts.push(sql`EXISTS (SELECT 1 FROM status_tags st JOIN tags t ON t.id = st.tag_id
+      WHERE st.status_id = s.id AND t.name = ${filter.tagged})`);
+  }
+  return parts;
+}
+
+/** An account's statuses the viewer may see, newest first, from the (account_id, id) index. */
+export function accountStatuses(
+  db: Db,
+  accountId: string,
+  viewerId: string | null,
+  filter: AccountStatusFilter,
+  page: PageBounds,
+): PagedRow<StatusRow>[] {
+  const from = sql`FROM statuses s INDEXED BY statuses_account`;
+  return withRows(db, pageIds(db, from, sql`s.id`, accountStatusFilters(accountId, viewerId, filter), page));
+}
+
+/** An account's pinned statuses the viewer may see, newest pin first (pins are few: not paginated). */
+export function pinnedStatuses(
+  db: Db,
+  accountId: string,
+  viewerId: string | null,
+  filter: AccountStatusFilter,
+  limit: number,
+): StatusRow[] {
+  const parts = [...accountStatusFilters(accountId, viewerId, filter), sql`s.pinned_at IS NOT NULL`];
+  const ids = db
+    .all<{ id: string }>(
+      sql`SELECT s.id AS id FROM statuses s WHERE ${whereAll(parts)} ORDER BY s.pinned_at DESC LIMIT ${limit}`,
+    )
+    .map((r) => r.id);
+  return statusesByIds(db, ids);
 }
 
 /** The viewer's favourites, paginated by the favourite's id (as Mastodon does). */
@@ -245,24 +248,24 @@ export function bookmarkedStatuses(db: Db, page: PageBounds): PagedRow<StatusRow
 
 /** Accounts that favourited a status, paginated by the favourite's id. */
 export function favouritedBy(db: Db, statusId: string, page: PageBounds): PagedRow<AccountRow>[] {
-  const { where, ascending } = keyset(sql`f.id`, page);
+  const { where, order } = keyset(sql`f.id`, page);
   const rows = db.all<{ pageId: string; accountId: string }>(
     sql`SELECT f.id AS pageId, f.account_id AS accountId FROM favourites f
       WHERE ${whereAll([sql`f.status_id = ${statusId}`, ...where])}
-      ORDER BY f.id ${ascending ? sql`ASC` : sql`DESC`} LIMIT ${page.limit}`,
+      ORDER BY ${order} LIMIT ${page.limit}`,
   );
-  return withAccounts(db, ascending ? rows.reverse() : rows);
+  return withAccounts(db, newestFirst(rows, page));
 }
 
 /** Accounts that boosted a status, paginated by the boost's id. */
 export function rebloggedBy(db: Db, statusId: string, page: PageBounds): PagedRow<AccountRow>[] {
-  const { where, ascending } = keyset(sql`s.id`, page);
+  const { where, order } = keyset(sql`s.id`, page);
   const rows = db.all<{ pageId: string; accountId: string }>(
     sql`SELECT s.id AS pageId, s.account_id AS accountId FROM statuses s
       WHERE ${whereAll([sql`s.reblog_of_id = ${statusId}`, sql`s.deleted_at IS NULL`, ...where])}
-      ORDER BY s.id ${ascending ? sql`ASC` : sql`DESC`} LIMIT ${page.limit}`,
+      ORDER BY ${order} LIMIT ${page.limit}`,
   );
-  return withAccounts(db, ascending ? rows.reverse() : rows);
+  return withAccounts(db, newestFirst(rows, page));
 }
 
 function withAccounts(db: Db, rows: { pageId: string; accountId: string }[]): PagedRow<AccountRow>[] {
@@ -299,8 +302,7 @@ function notificationFilters(viewerId: string, filter: NotificationFilter, now: 
   const parts = [
     sql`n.dismissed_at IS NULL`,
     sql`NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ${viewerId} AND b.target_id = n.from_account_id)`,
-    sql`NOT EXISTS (SELECT 1 FROM mutes m WHERE m.account_id = ${viewerId} AND m.target_id = n.from_account_id
-      AND m.hide_notifications = 1 AND (m.expires_at IS NULL OR m.expires_at > ${now}))`,
+    notificationsNotMutedSql(viewerId, sql`n.from_account_id`, now),
   ];
   if (filter.types !== null) {
     if (filter.types.length === 0) parts.push(sql`0`);
@@ -323,14 +325,16 @@ export function listNotifications(
   page: PageBounds,
   now = Date.now(),
 ): NotificationRow[] {
-  const { where, ascending } = keyset(sql`n.id`, page);
-  const ids = db
-    .all<{ id: string }>(
-      sql`SELECT n.id AS id FROM notifications n WHERE ${whereAll([...notificationFilters(viewerId, filter, now), ...where])}
-        ORDER BY n.id ${ascending ? sql`ASC` : sql`DESC`} LIMIT ${page.limit}`,
-    )
-    .map((r) => r.id);
-  if (ascending) ids.reverse();
+  const { where, order } = keyset(sql`n.id`, page);
+  const ids = newestFirst(
+    db
+      .all<{ id: string }>(
+        sql`SELECT n.id AS id FROM notifications n WHERE ${whereAll([...notificationFilters(viewerId, filter, now), ...where])}
+        ORDER BY ${order} LIMIT ${page.limit}`,
+      )
+      .map((r) => r.id),
+    page,
+  );
   if (ids.length === 0) return [];
   const rows = new Map(
     notificationsQuery(db)
@@ -423,70 +427,6 @@ export function descendantsOf(db: Db, status: StatusRow, limit: number, maxDepth
   };
   walk(status.uri);
   return statusesByIds(db, order);
-}
-
-// ---- Visibility ----
-
-/**
- * Which of `rows` a viewer may see. Anonymous viewers see public and unlisted statuses; the local account sees
- * its own, public and unlisted ones, followers-only ones of accounts it follows, and anything that mentions it
- * or reached its home timeline. Deleted statuses are never visible; a boost is visible when it and the boosted
- * status both are.
- */
-export function filterVisible(db: Db, viewerId: string | null, rows: StatusRow[]): StatusRow[] {
-  if (rows.length === 0) return [];
-  const reblogIds = [...new Set(rows.map((r) => r.reblogOfId).filter((id): id is string => id !== null))];
-  const targets = new Map(statusesByIds(db, reblogIds).map((r) => [r.id, r]));
-  const all = [...rows, ...targets.values()];
-  const restricted = all.filter((r) => r.visibility === "private" || r.visibility === "direct");
-  const mentioned = new Set<string>();
-  const inHome = new Set<string>();
-  const followed = new Set<string>();
-  if (viewerId && restricted.length > 0) {
-    const ids = restricted.map((r) => r.id);
-    for (const m of db
-      .select({ id: mentions.statusId })
-      .from(mentions)
-      .where(and(eq(mentions.accountId, viewerId), inArray(mentions.statusId, ids)))
-      .all())
-      mentioned.add(m.id);
-    for (const h of db
-      .select({ id: homeFeed.statusId })
-      .from(homeFeed)
-      .where(inArray(homeFeed.statusId, ids))
-      .all())
-      inHome.add(h.id);
-    const authors = [...new Set(restricted.map((r) => r.accountId))];
-    for (const f of db
-      .select({ id: follows.followingId })
-      .from(follows)
-      .where(
-        and(
-          eq(follows.followerId, viewerId),
-          eq(follows.state, "accepted"),
-          inArray(follows.followingId, authors),
-        ),
-      )
-      .all())
-      followed.add(f.id);
-  }
-  const visible = (row: StatusRow): boolean => {
-    if (row.deletedAt !== null) return false;
-    if (row.visibility === "public" || row.visibility === "unlisted") return true;
-    if (!viewerId) return false;
-    if (row.accountId === viewerId || mentioned.has(row.id) || inHome.has(row.id)) return true;
-    return row.visibility === "private" && followed.has(row.accountId);
-  };
-  return rows.filter((row) => {
-    if (!visible(row)) return false;
-    if (row.reblogOfId === null) return true;
-    const target = targets.get(row.reblogOfId);
-    return target !== undefined && visible(target);
-  });
-}
-
-export function isVisible(db: Db, viewerId: string | null, row: StatusRow): boolean {
-  return filterVisible(db, viewerId, [row]).length === 1;
 }
 
 /** The poll with its status, or null. */

@@ -8,19 +8,11 @@ import { and, eq, gt, inArray, isNull, or } from "drizzle-orm";
 import type { Context } from "../context.js";
 import type { DomainEvent } from "../core/events.js";
 import { hasScope } from "../core/scopes.js";
+import { isHidden, isVisible } from "../core/visibility.js";
 import type { Auth } from "../http/mastodon/auth.js";
 import { renderNotifications, renderStatus } from "../http/mastodon/entities.js";
 import { findLocalUser } from "../store/accounts.js";
-import {
-  blocks,
-  homeFeed,
-  mediaAttachments,
-  mutes,
-  notifications,
-  oauthTokens,
-  statusTags,
-  tags,
-} from "../store/schema.js";
+import { homeFeed, mediaAttachments, notifications, oauthTokens, statusTags, tags } from "../store/schema.js";
 import { findStatusById, type StatusRow } from "../store/statuses.js";
 import {
   notificationMatches,
@@ -372,9 +364,10 @@ export class StreamingHub {
       const viewerId = client.access.viewerId;
       let payload = payloads.get(viewerId);
       if (payload === undefined) {
-        payload = this.#hiddenFrom(viewerId, authors)
-          ? null
-          : JSON.stringify(renderStatus(this.#ctx, row, viewerId));
+        payload =
+          isHidden(db, viewerId, authors) || !isVisible(db, viewerId, row)
+            ? null
+            : JSON.stringify(renderStatus(this.#ctx, row, viewerId));
         payloads.set(viewerId, payload);
       }
       if (payload === null) continue;
@@ -458,31 +451,6 @@ export class StreamingHub {
           ),
       ),
     };
-  }
-
-  /** Whether the viewer muted (unexpired) or blocked one of these accounts, as the timelines hide them. */
-  #hiddenFrom(viewerId: string, accountIds: string[]): boolean {
-    const db = this.#ctx.store.db;
-    const now = Date.now();
-    const muted = db
-      .select({ id: mutes.id })
-      .from(mutes)
-      .where(
-        and(
-          eq(mutes.accountId, viewerId),
-          inArray(mutes.targetId, accountIds),
-          or(isNull(mutes.expiresAt), gt(mutes.expiresAt, now)),
-        ),
-      )
-      .get();
-    if (muted) return true;
-    return (
-      db
-        .select({ id: blocks.id })
-        .from(blocks)
-        .where(and(eq(blocks.accountId, viewerId), inArray(blocks.targetId, accountIds)))
-        .get() !== undefined
-    );
   }
 }
 

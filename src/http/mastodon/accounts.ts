@@ -3,8 +3,6 @@
  * and the local profile (verify_credentials, update_credentials). Remote accounts are those already known:
  * only search with resolve=true looks new ones up.
  */
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, type SQL, sql } from "drizzle-orm";
-import type { AnySQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { requireLocalAccount } from "../../core/common.js";
@@ -18,11 +16,20 @@ import {
 import { block, unblock } from "../../core/interactions.js";
 import { MAX_MUTE_SECONDS, mute, pruneExpiredMutes, unmute } from "../../core/mutes.js";
 import { type ProfileInput, updateProfile } from "../../core/profile.js";
-import { resolveHandle } from "../../federation/resolve.js";
-import { type AccountRow, findLocalAccountByUsername, findLocalUser } from "../../store/accounts.js";
+import {
+  accountsByIds,
+  blockedBy,
+  findAccountById,
+  followersOf,
+  followingOf,
+  followRequestsOf,
+  mutedBy,
+} from "../../store/account-lists.js";
+import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { isId } from "../../store/ids.js";
-import { accounts, blocks, follows, mutes, statuses } from "../../store/schema.js";
-import { HttpError } from "../errors.js";
+import { accountStatuses, type PagedRow, pinnedStatuses } from "../../store/timelines.js";
+import { HttpError, notFound } from "../errors.js";
+import { findByHandle, searchAccounts } from "./account-search.js";
 import { type ApiEnv, optionalUser, requireUser } from "./auth.js";
 import {
   iso,
@@ -37,162 +44,15 @@ import { type Params, read, readParams } from "./params.js";
 type C = HonoContext<ApiEnv>;
 
 /** A known, not deleted account by id; anything else (a malformed id too) is a 404, as on Mastodon. */
-export function findAccount(ctx: Context, id: string): AccountRow {
-  const row = isId(id) ? ctx.store.db.select().from(accounts).where(eq(accounts.id, id)).get() : undefined;
-  if (!row || row.goneAt !== null) throw new HttpError(404, "Record not found");
+function findAccount(ctx: Context, id: string): AccountRow {
+  const row = isId(id) ? findAccountById(ctx.store.db, id) : null;
+  if (!row || row.goneAt !== null) throw notFound();
   return row;
 }
 
 /** The local account a user token acts for. */
 function localAccount(ctx: Context): AccountRow {
   return requireLocalAccount(ctx);
-}
-
-// ---- Pagination by an id column (Mastodon's max_id / since_id / min_id) ----
-
-export function pageConditions(column: AnySQLiteColumn, page: Page): SQL[] {
-  const conditions: SQL[] = [];
-  if (page.maxId) conditions.push(lt(column, page.maxId));
-  if (page.sinceId) conditions.push(gt(column, page.sinceId));
-  if (page.minId) conditions.push(gt(column, page.minId));
-  return conditions;
-}
-
-/** min_id pages are read oldest first (the items just after min_id), then returned newest first. */
-export function pageOrder(column: AnySQLiteColumn, page: Page): SQL {
-  return page.minId ? asc(column) : desc(column);
-}
-
-export function newestFirst<T>(rows: T[], page: Page): T[] {
-  return page.minId ? rows.reverse() : rows;
-}
-
-// ---- Visibility ----
-
-/**
- * The statuses the viewer may see: public and unlisted ones; for the local account also its own, followers-only
- * posts of accounts it follows, and anything that mentions it. Anonymous requests see public and unlisted only.
- */
-export function statusVisibleTo(localId: string | null): SQL {
-  const open = inArray(statuses.visibility, ["public", "unlisted"]);
-  if (!localId) return open;
-  return or(
-    open,
-    eq(statuses.accountId, localId),
-    and(
-      eq(statuses.visibility, "private"),
-      sql`EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ${localId} AND f.following_id = ${statuses.accountId} AND f.state = 'accepted')`,
-    ),
-    sql`EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = ${statuses.id} AND m.account_id = ${localId})`,
-  ) as SQL;
-}
-
-/** LIKE pattern text with its wildcards escaped (use with ESCAPE '\'). */
-export function likeEscape(text: string): string {
-  return text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-}
-
-// ---- Account search (also used by /api/v2/search) ----
-
-/** "user", "@user", "user@host", "@user@host" → username and (lower-case) host, or null when not a handle. */
-export function splitHandle(text: string): { username: string; domain: string | null } | null {
-  const match = text
-    .trim()
-    .replace(/^acct:/i, "")
-    .match(/^@?([A-Za-z0-9_.~-]+)(?:@([A-Za-z0-9.-]+(?::\d{1,5})?))?$/);
-  if (!match?.[1]) return null;
-  return { username: match[1], domain: match[2]?.toLowerCase() ?? null };
-}
-
-/** An account we know by its handle; a handle on our own domain is the local account. */
-export function findKnownByHandle(ctx: Context, username: string, domain: string | null): AccountRow | null {
-  if (domain === null || domain === ctx.urls.domain.toLowerCase())
-    return findLocalAccountByUsername(ctx.store.db, username);
-  const row = ctx.store.db
-    .select()
-    .from(accounts)
-    .where(
-      and(
-        eq(accounts.domain, domain),
-        sql`lower(${accounts.username}) = lower(${username})`,
-        isNull(accounts.goneAt),
-      ),
-    )
-    .get();
-  return row ?? null;
-}
-
-export interface AccountSearch {
-  limit: number;
-  offset: number;
-  /** Look an unknown user@host handle up by WebFinger. */
-  resolve: boolean;
-  /** Only accounts the local account follows. */
-  following: boolean;
-  localId: string | null;
-}
-
-/**
- * Accounts whose username starts with, or display name contains, the query; an exact handle match comes first.
- * With `resolve`, a user@host handle we do not know yet is looked up (failures just give no result).
- */
-export async function searchAccounts(
-  ctx: Context,
-  query: string,
-  options: AccountSearch,
-): Promise<AccountRow[]> {
-  const q = query.trim().replace(/^@/, "");
-  if (q === "") return [];
-  const handle = splitHandle(q);
-  let exact: AccountRow | null = null;
-  if (handle?.domain && options.offset === 0) {
-    exact = findKnownByHandle(ctx, handle.username, handle.domain);
-    if (!exact && options.resolve) {
-      try {
-        exact = await resolveHandle(ctx, `${handle.username}@${handle.domain}`);
-      } catch (error) {
-        ctx.log.debug({ err: error, handle: q }, "account search: handle not resolved");
-      }
-    }
-  }
-  const term = (handle?.domain ? handle.username : q).toLowerCase();
-  const conditions: SQL[] = [
-    isNull(accounts.goneAt),
-    or(
-      sql`lower(${accounts.username}) LIKE ${`${likeEscape(term)}%`} ESCAPE '\\'`,
-      sql`lower(${accounts.displayName}) LIKE ${`%${likeEscape(term)}%`} ESCAPE '\\'`,
-    ) as SQL,
-  ];
-  if (handle?.domain) {
-    conditions.push(
-      handle.domain === ctx.urls.domain.toLowerCase()
-        ? isNull(accounts.domain)
-        : sql`${accounts.domain} LIKE ${`${likeEscape(handle.domain)}%`} ESCAPE '\\'`,
-    );
-  }
-  if (options.following) {
-    if (!options.localId) return [];
-    conditions.push(
-      sql`EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ${options.localId} AND f.following_id = ${accounts.id} AND f.state = 'accepted')`,
-    );
-  }
-  const rows = ctx.store.db
-    .select()
-    .from(accounts)
-    .where(and(...conditions))
-    .orderBy(
-      sql`CASE WHEN lower(${accounts.username}) = ${term} THEN 0 ELSE 1 END`,
-      sql`CASE WHEN ${accounts.domain} IS NULL THEN 0 ELSE 1 END`,
-      asc(accounts.username),
-      asc(accounts.id),
-    )
-    .limit(options.limit)
-    .offset(options.offset)
-    .all();
-  if (exact && (!options.following || rows.some((r) => r.id === exact?.id))) {
-    return [exact, ...rows.filter((r) => r.id !== exact?.id)].slice(0, options.limit);
-  }
-  return rows;
 }
 
 // ---- update_credentials input ----
@@ -293,26 +153,8 @@ export function accountRoutes(ctx: Context) {
   const relationship = (target: AccountRow) => renderRelationships(ctx, localAccount(ctx).id, [target])[0];
   const renderList = (rows: AccountRow[]) => rows.map((row) => renderAccount(ctx, row));
 
-  /** Accounts joined through an id column (follows, blocks, mutes), paginated by that column's id. */
-  const accountPage = (
-    c: C,
-    table: SQLiteTable,
-    column: AnySQLiteColumn,
-    join: SQL,
-    where: SQL[],
-    page: Page,
-  ) => {
-    const rows = newestFirst(
-      db
-        .select({ pageId: column, account: accounts })
-        .from(accounts)
-        .innerJoin(table, join)
-        .where(and(isNull(accounts.goneAt), ...where, ...pageConditions(column, page)))
-        .orderBy(pageOrder(column, page))
-        .limit(page.limit)
-        .all() as { pageId: string; account: AccountRow }[],
-      page,
-    );
+  /** A page of accounts with its Link header (Mastodon offers `next` on these lists only when full). */
+  const accountPage = <T extends PagedRow<AccountRow>>(c: C, rows: T[], page: Page): T[] => {
     setLinkHeader(
       ctx,
       c,
@@ -358,22 +200,14 @@ export function accountRoutes(ctx: Context) {
     optionalUser(c, "read:accounts");
     const ids = await idsOf(c);
     if (ids.length === 0) return c.json([]);
-    const rows = db
-      .select()
-      .from(accounts)
-      .where(and(inArray(accounts.id, ids), isNull(accounts.goneAt)))
-      .all();
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return c.json(renderList(ids.map((id) => byId.get(id)).filter((r): r is AccountRow => r !== undefined)));
+    return c.json(renderList(accountsByIds(db, ids)));
   });
 
   app.get("/api/v1/accounts/relationships", async (c) => {
     requireUser(c, "read:follows");
     const ids = await idsOf(c);
     if (ids.length === 0) return c.json([]);
-    const rows = db.select().from(accounts).where(inArray(accounts.id, ids)).all();
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    const targets = ids.map((id) => byId.get(id)).filter((r): r is AccountRow => r !== undefined);
+    const targets = accountsByIds(db, ids, { includeGone: true });
     return c.json(renderRelationships(ctx, localAccount(ctx).id, targets));
   });
 
@@ -387,8 +221,7 @@ export function accountRoutes(ctx: Context) {
     optionalUser(c, "read:accounts");
     const acct = c.req.query("acct");
     if (!acct) throw new HttpError(422, "acct is required");
-    const handle = splitHandle(acct);
-    const account = handle ? findKnownByHandle(ctx, handle.username, handle.domain) : null;
+    const account = findByHandle(ctx, acct);
     if (!account) throw new HttpError(404, "Record not found");
     return c.json(renderAccount(ctx, account));
   });
@@ -426,74 +259,40 @@ export function accountRoutes(ctx: Context) {
     const tagged = read.string(params, "tagged")?.replace(/^#/, "").toLowerCase();
     const page = readPage(c, 20, 40);
     const localId = viewer ? localAccount(ctx).id : null;
-
-    const conditions: SQL[] = [
-      eq(statuses.accountId, account.id),
-      isNull(statuses.deletedAt),
-      statusVisibleTo(localId),
-    ];
-    if (excludeReplies) {
-      conditions.push(or(isNull(statuses.inReplyToUri), eq(statuses.inReplyToAccountId, account.id)) as SQL);
-    }
-    if (excludeReblogs || onlyMedia || tagged || pinned) conditions.push(isNull(statuses.reblogOfId));
-    if (onlyMedia)
-      conditions.push(sql`EXISTS (SELECT 1 FROM media_attachments ma WHERE ma.status_id = ${statuses.id})`);
-    if (tagged) {
-      conditions.push(
-        sql`EXISTS (SELECT 1 FROM status_tags st JOIN tags t ON t.id = st.tag_id WHERE st.status_id = ${statuses.id} AND t.name = ${tagged})`,
-      );
-    }
+    const filter = { excludeReplies, excludeReblogs, onlyMedia, tagged: tagged || null };
     if (pinned) {
       // Pins are few and shown whole, newest pin first; they are not paginated.
       if (page.maxId || page.minId || page.sinceId) return c.json([]);
-      const rows = db
-        .select()
-        .from(statuses)
-        .where(and(...conditions, isNotNull(statuses.pinnedAt)))
-        .orderBy(desc(statuses.pinnedAt))
-        .limit(page.limit)
-        .all();
-      return c.json(renderStatuses(ctx, rows, localId));
+      return c.json(
+        renderStatuses(ctx, pinnedStatuses(db, account.id, localId, filter, page.limit), localId),
+      );
     }
-    const rows = newestFirst(
-      db
-        .select()
-        .from(statuses)
-        .where(and(...conditions, ...pageConditions(statuses.id, page)))
-        .orderBy(pageOrder(statuses.id, page))
-        .limit(page.limit)
-        .all(),
-      page,
-    );
+    const items = accountStatuses(db, account.id, localId, filter, page);
     setLinkHeader(
       ctx,
       c,
-      rows.map((r) => r.id),
+      items.map((i) => i.pageId),
       page,
       "when-full",
     );
-    return c.json(renderStatuses(ctx, rows, localId));
+    return c.json(
+      renderStatuses(
+        ctx,
+        items.map((i) => i.row),
+        localId,
+      ),
+    );
   });
 
-  // Followers are the accounts following this one, following the accounts it follows: the same accepted
-  // follows, joined and filtered on opposite sides.
-  for (const [path, listed, target] of [
-    ["followers", follows.followerId, follows.followingId],
-    ["following", follows.followingId, follows.followerId],
+  for (const [path, list] of [
+    ["followers", followersOf],
+    ["following", followingOf],
   ] as const) {
     app.get(`/api/v1/accounts/:id{[0-9]+}/${path}`, (c) => {
       optionalUser(c, "read:accounts");
       const account = findAccount(ctx, c.req.param("id"));
       const page = readPage(c, 40, 80);
-      const rows = accountPage(
-        c,
-        follows,
-        follows.id,
-        eq(listed, accounts.id),
-        [eq(target, account.id), eq(follows.state, "accepted")],
-        page,
-      );
-      return c.json(renderList(rows.map((r) => r.account)));
+      return c.json(renderList(accountPage(c, list(db, account.id, page), page).map((r) => r.row)));
     });
   }
 
@@ -575,15 +374,8 @@ export function accountRoutes(ctx: Context) {
   app.get("/api/v1/follow_requests", (c) => {
     requireUser(c, "read:follows");
     const page = readPage(c, 40, 80);
-    const rows = accountPage(
-      c,
-      follows,
-      follows.id,
-      eq(follows.followerId, accounts.id),
-      [eq(follows.followingId, localAccount(ctx).id), eq(follows.state, "pending")],
-      page,
-    );
-    return c.json(renderList(rows.map((r) => r.account)));
+    const rows = accountPage(c, followRequestsOf(db, localAccount(ctx).id, page), page);
+    return c.json(renderList(rows.map((r) => r.row)));
   });
 
   app.post("/api/v1/follow_requests/:id{[0-9]+}/authorize", (c) => {
@@ -603,45 +395,20 @@ export function accountRoutes(ctx: Context) {
   app.get("/api/v1/blocks", (c) => {
     requireUser(c, "read:blocks");
     const page = readPage(c, 40, 80);
-    const rows = accountPage(
-      c,
-      blocks,
-      blocks.id,
-      eq(blocks.targetId, accounts.id),
-      [eq(blocks.accountId, localAccount(ctx).id)],
-      page,
-    );
-    return c.json(renderList(rows.map((r) => r.account)));
+    const rows = accountPage(c, blockedBy(db, localAccount(ctx).id, page), page);
+    return c.json(renderList(rows.map((r) => r.row)));
   });
 
   app.get("/api/v1/mutes", (c) => {
     requireUser(c, "read:mutes");
     pruneExpiredMutes(ctx);
     const page = readPage(c, 40, 80);
-    const rows = accountPage(
-      c,
-      mutes,
-      mutes.id,
-      eq(mutes.targetId, accounts.id),
-      [eq(mutes.accountId, localAccount(ctx).id)],
-      page,
-    );
-    const ids = rows.map((r) => r.pageId);
-    const expiries = new Map(
-      ids.length > 0
-        ? db
-            .select({ id: mutes.id, expiresAt: mutes.expiresAt })
-            .from(mutes)
-            .where(inArray(mutes.id, ids))
-            .all()
-            .map((m) => [m.id, m.expiresAt])
-        : [],
-    );
+    const rows = accountPage(c, mutedBy(db, localAccount(ctx).id, page), page);
     return c.json(
-      rows.map((r) => {
-        const expiresAt = expiries.get(r.pageId);
-        return { ...renderAccount(ctx, r.account), mute_expires_at: expiresAt ? iso(expiresAt) : null };
-      }),
+      rows.map((r) => ({
+        ...renderAccount(ctx, r.row),
+        mute_expires_at: r.expiresAt !== null ? iso(r.expiresAt) : null,
+      })),
     );
   });
 

@@ -3,6 +3,7 @@ import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import type { Context } from "../../context.js";
 import { hasScope, parseScopes } from "../../core/scopes.js";
 import { hashSecret } from "../../core/secrets.js";
+import { findLocalUser } from "../../store/accounts.js";
 import { oauthTokens } from "../../store/schema.js";
 import { HttpError } from "../errors.js";
 
@@ -72,4 +73,33 @@ export function optionalUser(c: HonoContext<ApiEnv>, scope: string): (Auth & { u
   if (!auth || auth.userId === null) return null;
   if (!hasScope(auth.scopes, scope)) throw new HttpError(403, "This action is outside the authorized scopes");
   return auth as Auth & { userId: string };
+}
+
+/**
+ * The local account id behind a token (tokens carry the users row id; statuses, favourites and follows use
+ * the account id), or null for anonymous requests.
+ */
+export function viewerAccountId(ctx: Context, auth: Auth | null): string | null {
+  if (!auth?.userId) return null;
+  const local = findLocalUser(ctx.store.db);
+  if (!local || local.user.id !== auth.userId) throw new HttpError(401, "The access token is invalid");
+  return local.account.id;
+}
+
+/** requireUser, answering with the local account id. */
+export function requireViewer(
+  ctx: Context,
+  c: HonoContext<ApiEnv>,
+  scope: string,
+  alsoAccept: string[] = [],
+): { auth: Auth; viewerId: string } {
+  const auth = requireUser(c, scope, alsoAccept);
+  const viewerId = viewerAccountId(ctx, auth);
+  if (!viewerId) throw new HttpError(401, "The access token is invalid");
+  return { auth, viewerId };
+}
+
+/** optionalUser, answering with the local account id or null. */
+export function optionalViewer(ctx: Context, c: HonoContext<ApiEnv>, scope: string): string | null {
+  return viewerAccountId(ctx, optionalUser(c, scope));
 }

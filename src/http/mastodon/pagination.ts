@@ -1,14 +1,11 @@
 import type { Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { isId } from "../../store/ids.js";
+import type { PageBounds } from "../../store/pagination.js";
 import { HttpError } from "../errors.js";
 
-export interface Page {
-  maxId: string | null;
-  sinceId: string | null;
-  minId: string | null;
-  limit: number;
-}
+/** What readPage gives; the bounds mean what src/store/pagination.ts says. */
+export type Page = PageBounds;
 
 function idParam(c: HonoContext, name: string): string | null {
   const value = c.req.query(name);
@@ -17,7 +14,7 @@ function idParam(c: HonoContext, name: string): string | null {
   return value;
 }
 
-/** max_id and since_id are exclusive bounds; min_id asks for the items just newer than it (Mastodon semantics). */
+/** The page a list request asks for: its id bounds and its size, capped at `maxLimit`. */
 export function readPage(c: HonoContext, defaultLimit: number, maxLimit: number): Page {
   const raw = c.req.query("limit");
   let limit = defaultLimit;

@@ -3,22 +3,23 @@
  * hashtags by prefix. With resolve=true a user@host handle is looked up by WebFinger and an http(s) URL is
  * fetched: an actor is stored as an account, a note as a status.
  */
-import { and, asc, desc, eq, gt, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
 import { requireLocalAccount } from "../../core/common.js";
 import { receiveNote } from "../../core/statuses.js";
+import { isVisible } from "../../core/visibility.js";
 import { FetchError } from "../../federation/fetch.js";
 import { fetchObject, ResolveError, resolveActor } from "../../federation/resolve.js";
 import { asArray, isObject, ParseError, parseNote, toRemoteNote } from "../../federation/vocab/parse.js";
 import { ACTOR_TYPES } from "../../federation/vocab/types.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { isId } from "../../store/ids.js";
-import { accounts, statuses, tags } from "../../store/schema.js";
+import { findKnownByUrl, searchStatuses } from "../../store/search.js";
 import { findStatusByUri, type StatusRow } from "../../store/statuses.js";
+import { searchTags, type TagRow } from "../../store/tags.js";
 import { HttpError } from "../errors.js";
-import { likeEscape, searchAccounts, statusVisibleTo } from "./accounts.js";
+import { searchAccounts } from "./account-search.js";
 import { type ApiEnv, optionalUser } from "./auth.js";
 import { renderAccount, renderStatuses } from "./entities.js";
 import { read, readParams } from "./params.js";
@@ -44,34 +45,6 @@ function searchUrl(q: string): URL | null {
   } catch {
     return null;
   }
-}
-
-/** Whether the local account (or an anonymous visitor) may see this status. */
-function canSee(ctx: Context, status: StatusRow, localId: string | null): boolean {
-  if (status.deletedAt !== null || status.reblogOfId !== null) return false;
-  return (
-    ctx.store.db
-      .select({ id: statuses.id })
-      .from(statuses)
-      .where(and(eq(statuses.id, status.id), statusVisibleTo(localId)))
-      .get() !== undefined
-  );
-}
-
-/** What a URL names among what we already have: an account (by id or profile URL) or a status (by id or URL). */
-function findKnownByUrl(ctx: Context, url: string): { account?: AccountRow; status?: StatusRow } {
-  const account = ctx.store.db
-    .select()
-    .from(accounts)
-    .where(and(or(eq(accounts.uri, url), eq(accounts.url, url)), isNull(accounts.goneAt)))
-    .get();
-  if (account) return { account };
-  const status = ctx.store.db
-    .select()
-    .from(statuses)
-    .where(and(or(eq(statuses.uri, url), eq(statuses.url, url)), isNull(statuses.deletedAt)))
-    .get();
-  return status ? { status } : {};
 }
 
 /**
@@ -112,7 +85,7 @@ async function resolveUrl(ctx: Context, url: string): Promise<{ account?: Accoun
   }
 }
 
-function renderTag(ctx: Context, tag: typeof tags.$inferSelect) {
+function renderTag(ctx: Context, tag: TagRow) {
   return {
     name: tag.displayName,
     url: `${ctx.urls.origin}/tags/${encodeURIComponent(tag.name)}`,
@@ -150,7 +123,7 @@ async function search(ctx: Context, c: HonoContext<ApiEnv>) {
   const localId = viewer ? requireLocalAccount(ctx).id : null;
   const wants = (t: SearchType) => type === undefined || type === t;
 
-  const found: { accounts: AccountRow[]; statuses: StatusRow[]; tags: (typeof tags.$inferSelect)[] } = {
+  const found: { accounts: AccountRow[]; statuses: StatusRow[]; tags: TagRow[] } = {
     accounts: [],
     statuses: [],
     tags: [],
@@ -159,13 +132,15 @@ async function search(ctx: Context, c: HonoContext<ApiEnv>) {
   // A URL names one thing: what it names is the whole answer.
   const url = searchUrl(q);
   if (url) {
-    let hit = findKnownByUrl(ctx, q);
-    if (!hit.account && !hit.status && url.href !== q) hit = findKnownByUrl(ctx, url.href);
+    let hit = findKnownByUrl(ctx.store.db, q);
+    if (!hit.account && !hit.status && url.href !== q) hit = findKnownByUrl(ctx.store.db, url.href);
     if (!hit.account && !hit.status && resolve && new URL(ctx.urls.origin).host !== url.host)
       hit = await resolveUrl(ctx, q);
     if (hit.account && wants("accounts") && offset === 0) found.accounts.push(hit.account);
-    if (hit.status && wants("statuses") && offset === 0 && canSee(ctx, hit.status, localId))
-      found.statuses.push(hit.status);
+    // Boosts are never search results.
+    const status = hit.status?.reblogOfId === null ? hit.status : undefined;
+    if (status && wants("statuses") && offset === 0 && isVisible(ctx.store.db, localId, status))
+      found.statuses.push(status);
     return render(ctx, c, found, localId);
   }
 
@@ -176,44 +151,18 @@ async function search(ctx: Context, c: HonoContext<ApiEnv>) {
   }
 
   if (wants("statuses") && localId) {
-    const term = q.replace(/^#/, "");
-    const conditions: SQL[] = [
-      isNull(statuses.deletedAt),
-      isNull(statuses.reblogOfId),
-      statusVisibleTo(localId),
-      or(
-        sql`${statuses.content} LIKE ${`%${likeEscape(term)}%`} ESCAPE '\\'`,
-        sql`${statuses.spoilerText} LIKE ${`%${likeEscape(term)}%`} ESCAPE '\\'`,
-      ) as SQL,
-    ];
-    if (accountId) conditions.push(eq(statuses.accountId, accountId));
-    if (maxId) conditions.push(lt(statuses.id, maxId));
-    if (minId) conditions.push(gt(statuses.id, minId));
-    found.statuses = ctx.store.db
-      .select()
-      .from(statuses)
-      .where(and(...conditions))
-      .orderBy(desc(statuses.id))
-      .limit(limit)
-      .offset(offset)
-      .all();
+    found.statuses = searchStatuses(ctx.store.db, localId, {
+      text: q.replace(/^#/, ""),
+      accountId: accountId ?? null,
+      page: { maxId: maxId ?? null, minId: minId ?? null, sinceId: null, limit },
+      offset,
+    });
   }
 
   if (wants("hashtags")) {
     const name = q.replace(/^#/, "").toLowerCase();
     if (/^[\p{L}\p{N}_]+$/u.test(name)) {
-      found.tags = ctx.store.db
-        .select()
-        .from(tags)
-        .where(sql`${tags.name} LIKE ${`${likeEscape(name)}%`} ESCAPE '\\'`)
-        .orderBy(
-          sql`CASE WHEN ${tags.name} = ${name} THEN 0 ELSE 1 END`,
-          sql`length(${tags.name})`,
-          asc(tags.name),
-        )
-        .limit(limit)
-        .offset(offset)
-        .all();
+      found.tags = searchTags(ctx.store.db, name, limit, offset);
     }
   }
   return render(ctx, c, found, localId);
@@ -222,7 +171,7 @@ async function search(ctx: Context, c: HonoContext<ApiEnv>) {
 function render(
   ctx: Context,
   c: HonoContext<ApiEnv>,
-  found: { accounts: AccountRow[]; statuses: StatusRow[]; tags: (typeof tags.$inferSelect)[] },
+  found: { accounts: AccountRow[]; statuses: StatusRow[]; tags: TagRow[] },
   localId: string | null,
 ) {
   return c.json({

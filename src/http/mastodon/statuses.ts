@@ -24,6 +24,7 @@ import {
   VISIBILITIES,
   type Visibility,
 } from "../../core/statuses.js";
+import { filterVisible, isVisible } from "../../core/visibility.js";
 import { resolveMentions } from "../../federation/mentions.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { isId } from "../../store/ids.js";
@@ -33,13 +34,11 @@ import {
   ancestorsOf,
   descendantsOf,
   favouritedBy,
-  filterVisible,
-  isVisible,
   rebloggedBy,
   statusesByIds,
 } from "../../store/timelines.js";
-import { HttpError } from "../errors.js";
-import { type ApiEnv, type Auth, optionalUser, requireUser } from "./auth.js";
+import { notFound } from "../errors.js";
+import { type ApiEnv, optionalViewer, requireViewer } from "./auth.js";
 import { iso, renderAccount, renderMedia, renderStatus, renderStatuses } from "./entities.js";
 import { readPage, setLinkHeader } from "./pagination.js";
 import { type Params, read, readParams } from "./params.js";
@@ -53,36 +52,8 @@ const ANONYMOUS_DESCENDANTS = 60;
 const ANONYMOUS_DEPTH = 20;
 const MAX_IDS_PER_REQUEST = 40;
 
-export const notFound = (what = "Record not found") => new HttpError(404, what);
-
-/**
- * The local account id behind a token (tokens carry the users row id; statuses, favourites and follows use
- * the account id), or null for anonymous requests.
- */
-export function viewerAccountId(ctx: Context, auth: Auth | null): string | null {
-  if (!auth?.userId) return null;
-  const local = findLocalUser(ctx.store.db);
-  if (!local || local.user.id !== auth.userId) throw new HttpError(401, "The access token is invalid");
-  return local.account.id;
-}
-
-/** requireUser, answering with the local account id. */
-export function requireViewer(
-  ctx: Context,
-  c: C,
-  scope: string,
-  alsoAccept: string[] = [],
-): { auth: Auth; viewerId: string } {
-  const auth = requireUser(c, scope, alsoAccept);
-  const viewerId = viewerAccountId(ctx, auth);
-  if (!viewerId) throw new HttpError(401, "The access token is invalid");
-  return { auth, viewerId };
-}
-
-/** optionalUser, answering with the local account id or null. */
-export function optionalViewer(ctx: Context, c: C, scope: string): string | null {
-  return viewerAccountId(ctx, optionalUser(c, scope));
-}
+// notifications.ts still imports these from here; their home is now errors.ts and auth.ts.
+export { notFound, requireViewer };
 
 /**
  * A status by the id in the path, visible to the viewer (null: anonymous), or 404 — a status the viewer may

@@ -3,29 +3,24 @@
  * (/api/v1/tags; the followed_tags list is served by instance.ts). Lists are keyset pages with a Link header;
  * see src/store/timelines.ts.
  */
-import { eq } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { findLocalUser } from "../../store/accounts.js";
-import { newId } from "../../store/ids.js";
-import { tags } from "../../store/schema.js";
 import type { StatusRow } from "../../store/statuses.js";
+import { findTagByName, findTagsByNames, setTagFollowed, type TagRow } from "../../store/tags.js";
 import {
   bookmarkedStatuses,
   favouritedStatuses,
-  findTagByName,
-  findTagsByNames,
   homeTimeline,
   type PagedRow,
   publicTimeline,
-  type TagRow,
   tagTimeline,
 } from "../../store/timelines.js";
-import type { ApiEnv } from "./auth.js";
+import { notFound } from "../errors.js";
+import { type ApiEnv, optionalViewer, requireViewer } from "./auth.js";
 import { renderStatuses } from "./entities.js";
 import { type NextLink, type Page, readPage, setLinkHeader } from "./pagination.js";
 import { type Params, read, readParams } from "./params.js";
-import { notFound, optionalViewer, requireViewer } from "./statuses.js";
 
 const TIMELINE_LIMIT = 20;
 const TIMELINE_MAX = 40;
@@ -170,13 +165,7 @@ export function timelineRoutes(ctx: Context) {
       requireViewer(ctx, c, "write:follows");
       const name = hashtagName(c.req.param("name"));
       if (!name) throw notFound();
-      const now = Date.now();
-      if (followed) {
-        db.insert(tags)
-          .values({ id: newId(now), name: name.toLowerCase(), displayName: name, followed, createdAt: now })
-          .onConflictDoUpdate({ target: tags.name, set: { followed } })
-          .run();
-      } else db.update(tags).set({ followed }).where(eq(tags.name, name.toLowerCase())).run();
+      setTagFollowed(db, name, followed);
       return c.json(renderTag(ctx, findTagByName(db, name), name));
     });
   }
