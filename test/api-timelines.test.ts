@@ -346,7 +346,7 @@ describe("favourites and bookmarks", () => {
 });
 
 describe("tags", () => {
-  it("shows, follows and unfollows a hashtag", async () => {
+  it("shows a hashtag, says following one is not supported yet, and unfollows", async () => {
     const tag = (await api(server, null, "GET", "/api/v1/tags/Knitting")).json as Json;
     expect(tag).toMatchObject({
       name: "Knitting",
@@ -354,11 +354,13 @@ describe("tags", () => {
       following: false,
       url: `${server.origin}/tags/knitting`,
     });
+    // Nothing would bring a followed tag's posts home, so following one answers that it is not supported.
     const followed = await api(server, token, "POST", "/api/v1/tags/Knitting/follow");
-    expect(followed.json).toMatchObject({ name: "Knitting", following: true });
-    expect(((await get("/api/v1/followed_tags")).items as Json[]).map((t) => t.name)).toEqual(["Knitting"]);
+    expect(followed.status).toBe(422);
+    expect(followed.json).toEqual({ error: "following hashtags is not supported yet" });
+    expect((await get("/api/v1/followed_tags")).items).toEqual([]);
     expect((await api(server, token, "GET", "/api/v1/tags/knitting")).json).toMatchObject({
-      following: true,
+      following: false,
     });
     expect((await api(server, token, "POST", "/api/v1/tags/knitting/unfollow")).json).toMatchObject({
       following: false,
@@ -473,5 +475,40 @@ describe("notifications", () => {
       summary: { pending_requests_count: 0 },
     });
     expect((await get("/api/v1/notifications/requests")).items).toEqual([]);
+  });
+
+  it("accepts a notification policy change only when it asks for the policy applied (nothing filtered)", async () => {
+    for (const version of ["v1", "v2"]) {
+      const path = `/api/${version}/notifications/policy`;
+      const applied = (await api(server, token, "GET", path)).json as Json;
+      expect(applied).toMatchObject({ for_private_mentions: "accept", filter_private_mentions: false });
+
+      const same = await api(server, token, "PUT", path, {
+        for_not_following: "accept",
+        filter_new_accounts: false,
+      });
+      expect(same.status, path).toBe(200);
+      expect(same.json, path).toEqual(applied);
+      expect((await api(server, token, "PATCH", path, {})).status, path).toBe(200);
+
+      const filter = await api(server, token, "PUT", path, {
+        for_not_following: "filter",
+        for_new_accounts: "drop",
+      });
+      expect(filter.status, path).toBe(422);
+      expect((filter.json as Json).error).toBe(
+        "filtering notifications is not supported yet: every notification is accepted (refused: for_not_following=filter, for_new_accounts=drop)",
+      );
+      // The v1 form, as a form body: "true" asks for a filter that is not applied.
+      const form = await fetch(`${server.url}${path}`, {
+        method: "PATCH",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/x-www-form-urlencoded" },
+        body: "filter_not_followers=true",
+      });
+      expect(form.status, path).toBe(422);
+      expect(((await form.json()) as Json).error).toMatch(/refused: filter_not_followers=true\)$/);
+      expect((await api(server, token, "GET", path)).json, path).toEqual(applied);
+      expect((await api(server, issueToken(server, "read"), "PUT", path, {})).status, path).toBe(403);
+    }
   });
 });

@@ -155,7 +155,9 @@ describe("megalodon against Wren", () => {
     expect(token.token_type).toBe("Bearer");
     expect(token.scope).toBe("read write follow");
     const withToken = generator("mastodon", server.origin, token.access_token);
-    expect((await withToken.verifyAppCredentials()).data.name).toBe("megalodon test");
+    const verifiedApp = (await withToken.verifyAppCredentials()).data;
+    expect(verifiedApp.name).toBe("megalodon test");
+    expect(verifiedApp.vapid_key).toBeNull();
     expect((await withToken.verifyAccountCredentials()).data.username).toBe("alice");
 
     // The token is revocable through megalodon, after which it is refused.

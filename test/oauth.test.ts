@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashSecret } from "../src/core/secrets.js";
 import { type ApiEnv, authenticate, requireUser } from "../src/http/mastodon/auth.js";
 import { addressKey, RateLimiter } from "../src/http/ratelimit.js";
-import { oauthApps, oauthCodes, oauthTokens, settings, webSessions } from "../src/store/schema.js";
+import { oauthApps, oauthCodes, oauthTokens, webSessions } from "../src/store/schema.js";
 import { Browser, clickThrough, codeFrom, findForm, mustForm, pkce } from "./helpers/oauth-flow.js";
 import { startTestServer, TEST_PASSWORD, type TestServer } from "./helpers/server.js";
 
@@ -169,17 +169,9 @@ describe("POST /api/v1/apps", () => {
     expect(JSON.stringify(row)).not.toContain(String(body.client_secret));
   });
 
-  it("returns the instance's VAPID public key: an uncompressed P-256 point, the same for every app", async () => {
-    const a = await registerApp();
-    const b = await registerApp();
-    const key = (a as unknown as Json).vapid_key as string;
-    expect(key).not.toBe("");
-    const bytes = Buffer.from(key, "base64url");
-    expect(bytes.length).toBe(65);
-    expect(bytes[0]).toBe(4);
-    expect((b as unknown as Json).vapid_key).toBe(key);
-    const stored = server.context.store.db.select().from(settings).where(eq(settings.key, "vapid")).get();
-    expect((stored?.value as { publicKey?: string } | undefined)?.publicKey).toBe(key);
+  it("returns vapid_key null: there is no Web Push, so no key is advertised", async () => {
+    const app = (await registerApp()) as unknown as Json;
+    expect(app).toHaveProperty("vapid_key", null);
   });
 
   it("accepts a form body with newline-separated redirect URIs", async () => {
@@ -330,7 +322,7 @@ describe("authorization code flow", () => {
       redirect_uri: "https://app.example/callback",
       redirect_uris: ["https://app.example/callback"],
     });
-    expect(verified.json.vapid_key).toBeTruthy();
+    expect(verified.json.vapid_key).toBeNull();
     expect(verified.json).not.toHaveProperty("client_secret");
   });
 

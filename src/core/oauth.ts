@@ -523,6 +523,12 @@ export function revokeToken(ctx: Context, app: AppRow, token: string): void {
       .run();
 }
 
+/** Records that a token was used, at most once a minute: a write on every request would be wasteful. */
+export function recordTokenUse(ctx: Context, token: TokenRow, now = Date.now()): void {
+  if (token.lastUsedAt !== null && token.lastUsedAt >= now - 60_000) return;
+  ctx.store.db.update(oauthTokens).set({ lastUsedAt: now }).where(eq(oauthTokens.id, token.id)).run();
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Logins and sessions
 

@@ -1,6 +1,6 @@
 /**
  * What the core accepts from other servers: plain, validated values with HTML already sanitised. The
- * federation layer parses ActivityStreams into these (src/federation/vocab/parse.ts); the core never sees JSON.
+ * federation layer parses ActivityStreams into these (its vocabulary parsers); the core never sees JSON.
  */
 import type { CustomEmoji } from "../store/schema.js";
 import type { Visibility } from "./statuses.js";

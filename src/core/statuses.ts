@@ -48,9 +48,15 @@ export interface StatusInput {
   mentions?: ReadonlyMap<string, AccountRow>;
 }
 
+/** New alt text and focal point (each -1..1) for one media of a status, as an edit's media_attributes give them. */
+export interface MediaAttributes {
+  id: string;
+  description?: string;
+  focus?: [number, number];
+}
+
 export interface EditInput extends Omit<StatusInput, "visibility" | "inReplyToId"> {
-  /** New descriptions and focal points of the status's own media (Mastodon's media_attributes). */
-  mediaAttributes?: { id: string; description?: string; focus?: [number, number] }[];
+  mediaAttributes?: MediaAttributes[];
 }
 
 /** The key of a mention in `StatusInput.mentions`: lower-case user@domain (domain empty for a bare @name). */

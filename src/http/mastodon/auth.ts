@@ -1,10 +1,10 @@
-import { and, eq, isNull } from "drizzle-orm";
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import type { Context } from "../../context.js";
+import { recordTokenUse } from "../../core/oauth.js";
 import { hasScope, parseScopes } from "../../core/scopes.js";
 import { hashSecret } from "../../core/secrets.js";
 import { findLocalUser } from "../../store/accounts.js";
-import { oauthTokens } from "../../store/schema.js";
+import { findLiveToken } from "../../store/oauth-tokens.js";
 import { HttpError } from "../errors.js";
 
 export interface Auth {
@@ -25,16 +25,9 @@ export function bearerToken(c: HonoContext): string | null {
 }
 
 export function findAuth(ctx: Context, token: string): Auth | null {
-  const row = ctx.store.db
-    .select()
-    .from(oauthTokens)
-    .where(and(eq(oauthTokens.tokenHash, hashSecret(token)), isNull(oauthTokens.revokedAt)))
-    .get();
-  if (!row || (row.expiresAt !== null && row.expiresAt <= Date.now())) return null;
-  // Recorded at most once a minute: every request writing to the database would be wasteful.
-  if (row.lastUsedAt === null || row.lastUsedAt < Date.now() - 60_000) {
-    ctx.store.db.update(oauthTokens).set({ lastUsedAt: Date.now() }).where(eq(oauthTokens.id, row.id)).run();
-  }
+  const row = findLiveToken(ctx.store.db, hashSecret(token));
+  if (!row) return null;
+  recordTokenUse(ctx, row);
   return { tokenId: row.id, appId: row.appId, userId: row.userId, scopes: parseScopes(row.scopes) };
 }
 

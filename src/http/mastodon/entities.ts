@@ -2,25 +2,14 @@
  * Mastodon API entities. Every key is always sent (null where there is no value) and URLs are never empty:
  * apps such as Tusky crash on a missing field (INTEROP.md). Lists render with one query per relation.
  */
-import { and, count, eq, inArray, sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
 import { NOTE_SOURCE_KEY } from "../../core/profile.js";
 import { htmlToText } from "../../core/text.js";
+import { isActiveMute } from "../../core/visibility.js";
+import { accountsByIds, countFollowRequests, findAccountByUri } from "../../store/account-lookups.js";
+import { loadRelationRows } from "../../store/account-relations.js";
 import type { AccountRow } from "../../store/accounts.js";
-import type { Db } from "../../store/open.js";
-import { inList, preparedPerDb } from "../../store/prepared.js";
-import {
-  accounts,
-  blocks,
-  bookmarks,
-  favourites,
-  follows,
-  mutes,
-  type notifications,
-  oauthApps,
-  pollVotes,
-  statuses,
-} from "../../store/schema.js";
+import { type AppSummary, appSummaries } from "../../store/oauth-apps.js";
 import {
   loadStatusViews,
   type MediaRow,
@@ -28,7 +17,8 @@ import {
   type StatusRow,
   type StatusView,
 } from "../../store/statuses.js";
-import { statusesByIds } from "../../store/timelines.js";
+import { type NotificationRow, statusesByIds } from "../../store/timelines.js";
+import { loadViewerState, type ViewerState } from "../../store/viewer-state.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -42,7 +32,7 @@ export function renderAccount(ctx: Context, account: AccountRow, depth = 0): Rec
   const header = account.headerUrl ?? `${ctx.urls.origin}${DEFAULT_HEADER_PATH}`;
   let moved: Record<string, unknown> | null = null;
   if (account.movedToUri && depth === 0) {
-    const target = ctx.store.db.select().from(accounts).where(eq(accounts.uri, account.movedToUri)).get();
+    const target = findAccountByUri(ctx.store.db, account.movedToUri);
     if (target) moved = renderAccount(ctx, target, 1);
   }
   return {
@@ -93,12 +83,7 @@ export function renderCredentialAccount(
   account: AccountRow,
   preferences: Record<string, unknown>,
 ) {
-  const pending =
-    ctx.store.db
-      .select({ n: count() })
-      .from(follows)
-      .where(and(eq(follows.followingId, account.id), eq(follows.state, "pending")))
-      .get()?.n ?? 0;
+  const pending = countFollowRequests(ctx.store.db, account.id);
   return {
     ...renderAccount(ctx, account),
     source: {
@@ -164,100 +149,27 @@ function renderPoll(poll: PollRow, ownVotes: number[] | null) {
   };
 }
 
-/** What the viewer did to each status: favourited, boosted, bookmarked, voted. One query each. */
-interface ViewerState {
-  favourited: Set<string>;
-  reblogged: Set<string>;
-  bookmarked: Set<string>;
-  votes: Map<string, number[]>;
-  muted: Set<string>;
+/** What the viewer did to the statuses shown (the boosted one for a boost) and to their authors. */
+function viewerState(ctx: Context, viewerId: string | null, views: StatusView[]): ViewerState {
+  const shown = views.map((v) => v.reblog ?? v);
+  return loadViewerState(ctx.store.db, viewerId, {
+    statusIds: shown.map((v) => v.status.id),
+    pollIds: shown.map((v) => v.poll?.id).filter((id): id is string => id !== undefined),
+    authorIds: [...new Set(shown.map((v) => v.account.id))],
+  });
 }
 
-/**
- * The queries behind every rendered list, prepared once per database (see preparedPerDb): building them anew
- * for each page cost more than running them.
- */
-const listQueries = preparedPerDb((db) => ({
-  favourited: db
-    .select({ id: favourites.statusId })
-    .from(favourites)
-    .where(and(eq(favourites.accountId, sql.placeholder("viewer")), inList(favourites.statusId, "ids")))
-    .prepare(),
-  // From the boosts of each target (a few rows), never from the viewer's statuses: left to itself SQLite picks
-  // (account_id, id) and reads every status of the local account, thousands of rows, for each page.
-  reblogged: db
-    .select({ id: sql<string>`reblog_of_id` })
-    .from(sql`${statuses} INDEXED BY statuses_reblog_of`)
-    .where(and(inList(statuses.reblogOfId, "ids"), eq(statuses.accountId, sql.placeholder("viewer"))))
-    .prepare(),
-  bookmarked: db
-    .select({ id: bookmarks.statusId })
-    .from(bookmarks)
-    .where(inList(bookmarks.statusId, "ids"))
-    .prepare(),
-  votes: db
-    .select({ pollId: pollVotes.pollId, choice: pollVotes.choice })
-    .from(pollVotes)
-    .where(and(eq(pollVotes.accountId, sql.placeholder("viewer")), inList(pollVotes.pollId, "ids")))
-    .prepare(),
-  muted: db
-    .select({ id: mutes.targetId })
-    .from(mutes)
-    .where(and(eq(mutes.accountId, sql.placeholder("viewer")), inList(mutes.targetId, "ids")))
-    .prepare(),
-  apps: db
-    .select({ id: oauthApps.id, name: oauthApps.name, website: oauthApps.website })
-    .from(oauthApps)
-    .where(inList(oauthApps.id, "ids"))
-    .prepare(),
-  accounts: db.select().from(accounts).where(inList(accounts.id, "ids")).prepare(),
-}));
-
-function viewerState(db: Db, viewerId: string | null, views: StatusView[]): ViewerState {
-  const state: ViewerState = {
-    favourited: new Set(),
-    reblogged: new Set(),
-    bookmarked: new Set(),
-    votes: new Map(),
-    muted: new Set(),
-  };
-  if (!viewerId) return state;
-  const targets = views.map((v) => (v.reblog ?? v).status.id);
-  if (targets.length === 0) return state;
-  const queries = listQueries(db);
-  const ids = JSON.stringify(targets);
-  for (const r of queries.favourited.all({ viewer: viewerId, ids })) state.favourited.add(r.id);
-  for (const r of queries.reblogged.all({ viewer: viewerId, ids })) state.reblogged.add(r.id);
-  for (const r of queries.bookmarked.all({ ids })) state.bookmarked.add(r.id);
-  const pollIds = views.map((v) => (v.reblog ?? v).poll?.id).filter((id): id is string => id !== undefined);
-  if (pollIds.length > 0) {
-    for (const r of queries.votes.all({ viewer: viewerId, ids: JSON.stringify(pollIds) })) {
-      state.votes.set(r.pollId, [...(state.votes.get(r.pollId) ?? []), r.choice]);
-    }
-  }
-  const authorIds = [...new Set(views.map((v) => (v.reblog ?? v).account.id))];
-  for (const r of queries.muted.all({ viewer: viewerId, ids: JSON.stringify(authorIds) }))
-    state.muted.add(r.id);
-  return state;
-}
-
-function appsById(db: Db, views: StatusView[]) {
-  const ids = [
+function appsById(ctx: Context, views: StatusView[]): Map<string, AppSummary> {
+  return appSummaries(ctx.store.db, [
     ...new Set(views.map((v) => v.status.applicationId).filter((id): id is string => id !== null)),
-  ];
-  if (ids.length === 0) return new Map<string, { name: string; website: string | null }>();
-  return new Map(
-    listQueries(db)
-      .apps.all({ ids: JSON.stringify(ids) })
-      .map((a) => [a.id, { name: a.name, website: a.website }]),
-  );
+  ]);
 }
 
 function renderView(
   ctx: Context,
   view: StatusView,
   state: ViewerState,
-  apps: Map<string, { name: string; website: string | null }>,
+  apps: Map<string, AppSummary>,
   accountCache: Map<string, Record<string, unknown>>,
 ): Record<string, unknown> {
   const { status, account } = view;
@@ -327,8 +239,8 @@ export function renderStatuses(
   viewerId: string | null,
 ): Record<string, unknown>[] {
   const views = loadStatusViews(ctx.store.db, rows);
-  const state = viewerState(ctx.store.db, viewerId, views);
-  const apps = appsById(ctx.store.db, [
+  const state = viewerState(ctx, viewerId, views);
+  const apps = appsById(ctx, [
     ...views,
     ...views.map((v) => v.reblog).filter((v): v is StatusView => v !== null),
   ]);
@@ -342,16 +254,13 @@ export function renderStatus(ctx: Context, row: StatusRow, viewerId: string | nu
   return rendered;
 }
 
-export type NotificationRow = typeof notifications.$inferSelect;
-
 export function renderNotifications(
   ctx: Context,
   rows: NotificationRow[],
   viewerId: string,
 ): Record<string, unknown>[] {
   const accountIds = [...new Set(rows.map((n) => n.fromAccountId))];
-  const accountRows =
-    accountIds.length > 0 ? listQueries(ctx.store.db).accounts.all({ ids: JSON.stringify(accountIds) }) : [];
+  const accountRows = accountsByIds(ctx.store.db, accountIds);
   const accountById = new Map(accountRows.map((a) => [a.id, renderAccount(ctx, a)]));
   const statusIds = [...new Set(rows.map((n) => n.statusId).filter((id): id is string => id !== null))];
   const rendered = renderStatuses(ctx, statusesByIds(ctx.store.db, statusIds), viewerId);
@@ -377,40 +286,11 @@ export function renderNotifications(
 export function renderRelationships(ctx: Context, localId: string, targets: AccountRow[]) {
   const ids = targets.map((t) => t.id);
   if (ids.length === 0) return [];
-  const db = ctx.store.db;
-  const outgoing = new Map(
-    db
-      .select()
-      .from(follows)
-      .where(and(eq(follows.followerId, localId), inArray(follows.followingId, ids)))
-      .all()
-      .map((f) => [f.followingId, f]),
-  );
-  const incoming = new Map(
-    db
-      .select()
-      .from(follows)
-      .where(and(eq(follows.followingId, localId), inArray(follows.followerId, ids)))
-      .all()
-      .map((f) => [f.followerId, f]),
-  );
-  const blocked = new Set(
-    db
-      .select({ id: blocks.targetId })
-      .from(blocks)
-      .where(and(eq(blocks.accountId, localId), inArray(blocks.targetId, ids)))
-      .all()
-      .map((b) => b.id),
-  );
-  const muted = new Map(
-    db
-      .select()
-      .from(mutes)
-      .where(and(eq(mutes.accountId, localId), inArray(mutes.targetId, ids)))
-      .all()
-      .filter((m) => m.expiresAt === null || m.expiresAt > Date.now())
-      .map((m) => [m.targetId, m]),
-  );
+  const rows = loadRelationRows(ctx.store.db, localId, ids);
+  const outgoing = new Map(rows.outgoing.map((f) => [f.followingId, f]));
+  const incoming = new Map(rows.incoming.map((f) => [f.followerId, f]));
+  const blocked = new Set(rows.blockedIds);
+  const muted = new Map(rows.mutes.filter((m) => isActiveMute(m)).map((m) => [m.targetId, m]));
   return targets.map((t) => {
     const out = outgoing.get(t.id);
     const inc = incoming.get(t.id);

@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
 import { streamingRoutes } from "../../streaming/routes.js";
+import { RateLimiter } from "../ratelimit.js";
+import { authorizeRoutes } from "../web/authorize.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
 import { instanceRoutes } from "./instance.js";
@@ -11,11 +13,20 @@ import { searchRoutes } from "./search.js";
 import { statusRoutes } from "./statuses.js";
 import { timelineRoutes } from "./timelines.js";
 
-/** The Mastodon client API (/api/v1, /api/v2) and OAuth (/oauth). Each file holds one group of endpoints. */
+/** Failed logins allowed per client address and window, on the authorize page and the password grant together. */
+const LOGIN_ATTEMPTS = 5;
+const LOGIN_WINDOW_MS = 5 * 60_000;
+
+/**
+ * The Mastodon client API (/api/v1, /api/v2) and OAuth (/oauth). Each file holds one group of endpoints. Order
+ * matters where two groups answer the same path: the first mounted answers.
+ */
 export function mastodonRoutes(ctx: Context) {
   const app = new Hono<ApiEnv>();
   app.use("/api/*", authenticate(ctx));
-  app.route("/", oauthApiRoutes(ctx));
+  const logins = new RateLimiter({ limit: LOGIN_ATTEMPTS, windowMs: LOGIN_WINDOW_MS });
+  app.route("/", oauthApiRoutes(ctx, logins));
+  app.route("/", authorizeRoutes(ctx, logins));
   app.route("/", instanceRoutes(ctx));
   app.route("/", accountRoutes(ctx));
   app.route("/", statusRoutes(ctx));

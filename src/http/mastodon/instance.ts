@@ -1,25 +1,33 @@
 /**
  * What apps read about the server (instance v1/v2, peers, activity, custom emojis), the user's preferences
  * and markers, and the lists of features Wren does not have (trends, filters, lists, announcements…), which
- * are honest empty lists: apps break on a 404 there (INTEROP.md).
+ * are honest empty lists: apps break on a 404 there (INTEROP.md). Actions on features Wren does not have yet
+ * (following hashtags, Web Push) answer that they are not supported instead of pretending.
  */
-import { and, asc, count, countDistinct, eq, gte, isNotNull, isNull, or, sql } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
-import { vapidKeys } from "../../core/oauth.js";
+import { saveMarkers } from "../../core/markers.js";
 import { MAX_MEDIA_ATTACHMENTS, MAX_POLL_OPTIONS, MAX_STATUS_CHARACTERS } from "../../core/statuses.js";
 import { SUPPORTED_MIME_TYPES } from "../../media/sniff.js";
 import { MAX_DESCRIPTION } from "../../media/store.js";
 import { findLocalUser } from "../../store/accounts.js";
+import { listFollowedTags } from "../../store/followed-tags.js";
 import { isId } from "../../store/ids.js";
-import { accounts, markers, oauthTokens, statuses, tags, users } from "../../store/schema.js";
+import {
+  countKnownDomains,
+  countOwnPosts,
+  knownDomains,
+  recentTokenUse,
+  weeklyPostCounts,
+} from "../../store/instance-stats.js";
+import { findMarkers, type MarkerRow } from "../../store/markers.js";
 import { HttpError } from "../errors.js";
 import { type ApiEnv, requireUser } from "./auth.js";
 import { DEFAULT_HEADER_PATH, iso, renderAccount } from "./entities.js";
 import { type Params, read, readParams } from "./params.js";
 
 /** The version apps parse: a Mastodon version they know the features of, then ours. */
-export function mastodonVersion(ctx: Context): string {
+function mastodonVersion(ctx: Context): string {
   return `4.5.0 (compatible; Wren ${ctx.version})`;
 }
 
@@ -43,26 +51,8 @@ function streamingUrl(ctx: Context): string {
 function localStats(ctx: Context) {
   const db = ctx.store.db;
   const local = findLocalUser(db);
-  const statusCount = local
-    ? (db
-        .select({ n: count() })
-        .from(statuses)
-        .where(
-          and(
-            eq(statuses.accountId, local.account.id),
-            isNull(statuses.deletedAt),
-            isNull(statuses.reblogOfId),
-          ),
-        )
-        .get()?.n ?? 0)
-    : 0;
-  const domainCount =
-    db
-      .select({ n: countDistinct(accounts.domain) })
-      .from(accounts)
-      .where(and(isNotNull(accounts.domain), isNull(accounts.goneAt)))
-      .get()?.n ?? 0;
-  return { local, users: local ? 1 : 0, statusCount, domainCount };
+  const statusCount = local ? countOwnPosts(db, local.account.id) : 0;
+  return { local, users: local ? 1 : 0, statusCount, domainCount: countKnownDomains(db) };
 }
 
 function mediaConfiguration(ctx: Context) {
@@ -106,7 +96,9 @@ function instanceV2(ctx: Context) {
         privacy_policy: null,
         terms_of_service: null,
       },
-      vapid: { public_key: vapidKeys(ctx.store.db).publicKey },
+      // No Web Push yet, so no key: null, as Mastodon itself renders a missing key. The object stays, since
+      // masto.js types it as always present and apps read configuration.vapid.public_key.
+      vapid: { public_key: null },
       accounts: { max_featured_tags: 0, max_pinned_statuses: 5 },
       statuses: statusesConfiguration(),
       media_attachments: mediaConfiguration(ctx),
@@ -176,39 +168,13 @@ function weeklyActivity(ctx: Context) {
   const registrations = new Set<number>();
   const local = findLocalUser(db);
   if (local) {
-    // Integers computed here, inlined so the GROUP BY expression is the selected one exactly.
-    const bucket = sql<number>`(${statuses.createdAt} - ${sql.raw(String(oldest))}) / ${sql.raw(String(WEEK_MS))}`;
-    for (const row of db
-      .select({ bucket, n: count() })
-      .from(statuses)
-      .where(
-        and(
-          eq(statuses.accountId, local.account.id),
-          isNull(statuses.reblogOfId),
-          isNull(statuses.deletedAt),
-          gte(statuses.createdAt, oldest),
-        ),
-      )
-      .groupBy(bucket)
-      .all())
-      posts.set(Number(row.bucket), row.n);
+    for (const [bucket, n] of weeklyPostCounts(db, local.account.id, oldest, WEEK_MS)) posts.set(bucket, n);
     // Only the last use of each token is recorded, so older weeks may undercount: this is a rough figure.
-    for (const token of db
-      .select({ createdAt: oauthTokens.createdAt, lastUsedAt: oauthTokens.lastUsedAt })
-      .from(oauthTokens)
-      .where(
-        and(
-          isNotNull(oauthTokens.userId),
-          or(gte(oauthTokens.createdAt, oldest), gte(oauthTokens.lastUsedAt, oldest)),
-        ),
-      )
-      .limit(1000)
-      .all()) {
+    for (const token of recentTokenUse(db, oldest, 1000)) {
       for (const at of [token.createdAt, token.lastUsedAt])
         if (at !== null && at >= oldest) logins.add(bucketOf(at));
     }
-    const created = db.select({ createdAt: users.createdAt }).from(users).get()?.createdAt;
-    if (created !== undefined && created >= oldest) registrations.add(bucketOf(created));
+    if (local.user.createdAt >= oldest) registrations.add(bucketOf(local.user.createdAt));
   }
   return Array.from({ length: 12 }, (_, i) => {
     const bucket = 11 - i;
@@ -251,7 +217,6 @@ function renderPreferences(stored: Record<string, unknown>) {
 }
 
 const MARKER_TIMELINES = ["home", "notifications"] as const;
-type MarkerRow = typeof markers.$inferSelect;
 
 function renderMarkers(rows: MarkerRow[]) {
   return Object.fromEntries(
@@ -292,15 +257,7 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v2/instance", (c) => c.json(instanceV2(ctx)));
   app.get("/api/v1/instance", (c) => c.json(instanceV1(ctx)));
 
-  app.get("/api/v1/instance/peers", (c) => {
-    const rows = db
-      .selectDistinct({ domain: accounts.domain })
-      .from(accounts)
-      .where(and(isNotNull(accounts.domain), isNull(accounts.goneAt)))
-      .orderBy(asc(accounts.domain))
-      .all();
-    return c.json(rows.map((r) => r.domain));
-  });
+  app.get("/api/v1/instance/peers", (c) => c.json(knownDomains(db)));
   app.get("/api/v1/instance/activity", (c) => c.json(weeklyActivity(ctx)));
   app.get("/api/v1/instance/rules", (c) => c.json([]));
   app.get("/api/v1/instance/domain_blocks", (c) => c.json([]));
@@ -334,16 +291,28 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v1/domain_blocks", empty("read:blocks"));
   app.get("/api/v1/scheduled_statuses", empty("read:statuses"));
 
+  // Web Push is not supported yet, so no subscription can exist: creating one is refused, reading or changing
+  // it finds nothing (as on Mastodon when there is none), and removing it succeeds with nothing to remove.
+  const noPush = "Web Push is not supported yet";
+  app.post("/api/v1/push/subscription", (c) => {
+    requireUser(c, "push");
+    throw new HttpError(422, noPush);
+  });
+  for (const method of ["get", "put"] as const) {
+    app[method]("/api/v1/push/subscription", (c) => {
+      requireUser(c, "push");
+      throw new HttpError(404, `there is no push subscription: ${noPush}`);
+    });
+  }
+  app.delete("/api/v1/push/subscription", (c) => {
+    requireUser(c, "push");
+    return c.json({});
+  });
+
   // Followed hashtags: the tags table knows which are followed; few enough for one page, so no Link header.
   app.get("/api/v1/followed_tags", (c) => {
     requireUser(c, "read:follows");
-    const rows = db
-      .select()
-      .from(tags)
-      .where(eq(tags.followed, true))
-      .orderBy(asc(tags.name))
-      .limit(200)
-      .all();
+    const rows = listFollowedTags(db, 200);
     return c.json(
       rows.map((t) => ({
         name: t.displayName,
@@ -367,27 +336,13 @@ export function instanceRoutes(ctx: Context) {
     const wanted = asked
       ? asked.filter((t) => (MARKER_TIMELINES as readonly string[]).includes(t))
       : [...MARKER_TIMELINES];
-    const rows = db.select().from(markers).all();
-    return c.json(renderMarkers(rows.filter((m) => wanted.includes(m.timeline))));
+    return c.json(renderMarkers(findMarkers(db).filter((m) => wanted.includes(m.timeline))));
   });
 
   app.post("/api/v1/markers", async (c) => {
     requireUser(c, "write:statuses");
     const updates = readMarkerUpdates(await readParams(c));
-    const now = Date.now();
-    const saved = ctx.store.sqlite.transaction(() => {
-      for (const [timeline, lastReadId] of updates) {
-        db.insert(markers)
-          .values({ timeline, lastReadId, version: 1, updatedAt: now })
-          .onConflictDoUpdate({
-            target: markers.timeline,
-            set: { lastReadId, version: sql`${markers.version} + 1`, updatedAt: now },
-          })
-          .run();
-      }
-      return db.select().from(markers).all();
-    })();
-    return c.json(renderMarkers(saved.filter((m) => updates.has(m.timeline))));
+    return c.json(renderMarkers(saveMarkers(ctx, updates)));
   });
 
   return app;

@@ -1,11 +1,10 @@
 import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
-import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
 import { findOwnMedia, mediaFilePath, saveUpload, updateMedia } from "../../media/store.js";
 import { findLocalUser } from "../../store/accounts.js";
-import { mediaAttachments } from "../../store/schema.js";
+import { findMediaById } from "../../store/media.js";
 import { HttpError } from "../errors.js";
 import { type ApiEnv, requireUser } from "./auth.js";
 import { renderMedia } from "./entities.js";
@@ -24,10 +23,7 @@ const MEDIA_FILE = /^[0-9]{1,19}-[0-9a-f]{12}(-small)?\.[a-z0-9]{2,5}$/;
  * whole file: no Range header, another unit, several ranges or a malformed one (RFC 9110 lets a server ignore
  * those); "unsatisfiable" when it starts past the end.
  */
-export function byteRange(
-  header: string | undefined,
-  size: number,
-): [number, number] | "unsatisfiable" | null {
+function byteRange(header: string | undefined, size: number): [number, number] | "unsatisfiable" | null {
   const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
   if (!match) return null;
   const [, first = "", last = ""] = match;
@@ -80,7 +76,7 @@ export function mediaRoutes(ctx: Context) {
     const name = c.req.param("name");
     if (!MEDIA_FILE.test(name)) throw new HttpError(404, "not found");
     const id = name.split("-")[0] as string;
-    const row = ctx.store.db.select().from(mediaAttachments).where(eq(mediaAttachments.id, id)).get();
+    const row = findMediaById(ctx.store.db, id);
     if (!row || (row.fileName !== name && row.previewFileName !== name))
       throw new HttpError(404, "not found");
     const path = mediaFilePath(ctx, name);

@@ -2,20 +2,20 @@
  * /api/v1/notifications (API v1 only: the instance advertises api_versions.mastodon 1, so apps do not ask for
  * grouped notifications). Dismissing keeps the row with dismissed_at set; clearing deletes them all.
  */
-import { and, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
+import { clearNotifications, dismissNotification } from "../../core/dismissals.js";
 import { isId } from "../../store/ids.js";
-import { markers, notifications } from "../../store/schema.js";
+import { findMarker } from "../../store/markers.js";
 import { countUnreadNotifications, findNotification, listNotifications } from "../../store/timelines.js";
-import type { ApiEnv } from "./auth.js";
+import { HttpError, notFound } from "../errors.js";
+import { type ApiEnv, requireViewer } from "./auth.js";
 import { renderNotifications } from "./entities.js";
 import { readPage, setLinkHeader } from "./pagination.js";
 import { type Params, read, readParams } from "./params.js";
-import { notFound, requireViewer } from "./statuses.js";
 
 /** Every type Mastodon knows; filters drop anything else instead of failing, as apps send newer types. */
-export const NOTIFICATION_TYPES = new Set([
+const NOTIFICATION_TYPES = new Set([
   "mention",
   "status",
   "reblog",
@@ -37,7 +37,10 @@ export const NOTIFICATION_TYPES = new Set([
 const UNREAD_DEFAULT = 100;
 const UNREAD_MAX = 1000;
 
-/** Wren filters nothing: this is the policy Mastodon reports when every filter is off (v1 and v2 keys). */
+/**
+ * The one policy Wren applies: it filters nothing. This is what Mastodon reports when every filter is off,
+ * with the keys of v1 (filter_*) and v2 (for_*).
+ */
 const POLICY = {
   filter_not_following: false,
   filter_not_followers: false,
@@ -50,6 +53,42 @@ const POLICY = {
   for_limited_accounts: "accept",
   summary: { pending_requests_count: 0, pending_notifications_count: 0 },
 };
+
+const POLICY_FLAGS = [
+  "filter_not_following",
+  "filter_not_followers",
+  "filter_new_accounts",
+  "filter_private_mentions",
+] as const;
+const POLICY_CHOICES = [
+  "for_not_following",
+  "for_not_followers",
+  "for_new_accounts",
+  "for_private_mentions",
+  "for_limited_accounts",
+] as const;
+
+/**
+ * A policy change is accepted only when it asks for the policy already applied; anything else is refused by
+ * name, so an app never shows a filter as on while nothing is filtered.
+ */
+function checkPolicyChange(params: Params): void {
+  const refused: string[] = [];
+  for (const key of POLICY_FLAGS) {
+    const value = read.boolean(params, key);
+    if (value !== undefined && value !== POLICY[key]) refused.push(`${key}=${value}`);
+  }
+  for (const key of POLICY_CHOICES) {
+    const value = read.string(params, key);
+    if (value !== undefined && value !== "" && value !== POLICY[key]) refused.push(`${key}=${value}`);
+  }
+  if (refused.length > 0) {
+    throw new HttpError(
+      422,
+      `filtering notifications is not supported yet: every notification is accepted (refused: ${refused.join(", ")})`,
+    );
+  }
+}
 
 /** The known types of a filter; null when the filter is absent or empty. */
 function typeList(params: Params, key: string): string[] | null {
@@ -93,7 +132,7 @@ export function notificationRoutes(ctx: Context) {
     const { viewerId } = requireViewer(ctx, c, "read:notifications");
     const raw = Number.parseInt(c.req.query("limit") ?? "", 10);
     const cap = Number.isFinite(raw) ? Math.min(Math.max(raw, 1), UNREAD_MAX) : UNREAD_DEFAULT;
-    const marker = db.select().from(markers).where(eq(markers.timeline, "notifications")).get();
+    const marker = findMarker(db, "notifications");
     return c.json({ count: countUnreadNotifications(db, viewerId, marker?.lastReadId ?? null, cap) });
   });
 
@@ -105,10 +144,10 @@ export function notificationRoutes(ctx: Context) {
       requireViewer(ctx, c, "read:notifications");
       return c.json(POLICY);
     });
-    // Nothing is ever filtered, so there is nothing to change: the fixed policy is the answer.
     for (const method of ["put", "patch"] as const) {
-      app[method](path, (c) => {
+      app[method](path, async (c) => {
         requireViewer(ctx, c, "write:notifications");
+        checkPolicyChange(await readParams(c));
         return c.json(POLICY);
       });
     }
@@ -122,18 +161,13 @@ export function notificationRoutes(ctx: Context) {
 
   app.post("/api/v1/notifications/clear", (c) => {
     requireViewer(ctx, c, "write:notifications");
-    db.delete(notifications).run();
+    clearNotifications(ctx);
     return c.json({});
   });
 
   const dismiss = (id: string | undefined) => {
     if (!id || !isId(id)) throw notFound();
-    const changed = db
-      .update(notifications)
-      .set({ dismissedAt: Date.now() })
-      .where(and(eq(notifications.id, id), isNull(notifications.dismissedAt)))
-      .run().changes;
-    if (changed === 0) throw notFound();
+    if (!dismissNotification(ctx, id)) throw notFound();
   };
 
   // The old form, id in the body (Mastodon < 3.1), which some apps still send.

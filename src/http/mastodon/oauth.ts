@@ -19,21 +19,15 @@ import {
   registerApp,
   revokeToken,
   type TokenGrant,
-  vapidKeys,
   verifyLogin,
 } from "../../core/oauth.js";
 import { GRANULAR_SCOPES, TOP_LEVEL_SCOPES } from "../../core/scopes.js";
 import { HttpError } from "../errors.js";
-import { clientAddress, RateLimiter } from "../ratelimit.js";
-import { authorizeRoutes } from "../web/authorize.js";
+import { clientAddress, type RateLimiter } from "../ratelimit.js";
 import type { ApiEnv } from "./auth.js";
 import { type Params, read, readParams } from "./params.js";
 
-/** Failed logins allowed per client address and window, on the authorize page and the password grant together. */
-export const LOGIN_ATTEMPTS = 5;
-export const LOGIN_WINDOW_MS = 5 * 60_000;
-
-function renderApp(ctx: Context, app: AppRow) {
+function renderApp(app: AppRow) {
   return {
     id: app.id,
     name: app.name,
@@ -41,7 +35,9 @@ function renderApp(ctx: Context, app: AppRow) {
     scopes: app.scopes.split(" ").filter((s) => s !== ""),
     redirect_uri: app.redirectUris.join("\n"),
     redirect_uris: app.redirectUris,
-    vapid_key: vapidKeys(ctx.store.db).publicKey,
+    // No Web Push yet, so no key: null, which is what Mastodon renders when it has none (masto.js and
+    // megalodon type it as optional and nullable).
+    vapid_key: null,
   };
 }
 
@@ -127,9 +123,9 @@ function tooManyAttempts(waitMs: number): OAuthError {
   );
 }
 
-export function oauthApiRoutes(ctx: Context) {
+/** `logins` counts failed logins; the authorize page shares it, so both ways of logging in have one limit. */
+export function oauthApiRoutes(ctx: Context, logins: RateLimiter) {
   const app = new Hono<ApiEnv>();
-  const logins = new RateLimiter({ limit: LOGIN_ATTEMPTS, windowMs: LOGIN_WINDOW_MS });
   const { origin } = ctx.urls;
 
   app.post("/api/v1/apps", async (c) => {
@@ -147,7 +143,7 @@ export function oauthApiRoutes(ctx: Context) {
         website: read.string(params, "website"),
       });
       return c.json({
-        ...renderApp(ctx, created),
+        ...renderApp(created),
         client_id: created.clientId,
         client_secret: clientSecret,
         client_secret_expires_at: 0,
@@ -164,7 +160,7 @@ export function oauthApiRoutes(ctx: Context) {
     if (!auth) throw new HttpError(401, "The access token is invalid");
     const row = findAppById(ctx.store.db, auth.appId);
     if (!row) throw new HttpError(401, "The access token is invalid");
-    return c.json(renderApp(ctx, row));
+    return c.json(renderApp(row));
   });
 
   app.post("/oauth/token", async (c) => {
@@ -272,6 +268,5 @@ export function oauthApiRoutes(ctx: Context) {
     }),
   );
 
-  app.route("/", authorizeRoutes(ctx, logins));
   return app;
 }

@@ -1,11 +1,12 @@
 /**
  * /api/v1/statuses and /api/v1/polls: posting (with Idempotency-Key), reading with visibility rules, edits and
- * their history, threads, and the interactions (favourite, boost, bookmark, pin, conversation mute).
+ * their history, threads, and the interactions (favourite, boost, bookmark, pin; muting a conversation is not
+ * supported yet and says so).
  */
-import { and, eq, inArray, lt } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
+import { IDEMPOTENCY_TTL_MS, rememberIdempotencyKey } from "../../core/idempotency.js";
 import {
   bookmark,
   favourite,
@@ -20,6 +21,7 @@ import {
   createStatus,
   deleteStatus,
   editStatus,
+  type MediaAttributes,
   type StatusInput,
   VISIBILITIES,
   type Visibility,
@@ -27,9 +29,11 @@ import {
 import { filterVisible, isVisible } from "../../core/visibility.js";
 import { resolveMentions } from "../../federation/mentions.js";
 import { findLocalUser } from "../../store/accounts.js";
+import { findIdempotentStatusId } from "../../store/idempotency-keys.js";
 import { isId } from "../../store/ids.js";
-import { accounts, idempotencyKeys, mediaAttachments, polls, statusEdits } from "../../store/schema.js";
-import { findStatusById, type StatusRow } from "../../store/statuses.js";
+import { findMediaByIds } from "../../store/media.js";
+import { findStatusEdits } from "../../store/status-edits.js";
+import { findStatusById, loadStatusView, type StatusRow } from "../../store/statuses.js";
 import {
   ancestorsOf,
   descendantsOf,
@@ -45,15 +49,11 @@ import { type Params, read, readParams } from "./params.js";
 
 type C = HonoContext<ApiEnv>;
 
-export const IDEMPOTENCY_TTL_MS = 60 * 60 * 1000;
 /** Mastodon's limits for a thread: anonymous viewers get a shorter one. */
 const CONTEXT_LIMIT = 4096;
 const ANONYMOUS_DESCENDANTS = 60;
 const ANONYMOUS_DEPTH = 20;
 const MAX_IDS_PER_REQUEST = 40;
-
-// notifications.ts still imports these from here; their home is now errors.ts and auth.ts.
-export { notFound, requireViewer };
 
 /**
  * A status by the id in the path, visible to the viewer (null: anonymous), or 404 — a status the viewer may
@@ -151,30 +151,9 @@ function statusInput(ctx: Context, params: Params): Omit<StatusInput, "visibilit
 const inFlight = new Map<string, Promise<string>>();
 
 function rememberedStatus(ctx: Context, tokenId: string, key: string): StatusRow | null {
-  const row = ctx.store.db
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.tokenId, tokenId), eq(idempotencyKeys.key, key)))
-    .get();
-  if (!row || row.createdAt < Date.now() - IDEMPOTENCY_TTL_MS) return null;
-  const status = findStatusById(ctx.store.db, row.statusId);
+  const id = findIdempotentStatusId(ctx.store.db, tokenId, key, Date.now() - IDEMPOTENCY_TTL_MS);
+  const status = id ? findStatusById(ctx.store.db, id) : null;
   return status && status.deletedAt === null ? status : null;
-}
-
-function remember(ctx: Context, tokenId: string, key: string, statusId: string) {
-  const now = Date.now();
-  const db = ctx.store.db;
-  // Expired keys go as new ones come: the table never holds more than an hour of posts.
-  db.delete(idempotencyKeys)
-    .where(lt(idempotencyKeys.createdAt, now - IDEMPOTENCY_TTL_MS))
-    .run();
-  db.insert(idempotencyKeys)
-    .values({ key, tokenId, statusId, createdAt: now })
-    .onConflictDoUpdate({
-      target: [idempotencyKeys.tokenId, idempotencyKeys.key],
-      set: { statusId, createdAt: now },
-    })
-    .run();
 }
 
 async function postStatus(ctx: Context, c: C): Promise<Response> {
@@ -218,7 +197,7 @@ async function postStatus(ctx: Context, c: C): Promise<Response> {
     inFlight.set(flightKey, created);
     try {
       id = await created;
-      remember(ctx, auth.tokenId, key, id);
+      rememberIdempotencyKey(ctx, auth.tokenId, key, id);
     } finally {
       inFlight.delete(flightKey);
     }
@@ -229,29 +208,13 @@ async function postStatus(ctx: Context, c: C): Promise<Response> {
 /** Mastodon's StatusEdit entities, oldest first, the current version last. */
 function history(ctx: Context, status: StatusRow) {
   const db = ctx.store.db;
-  const author = db.select().from(accounts).where(eq(accounts.id, status.accountId)).get();
-  if (!author) throw notFound();
-  const account = renderAccount(ctx, author);
-  const edits = db
-    .select()
-    .from(statusEdits)
-    .where(eq(statusEdits.statusId, status.id))
-    .orderBy(statusEdits.createdAt, statusEdits.id)
-    .all();
-  const mediaIds = [...new Set(edits.flatMap((e) => e.mediaIds))];
+  const current = loadStatusView(db, status.id);
+  if (!current) throw notFound();
+  const account = renderAccount(ctx, current.account);
+  const edits = findStatusEdits(db, status.id);
   const oldMedia = new Map(
-    (mediaIds.length > 0
-      ? db.select().from(mediaAttachments).where(inArray(mediaAttachments.id, mediaIds)).all()
-      : []
-    ).map((m) => [m.id, m]),
+    findMediaByIds(db, [...new Set(edits.flatMap((e) => e.mediaIds))]).map((m) => [m.id, m]),
   );
-  const currentMedia = db
-    .select()
-    .from(mediaAttachments)
-    .where(eq(mediaAttachments.statusId, status.id))
-    .orderBy(mediaAttachments.position)
-    .all();
-  const currentPoll = db.select().from(polls).where(eq(polls.statusId, status.id)).get();
   const emojis = status.emojis.map((e) => ({
     shortcode: e.shortcode,
     url: e.url,
@@ -277,15 +240,15 @@ function history(ctx: Context, status: StatusRow) {
     sensitive: status.sensitive,
     created_at: iso(status.editedAt ?? status.createdAt),
     account,
-    poll: currentPoll ? { options: currentPoll.options.map((o) => ({ title: o.title })) } : null,
-    media_attachments: currentMedia.map((m) => renderMedia(ctx, m)),
+    poll: current.poll ? { options: current.poll.options.map((o) => ({ title: o.title })) } : null,
+    media_attachments: current.media.map((m) => renderMedia(ctx, m)),
     emojis,
   });
   return versions;
 }
 
 /** media_attributes[] of an edit: new descriptions and focal points for the status's own uploads. */
-function mediaAttributes(params: Params): { id: string; description?: string; focus?: [number, number] }[] {
+function mediaAttributes(params: Params): MediaAttributes[] {
   const raw = params.media_attributes;
   if (raw === undefined || raw === null) return [];
   const list = Array.isArray(raw) ? raw : typeof raw === "object" ? Object.values(raw as object) : null;
@@ -441,16 +404,13 @@ export function statusRoutes(ctx: Context) {
     action("write:accounts", (id) => pin(ctx, id, false).id),
   );
 
-  // Conversation mutes are not stored (there is no table for them): the answer acknowledges the request with
-  // the `muted` flag apps expect; later reads show the account-mute flag again. Mastodon asks write:mutes.
-  for (const [path, muted] of [
-    ["mute", true],
-    ["unmute", false],
-  ] as const) {
+  // Muting a conversation is not supported yet (nothing would store it), so it says so instead of answering
+  // `muted: true` and forgetting it. Mastodon asks write:mutes for these.
+  for (const path of ["mute", "unmute"]) {
     app.post(`/api/v1/statuses/:id/${path}`, (c) => {
       const { viewerId } = requireViewer(ctx, c, "write:conversations", ["write:mutes"]);
-      const status = visibleStatus(ctx, c.req.param("id"), viewerId);
-      return c.json({ ...renderStatus(ctx, status, viewerId), muted });
+      visibleStatus(ctx, c.req.param("id"), viewerId);
+      throw new UserError("muting a conversation is not supported yet");
     });
   }
 

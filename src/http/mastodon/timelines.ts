@@ -16,7 +16,7 @@ import {
   publicTimeline,
   tagTimeline,
 } from "../../store/timelines.js";
-import { notFound } from "../errors.js";
+import { HttpError, notFound } from "../errors.js";
 import { type ApiEnv, optionalViewer, requireViewer } from "./auth.js";
 import { renderStatuses } from "./entities.js";
 import { type NextLink, type Page, readPage, setLinkHeader } from "./pagination.js";
@@ -157,18 +157,20 @@ export function timelineRoutes(ctx: Context) {
     return c.json(renderTag(ctx, findTagByName(db, name), name));
   });
 
-  for (const [path, followed] of [
-    ["follow", true],
-    ["unfollow", false],
-  ] as const) {
-    app.post(`/api/v1/tags/:name/${path}`, (c) => {
-      requireViewer(ctx, c, "write:follows");
-      const name = hashtagName(c.req.param("name"));
-      if (!name) throw notFound();
-      setTagFollowed(db, name, followed);
-      return c.json(renderTag(ctx, findTagByName(db, name), name));
-    });
-  }
+  // Following a hashtag is not supported yet: nothing would bring the tag's posts home, so it says so rather
+  // than answer `following: true`. Unfollowing clears a follow stored before this answer existed.
+  app.post("/api/v1/tags/:name/follow", (c) => {
+    requireViewer(ctx, c, "write:follows");
+    throw new HttpError(422, "following hashtags is not supported yet");
+  });
+
+  app.post("/api/v1/tags/:name/unfollow", (c) => {
+    requireViewer(ctx, c, "write:follows");
+    const name = hashtagName(c.req.param("name"));
+    if (!name) throw notFound();
+    setTagFollowed(db, name, false);
+    return c.json(renderTag(ctx, findTagByName(db, name), name));
+  });
 
   return app;
 }
