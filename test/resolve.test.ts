@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Context } from "../src/context.js";
+import { follow } from "../src/core/follows.js";
 import { FetchError } from "../src/federation/fetch.js";
 import {
   type Ed25519KeyPair,
@@ -26,6 +27,8 @@ import {
 import { parseActor } from "../src/federation/vocab/parse.js";
 import { findLocalUser } from "../src/store/accounts.js";
 import { accounts, remoteKeys } from "../src/store/schema.js";
+import { api, issueToken } from "./helpers/api.js";
+import { type FedifyPeer, startFedifyPeer, waitUntil } from "./helpers/fedify-peer.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -464,6 +467,93 @@ describe("resolveActor", () => {
   });
 });
 
+describe("remote accounts' counts", () => {
+  const collection = (id: string, totalItems?: unknown) => ({
+    body: { "@context": "https://www.w3.org/ns/activitystreams", id, type: "OrderedCollection", totalItems },
+  });
+
+  it("come from the collections' totalItems, linked or embedded, fetched with the actor only", async () => {
+    const uri = `${remote.origin}/users/nora`;
+    remote.set("/users/nora", { body: actorDoc(remote, "nora", { rsa }) });
+    remote.set("/users/nora/followers", collection(`${uri}/followers`, 345));
+    remote.set("/users/nora/following", collection(`${uri}/following`, 67));
+    const account = await resolveActor(ctx, uri);
+    // The outbox is embedded (totalItems 12), so it is not fetched.
+    expect(account).toMatchObject({ followersCount: 345, followingCount: 67, statusesCount: 12 });
+    expect(remote.hits.map((h) => h.path).sort()).toEqual([
+      "/users/nora",
+      "/users/nora/followers",
+      "/users/nora/following",
+    ]);
+
+    // A cache hit fetches nothing; a refresh fetches the counts again.
+    await resolveActor(ctx, uri);
+    expect(remote.hits).toHaveLength(3);
+    remote.set("/users/nora/followers", collection(`${uri}/followers`, 346));
+    remote.set("/users/nora", {
+      body: actorDoc(remote, "nora", { rsa }, { outbox: `${uri}/outbox` }),
+    });
+    remote.set("/users/nora/outbox", collection(`${uri}/outbox`, 13));
+    expect(await resolveActor(ctx, uri, { refresh: true })).toMatchObject({
+      followersCount: 346,
+      followingCount: 67,
+      statusesCount: 13,
+    });
+    expect(remote.hits).toHaveLength(7);
+  });
+
+  it("keep their previous numbers (or 0) when a collection is hidden, odd or unreachable; resolution still works", async () => {
+    const uri = `${remote.origin}/users/omar`;
+    remote.set("/users/omar", { body: actorDoc(remote, "omar", { rsa }) });
+    remote.set("/users/omar/followers", collection(`${uri}/followers`, 10));
+    remote.set("/users/omar/following", collection(`${uri}/following`, 20));
+    expect(await resolveActor(ctx, uri)).toMatchObject({ followersCount: 10, followingCount: 20 });
+
+    // Hidden (403), no totalItems, and a counter that is not a count: the stored numbers stay.
+    remote.set("/users/omar/followers", { status: 403, body: "" });
+    remote.set("/users/omar/following", collection(`${uri}/following`));
+    remote.set("/users/omar", {
+      body: actorDoc(remote, "omar", { rsa }, { outbox: { type: "OrderedCollection", totalItems: -1 } }),
+    });
+    expect(await resolveActor(ctx, uri, { refresh: true })).toMatchObject({
+      followersCount: 10,
+      followingCount: 20,
+      statusesCount: 12,
+    });
+    remote.set("/users/omar/following", { status: 200, type: "text/html", body: "<p>following</p>" });
+    remote.set("/users/omar/followers", { delay: 200, status: 500, body: "" });
+    expect(await resolveActor(ctx, uri, { refresh: true })).toMatchObject({
+      followersCount: 10,
+      followingCount: 20,
+    });
+
+    // A new account whose collections cannot be had starts at 0.
+    const pia = `${remote.origin}/users/pia`;
+    remote.set("/users/pia", { body: actorDoc(remote, "pia", { rsa }) });
+    expect(await resolveActor(ctx, pia)).toMatchObject({ followersCount: 0, followingCount: 0 });
+  });
+
+  it("are read only from collections on the actor's own host", async () => {
+    const uri = `${remote.origin}/users/quentin`;
+    other.set("/quentin/followers", collection(`${other.origin}/quentin/followers`, 999));
+    remote.set("/users/quentin", {
+      body: actorDoc(remote, "quentin", { rsa }, { followers: `${other.origin}/quentin/followers` }),
+    });
+    remote.set("/users/quentin/following", collection(`${uri}/following`, 3));
+    expect(await resolveActor(ctx, uri)).toMatchObject({ followersCount: 0, followingCount: 3 });
+    expect(other.hits).toHaveLength(0);
+  });
+
+  it("are fetched too when the actor is fetched for its key", async () => {
+    const uri = `${remote.origin}/users/rosa`;
+    remote.set("/users/rosa", { body: actorDoc(remote, "rosa", { rsa }) });
+    remote.set("/users/rosa/followers", collection(`${uri}/followers`, 4));
+    remote.set("/users/rosa/following", collection(`${uri}/following`, 5));
+    expect(await lookupPublicKey(ctx, `${uri}#main-key`, { refresh: false })).toMatchObject({ ownerId: uri });
+    expect(accountRow(uri)).toMatchObject({ followersCount: 4, followingCount: 5, statusesCount: 12 });
+  });
+});
+
 describe("resolveHandle", () => {
   it("resolves by WebFinger, then serves the stored account while fresh", async () => {
     const uri = `${remote.origin}/users/mona`;
@@ -471,9 +561,10 @@ describe("resolveHandle", () => {
     remote.set("/users/mona", { body: actorDoc(remote, "mona", { rsa }) });
     const account = await resolveHandle(ctx, `@mona@${remote.host}`);
     expect(account.uri).toBe(uri);
-    expect(remote.hits).toHaveLength(2);
+    // WebFinger, the actor, and its followers and following collections (for their counts).
+    expect(remote.hits).toHaveLength(4);
     expect((await resolveHandle(ctx, `MONA@${remote.host}`)).id).toBe(account.id);
-    expect(remote.hits).toHaveLength(2);
+    expect(remote.hits).toHaveLength(4);
   });
 
   it("checks that the actor's own handle leads back to it", async () => {
@@ -661,5 +752,37 @@ describe("private addresses", () => {
       await lookupPublicKey(strict.context, `${remote.origin}/users/uma#main-key`, { refresh: false }),
     ).toBeNull();
     expect(remote.hits).toEqual([]);
+  });
+});
+
+describe("remote accounts' counts from a Fedify peer, through the API", () => {
+  let peer: FedifyPeer;
+
+  beforeAll(async () => {
+    peer = await startFedifyPeer();
+  });
+
+  afterAll(async () => {
+    await peer?.close();
+  });
+
+  it("shows the numbers the peer's collections report, and the new ones after a refresh", async () => {
+    await peer.post({ content: "<p>one</p>", silent: true });
+    await peer.post({ content: "<p>two</p>", silent: true });
+    const me = `${server.origin}/users/me`;
+    const followId = await peer.follow(me);
+    await peer.waitFor((r) => r.type === "Accept" && r.activity.objectId?.href === followId);
+
+    // Wren fetched the peer's actor to check the Follow's signature, and its counts with it.
+    const token = issueToken(server);
+    const id = accountRow(peer.actorUri)!.id;
+    const shown = async () => (await api(server, token, "GET", `/api/v1/accounts/${id}`)).json;
+    expect(await shown()).toMatchObject({ followers_count: 0, following_count: 1, statuses_count: 2 });
+
+    follow(ctx, accountRow(peer.actorUri)!);
+    await waitUntil(() => peer.followers.has(me), "the peer to accept the follow");
+    await peer.post({ content: "<p>three</p>", silent: true });
+    await resolveActor(ctx, peer.actorUri, { refresh: true });
+    expect(await shown()).toMatchObject({ followers_count: 1, following_count: 1, statuses_count: 3 });
   });
 });

@@ -113,6 +113,32 @@ describe("requests signed by Fedify verify with ours", () => {
     }
   }
 
+  for (const standard of ["draft-cavage", "rfc9421"] as const) {
+    it(`${standard}: a Fedify-signed POST covers the host, so ours refuses it at another host`, async () => {
+      const signed = await fedifySignRequest(request("POST", INBOX), fedifyPrivateKey, new URL(RSA_KEY_ID), {
+        spec: SPEC[standard],
+      });
+      const covered =
+        standard === "draft-cavage"
+          ? /headers="([^"]*)"/.exec(signed.headers.get("signature")!)![1]!.split(" ")
+          : (/^[^=]+=\(([^)]*)\)/.exec(signed.headers.get("signature-input")!)![1]!.match(/"[^"]+"/g) ?? []);
+      expect(covered).toEqual(
+        expect.arrayContaining(standard === "draft-cavage" ? ["host"] : ['"@authority"', '"@target-uri"']),
+      );
+      const body = new Uint8Array(await signed.arrayBuffer());
+      const replayed = await verifyRequest(signed.method, signed.headers, {
+        body,
+        url: INBOX.replace("wren.example", "other.example"),
+        lookupKey: async (keyId) => ours.get(keyId) ?? null,
+      });
+      expect(replayed).toEqual({
+        ok: false,
+        status: 401,
+        error: `signature does not verify with key ${RSA_KEY_ID} (checked for host other.example, but the request's Host header is wren.example: was it signed for another server?)`,
+      });
+    });
+  }
+
   it("rejects a Fedify-signed POST whose body was swapped", async () => {
     const signed = await fedifySignRequest(request("POST", INBOX), fedifyPrivateKey, new URL(RSA_KEY_ID));
     const result = await verifyRequest(signed.method, signed.headers, {

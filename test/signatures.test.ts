@@ -569,7 +569,7 @@ describe("rejections", () => {
       expect(await verify(parts)).toEqual({
         ok: false,
         status: 401,
-        error: `signature does not verify with key ${RSA_KEY_ID}`,
+        error: `signature does not verify with key ${RSA_KEY_ID} (checked for host wren.example)`,
       });
     });
 
@@ -624,7 +624,7 @@ describe("rejections", () => {
     });
   }
 
-  it("draft-cavage: requires (request-target), host on GET, digest on POST, and date or (created)", async () => {
+  it("draft-cavage: requires (request-target), host, digest on POST, and date or (created)", async () => {
     const get = await sign("draft-cavage", rsaKey, "GET");
     const post = await sign("draft-cavage", rsaKey, "POST");
     const cases: [Parts, string[], string][] = [
@@ -632,6 +632,8 @@ describe("rejections", () => {
       [get, ["(request-target)", "date"], "host"],
       [post, ["(request-target)", "host", "date", "content-type"], "digest"],
       [post, ["(request-target)", "host", "digest"], "date or (created)"],
+      // A POST that does not cover host could be replayed to the same path on another server.
+      [post, ["(request-target)", "date", "digest", "content-type"], "host"],
     ];
     for (const [parts, covered, what] of cases) {
       const result = await verify(cavageSigned(parts, rsaKey, covered, { algorithm: "rsa-sha256" }));
@@ -641,14 +643,9 @@ describe("rejections", () => {
         error: `signature does not cover ${what} (covered: ${covered.join(" ")})`,
       });
     }
-    // POSTs need not cover host.
-    const noHost = cavageSigned(post, rsaKey, ["(request-target)", "date", "digest"], {
-      algorithm: "rsa-sha256",
-    });
-    expect(await verify(noHost)).toMatchObject({ ok: true });
   });
 
-  it("rfc9421: requires @method, the target, the host on GET, content-digest on POST, and created", async () => {
+  it("rfc9421: requires @method, the target, the host, content-digest on POST, and created", async () => {
     const get = await sign("rfc9421", rsaKey, "GET");
     const post = await sign("rfc9421", rsaKey, "POST");
     const params: [string, string | number][] = [
@@ -660,6 +657,7 @@ describe("rejections", () => {
       [post, ["@target-uri", "content-digest"], "@method"],
       [post, ["@method", "@authority", "content-digest"], "the request target (@target-uri or @path)"],
       [get, ["@method", "@path"], "the host (@target-uri or @authority)"],
+      [post, ["@method", "@path", "content-digest"], "the host (@target-uri or @authority)"],
     ];
     for (const [parts, components, what] of cases) {
       const result = await verify(rfc9421Signed(parts, rsaKey, components, params));
@@ -675,6 +673,13 @@ describe("rejections", () => {
     });
     const pathAndAuthority = rfc9421Signed(get, rsaKey, ["@method", "@authority", "@path", "@query"], params);
     expect(await verify(pathAndAuthority)).toMatchObject({ ok: true });
+    // Either @authority or @target-uri binds the host (Mastodon and Wren sign @target-uri only).
+    for (const components of [
+      ["@method", "@authority", "@path", "content-digest"],
+      ["@method", "@target-uri", "content-digest"],
+    ]) {
+      expect(await verify(rfc9421Signed(post, rsaKey, components, params))).toMatchObject({ ok: true });
+    }
   });
 
   it("rfc9421: honours expires", async () => {
@@ -767,7 +772,7 @@ describe("rejections", () => {
     expect(await verify(onlyBad)).toEqual({
       ok: false,
       status: 401,
-      error: `signature does not verify with key ${RSA_KEY_ID}`,
+      error: `signature does not verify with key ${RSA_KEY_ID} (checked for host wren.example)`,
     });
   });
 
@@ -893,6 +898,98 @@ describe("keyId, request-target and key rotation", () => {
       expect(calls).toEqual([false, true]);
     });
   }
+});
+
+describe("host binding: a signature made for one server is refused by another", () => {
+  const elsewhere = (url: string) => url.replace("wren.example", "other.example");
+
+  for (const standard of ["draft-cavage", "rfc9421"] as const) {
+    for (const method of ["GET", "POST"] as const) {
+      it(`${standard}, ${method}: our signer covers the host, so the request verifies only there`, async () => {
+        const parts = await sign(standard, rsaKey, method);
+        const covered =
+          standard === "draft-cavage"
+            ? parseCavageSignature(parts.headers.get("signature")!).headers
+            : parseRfc9421Signatures(
+                parts.headers.get("signature-input")!,
+                parts.headers.get("signature")!,
+              )[0]!.input.items.map((item) => item.value);
+        expect(covered).toContain(standard === "draft-cavage" ? "host" : "@target-uri");
+
+        // Captured as sent to wren.example and replayed, Host header and all, to other.example.
+        expect(await verify(parts, { url: elsewhere(parts.url) })).toEqual({
+          ok: false,
+          status: 401,
+          error: `signature does not verify with key ${RSA_KEY_ID} (checked for host other.example, but the request's Host header is wren.example: was it signed for another server?)`,
+        });
+        // The same with the Host header rewritten to match.
+        const rewritten = withHeaders(parts, { host: "other.example" });
+        expect(await verify(rewritten, { url: elsewhere(parts.url) })).toEqual({
+          ok: false,
+          status: 401,
+          error: `signature does not verify with key ${RSA_KEY_ID} (checked for host other.example)`,
+        });
+      });
+    }
+  }
+
+  it("rfc9421: @authority alone binds the host as well", async () => {
+    const post = await sign("rfc9421", rsaKey, "POST");
+    const params: [string, string | number][] = [
+      ["created", nowSeconds()],
+      ["keyid", RSA_KEY_ID],
+    ];
+    const signed = rfc9421Signed(post, rsaKey, ["@method", "@authority", "@path", "content-digest"], params);
+    expect(await verify(signed)).toMatchObject({ ok: true });
+    expect(await verify(signed, { url: elsewhere(signed.url) })).toMatchObject({ ok: false, status: 401 });
+  });
+
+  it("the specifications' vectors verify for their own host only", async () => {
+    const cavageKey: PublicKeyInfo = {
+      keyId: "Test",
+      ownerId: "test",
+      type: "rsa",
+      publicPem: CAVAGE_TEST_PUBLIC_PEM,
+    };
+    const all = `keyId="Test",algorithm="rsa-sha256",headers="(request-target) host date content-type digest content-length",signature="${CAVAGE_ALL_HEADERS_SIGNATURE}"`;
+    const cavage: Parts = {
+      method: CAVAGE_REQUEST.method,
+      url: CAVAGE_REQUEST.url,
+      headers: new Headers({ ...CAVAGE_REQUEST.headers, Signature: all }),
+      body: encode(CAVAGE_REQUEST.body),
+    };
+    const cavageOpts = { lookupKey: async () => cavageKey, now: CAVAGE_REQUEST.now };
+    expect(await verify(cavage, cavageOpts)).toMatchObject({ ok: true });
+    const moved = CAVAGE_REQUEST.url.replace("example.com", "example.org");
+    expect(await verify(cavage, { ...cavageOpts, url: moved })).toEqual({
+      ok: false,
+      status: 401,
+      error:
+        "signature does not verify with key Test (checked for host example.org, but the request's Host header is example.com: was it signed for another server?)",
+    });
+
+    const p = RFC9421_PROXIED_REQUEST;
+    const rsaPublic: PublicKeyInfo = {
+      keyId: "test-key-rsa",
+      ownerId: "test",
+      type: "rsa",
+      publicPem: RFC9421_RSA_PUBLIC_PEM,
+    };
+    const proxied: Parts = {
+      method: p.method,
+      url: p.url,
+      headers: new Headers(p.headers),
+      body: encode(p.body),
+    };
+    const rfcOpts = {
+      lookupKey: async (keyId: string) => (keyId === "test-key-rsa" ? rsaPublic : null),
+      now: p.now,
+    };
+    expect(await verify(proxied, rfcOpts)).toMatchObject({ ok: true });
+    const result = await verify(proxied, { ...rfcOpts, url: p.url.replace("origin.host", "other.host") });
+    expect(result).toMatchObject({ ok: false, status: 401 });
+    expect(result.ok || result.error).toContain("proxy_sig: signature does not verify with key test-key-rsa");
+  });
 });
 
 describe("negotiation helpers", () => {

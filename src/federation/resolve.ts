@@ -17,7 +17,16 @@ import { FetchError, type OutboundResponse } from "./fetch.js";
 import { fromBase64Url } from "./keys.js";
 import type { PublicKeyInfo } from "./signatures/types.js";
 import type { Signer } from "./transport.js";
-import { asArray, asString, httpUrl, idOf, isObject, ParseError, parseActor } from "./vocab/parse.js";
+import {
+  asArray,
+  asString,
+  collectionTotal,
+  httpUrl,
+  idOf,
+  isObject,
+  ParseError,
+  parseActor,
+} from "./vocab/parse.js";
 import { ACTOR_TYPES, type ParsedActor } from "./vocab/types.js";
 
 /** A stored remote actor is fetched again when older than this. */
@@ -30,6 +39,8 @@ export const KEY_REFRESH_MIN_MS = 60_000;
 const MAX_IN_FLIGHT = 1000;
 const JRD_MAX_BYTES = 256 * 1024;
 const HOST_META_MAX_BYTES = 64 * 1024;
+/** A collection's summary is small; one embedding a first page of items is still well under this. */
+const COLLECTION_MAX_BYTES = 256 * 1024;
 const JRD_ACCEPT = "application/jrd+json, application/json;q=0.9";
 
 export type ResolveErrorCode = "not_found" | "gone" | "invalid" | "network";
@@ -138,10 +149,11 @@ async function getDocument(
   ctx: Context,
   url: string,
   signAs?: Signer,
+  maxBytes?: number,
 ): Promise<{ doc: Record<string, unknown>; finalUrl: string }> {
   let res: OutboundResponse;
   try {
-    res = await ctx.federation.get(url, signAs ? { signAs } : {});
+    res = await ctx.federation.get(url, { ...(signAs ? { signAs } : {}), maxBytes });
   } catch (error) {
     throw toResolveError(error, url);
   }
@@ -429,6 +441,34 @@ export function persistActor(ctx: Context, parsed: ParsedActor): AccountRow {
   });
 }
 
+/** `totalItems` of the collection at `url`; null when it cannot be had (logged at debug level, never thrown). */
+async function collectionCount(ctx: Context, url: string): Promise<number | null> {
+  try {
+    const { doc } = await getDocument(ctx, url, undefined, COLLECTION_MAX_BYTES);
+    return collectionTotal(doc);
+  } catch (err) {
+    ctx.log.debug({ err, url }, "collection count not fetched");
+    return null;
+  }
+}
+
+/**
+ * The actor's followers, following and statuses counts, as Mastodon gets them: each collection its document
+ * links but does not embed is fetched (at most these three, in parallel, on the actor's own host) for its
+ * `totalItems`. A count that cannot be had stays null, so persistActor keeps the previous number (or 0).
+ * Called only when the actor document itself was just fetched, never for a cached account.
+ */
+async function withCollectionCounts(ctx: Context, parsed: ParsedActor): Promise<ParsedActor> {
+  const count = (url: string | null, embedded: number | null) =>
+    embedded !== null || url === null || hostOf(url) !== parsed.domain ? embedded : collectionCount(ctx, url);
+  const [followersCount, followingCount, statusesCount] = await Promise.all([
+    count(parsed.followers, parsed.followersCount),
+    count(parsed.following, parsed.followingCount),
+    count(parsed.outbox, parsed.statusesCount),
+  ]);
+  return { ...parsed, followersCount, followingCount, statusesCount };
+}
+
 function markGone(ctx: Context, uri: string): void {
   ctx.store.db
     .update(accounts)
@@ -461,7 +501,7 @@ export async function resolveActor(
   return coalesce(ctx, `actor:${uri}`, async () => {
     try {
       const { doc, finalUrl } = await fetchVerified(ctx, uri);
-      return persistActor(ctx, parseActor(doc, finalUrl));
+      return persistActor(ctx, await withCollectionCounts(ctx, parseActor(doc, finalUrl)));
     } catch (err) {
       const error = toResolveError(err, `actor ${uri}`);
       if (error.code === "gone") markGone(ctx, uri);
@@ -555,7 +595,7 @@ async function fetchKey(ctx: Context, keyId: string, refresh: boolean): Promise<
 
   // Mastodon and most others: the key id points into the actor document.
   if (isActorDocument(doc) && (docId === url || docId === finalUrl)) {
-    const account = persistActor(ctx, parseActor(doc, finalUrl));
+    const account = persistActor(ctx, await withCollectionCounts(ctx, parseActor(doc, finalUrl)));
     return storedKey(ctx, keyId, account.uri);
   }
 

@@ -1,6 +1,7 @@
 /**
  * An independent ActivityPub server for the federation tests, built with Fedify 1.10: one actor, `peer`, with
- * RSA and Ed25519 keys, a personal and a shared inbox, a followers collection and its notes served by URI.
+ * RSA and Ed25519 keys, a personal and a shared inbox, followers, following and outbox collections (with
+ * totalItems) and its notes served by URI.
  * Fedify verifies the HTTP signature of everything it receives; the peer records each activity (Fedify's
  * parsed object and the raw JSON exactly as received) and auto-accepts Follows. The tests drive it through
  * `follow`, `post`, `like`, `announce`, `update`, `delete`, `undo`, and fetch from Wren with `fetchSigned`
@@ -255,6 +256,8 @@ export async function startFedifyPeer(
         inbox: ctx.getInboxUri(identifier),
         endpoints: new Endpoints({ sharedInbox: ctx.getInboxUri() }),
         followers: ctx.getFollowersUri(identifier),
+        following: ctx.getFollowingUri(identifier),
+        outbox: ctx.getOutboxUri(identifier),
         publicKey: keys[0]?.cryptographicKey,
         assertionMethods: keys.map((k) => k.multikey),
         manuallyApprovesFollowers: false,
@@ -263,16 +266,37 @@ export async function startFedifyPeer(
     })
     .setKeyPairsDispatcher((_ctx, identifier) => keyPairs.get(identifier) ?? []);
 
-  federation.setFollowersDispatcher("/users/{identifier}/followers", (_ctx, identifier) => {
-    if (identifier !== IDENTIFIER) return null;
-    return {
-      items: [...followers.values()].map((actor) => ({
-        id: actor.id,
-        inboxId: actor.inboxId,
-        endpoints: actor.endpoints ? { sharedInbox: actor.endpoints.sharedInbox } : null,
-      })),
-    };
-  });
+  federation
+    .setFollowersDispatcher("/users/{identifier}/followers", (_ctx, identifier) => {
+      if (identifier !== IDENTIFIER) return null;
+      return {
+        items: [...followers.values()].map((actor) => ({
+          id: actor.id,
+          inboxId: actor.inboxId,
+          endpoints: actor.endpoints ? { sharedInbox: actor.endpoints.sharedInbox } : null,
+        })),
+      };
+    })
+    // totalItems, which Fedify writes only with a counter.
+    .setCounter((_ctx, identifier) => (identifier === IDENTIFIER ? followers.size : null));
+
+  federation
+    .setFollowingDispatcher("/users/{identifier}/following", (_ctx, identifier) =>
+      identifier === IDENTIFIER ? { items: [...following.keys()].map((uri) => new URL(uri)) } : null,
+    )
+    .setCounter((_ctx, identifier) => (identifier === IDENTIFIER ? following.size : null));
+
+  /** The Creates of the notes the peer still has, newest first. */
+  const outboxItems = () =>
+    [...notes.keys()]
+      .map((uri) => sent.get(createIds.get(uri) ?? "")?.activity)
+      .filter((activity): activity is Activity => activity !== undefined)
+      .reverse();
+  federation
+    .setOutboxDispatcher("/users/{identifier}/outbox", (_ctx, identifier) =>
+      identifier === IDENTIFIER ? { items: outboxItems() } : null,
+    )
+    .setCounter((_ctx, identifier) => (identifier === IDENTIFIER ? outboxItems().length : null));
 
   federation.setObjectDispatcher(Note, "/users/{identifier}/notes/{id}", (ctx, values) => {
     if (values.identifier !== IDENTIFIER) return null;

@@ -4,6 +4,7 @@
 import { signBytes, verifyBytes, withKey } from "./crypto.js";
 import { checkCreated, checkDateHeader, checkExpires } from "./freshness.js";
 import {
+  checkedFor,
   fail,
   hasBody,
   type IncomingRequest,
@@ -121,7 +122,7 @@ export async function verifyCavage(
   const candidates = [cavageSigningString(sig, req, true)];
   if (req.url.search) candidates.push(cavageSigningString(sig, req, false));
   const encoded = candidates.map((text) => Buffer.from(text));
-  return withKey(sig.keyId, opts.lookupKey, (key) => {
+  return withKey(sig.keyId, opts.lookupKey, checkedFor(req), (key) => {
     const needed = algorithm === "rsa-sha256" ? "rsa" : algorithm === "ed25519" ? "ed25519" : key.type;
     if (key.type !== needed)
       fail(401, `algorithm ${algorithm} cannot be used with ${key.type} key ${key.keyId}`);
@@ -139,6 +140,8 @@ function requireCoverage(sig: CavageSignature, method: string): void {
   };
   if (!covers("(request-target)")) missing("(request-target)");
   if (hasBody(method) && !covers("digest")) missing("digest");
-  if (!hasBody(method) && !covers("host")) missing("host");
+  // Every request, not only GETs (Mastodon's rule): without it, a delivery signed for another server's
+  // inbox at the same path could be replayed here.
+  if (!covers("host")) missing("host");
   if (!covers("date") && !covers("(created)")) missing("date or (created)");
 }

@@ -48,20 +48,22 @@ function ed25519PublicKey(key: PublicKeyInfo): Uint8Array {
 
 /**
  * Looks the key up and runs `check` with it. If that fails, looks the key up again with
- * `refresh: true` (the sender may have rotated its key) and retries once with the new key.
+ * `refresh: true` (the sender may have rotated its key) and retries once with the new key. `note` ends the
+ * message of a signature that does not verify.
  */
 export async function withKey(
   keyId: string,
   lookupKey: KeyLookup,
+  note: string,
   check: (key: PublicKeyInfo) => boolean,
 ): Promise<PublicKeyInfo> {
   const key = await lookup(keyId, lookupKey, false);
   if (!key) fail(401, `could not find key ${keyId}`);
-  const firstError = attempt(keyId, key, check);
+  const firstError = attempt(keyId, key, check, note);
   if (!firstError) return key;
   const fresh = await lookup(keyId, lookupKey, true);
   if (!fresh || sameKey(key, fresh)) throw firstError;
-  const secondError = attempt(keyId, fresh, check);
+  const secondError = attempt(keyId, fresh, check, note);
   if (!secondError) return fresh;
   throw secondError;
 }
@@ -70,9 +72,10 @@ function attempt(
   keyId: string,
   key: PublicKeyInfo,
   check: (key: PublicKeyInfo) => boolean,
+  note: string,
 ): SignatureError | null {
   try {
-    return check(key) ? null : new SignatureError(401, `signature does not verify with key ${keyId}`);
+    return check(key) ? null : new SignatureError(401, `signature does not verify with key ${keyId}${note}`);
   } catch (error) {
     if (error instanceof SignatureError) return error;
     throw error;

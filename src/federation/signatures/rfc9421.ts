@@ -17,6 +17,7 @@ import {
   Token,
 } from "./structured.js";
 import {
+  checkedFor,
   fail,
   hasBody,
   type IncomingRequest,
@@ -183,16 +184,16 @@ async function verifyOne(sig: Rfc9421Signature, req: IncomingRequest, opts: Rfc9
   if (!covers("@target-uri", "@request-target", "@path"))
     missing("the request target (@target-uri or @path)");
   if (hasBody(req.method) && !covers("content-digest")) missing("content-digest");
-  if (!hasBody(req.method) && !covers("@target-uri", "@authority", "host")) {
-    missing("the host (@target-uri or @authority)");
-  }
+  // The host binds the signature to this server. @target-uri carries it as well as @authority does, and
+  // Mastodon (which requires @method and @target-uri) and Wren sign @target-uri without @authority.
+  if (!covers("@target-uri", "@authority", "host")) missing("the host (@target-uri or @authority)");
 
   checkCreated(created, opts.now, opts.windowSeconds);
   if (expires !== undefined) checkExpires(expires, opts.now);
   if (covers("date")) checkDateHeader(req.headers.get("date"), opts.now, opts.windowSeconds);
 
   const base = Buffer.from(signatureBase(sig.input, req));
-  return withKey(keyId, opts.lookupKey, (key) => {
+  return withKey(keyId, opts.lookupKey, checkedFor(req), (key) => {
     if (algType && key.type !== algType)
       fail(401, `alg ${alg} cannot be used with ${key.type} key ${key.keyId}`);
     return verifyBytes(key, base, sig.signature);

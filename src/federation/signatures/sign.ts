@@ -21,7 +21,8 @@ export interface SignOptions {
  * the returned request carries them.
  *
  * draft-cavage covers `(request-target) host date`, plus `digest` with a body and `content-type`
- * when there is one. rfc9421 covers `@method @target-uri`, plus `content-digest` with a body.
+ * when there is one. rfc9421 covers `@method @target-uri`, plus `content-digest` with a body. Either way the
+ * target's host is covered, so the signature is good for that server only.
  */
 export async function signRequest(
   request: Request,

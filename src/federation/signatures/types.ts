@@ -62,8 +62,20 @@ export interface IncomingRequest {
 
 export const DEFAULT_WINDOW_SECONDS = 3600;
 
-/** Requests without a body (GET, HEAD) must cover the host; all others must cover a body digest. */
+/** Requests without a body (GET, HEAD) need no body digest; all others must cover one. */
 export function hasBody(method: string): boolean {
   const m = method.toUpperCase();
   return m !== "GET" && m !== "HEAD";
+}
+
+/**
+ * What a failed verification adds to its message: the host it was checked for (ours, from the configured
+ * public URL) and, when the Host header names another, that one too. Host-bound signatures are rebuilt with
+ * our host, so a delivery signed for another server fails here.
+ */
+export function checkedFor(req: IncomingRequest): string {
+  const ours = req.url.host;
+  const sent = req.headers.get("host")?.trim().toLowerCase();
+  if (!sent || sent === ours) return ` (checked for host ${ours})`;
+  return ` (checked for host ${ours}, but the request's Host header is ${sent}: was it signed for another server?)`;
 }

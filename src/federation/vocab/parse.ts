@@ -149,8 +149,8 @@ function nonNegativeInt(value: unknown): number | null {
     : null;
 }
 
-/** `totalItems` of a collection embedded as an object; a bare URL is not fetched. */
-function embeddedCount(value: unknown): number | null {
+/** `totalItems` of a collection given as an object (embedded, or fetched by the caller); null for a bare URL. */
+export function collectionTotal(value: unknown): number | null {
   return isObject(value) ? nonNegativeInt(value.totalItems) : null;
 }
 
@@ -343,9 +343,9 @@ export function parseActor(json: unknown, fetchedUrl: string): ParsedActor {
     alsoKnownAs,
     published: parseTime(json.published),
     keys: parseKeys(json, uri),
-    followersCount: embeddedCount(json.followers),
-    followingCount: embeddedCount(json.following),
-    statusesCount: embeddedCount(json.outbox),
+    followersCount: collectionTotal(json.followers),
+    followingCount: collectionTotal(json.following),
+    statusesCount: collectionTotal(json.outbox),
   };
 }
 
