@@ -6,11 +6,11 @@ import { type Context, createContext } from "./context.js";
 import { ensureInstanceKeys } from "./core/account.js";
 import { DeliveryWorker } from "./federation/delivery/worker.js";
 import { createApp } from "./http/app.js";
+import { startStreaming } from "./http/mastodon/streaming/index.js";
 import { startUpkeep } from "./jobs/upkeep.js";
 import { createLogger } from "./log.js";
 import { findLocalUser } from "./store/accounts.js";
 import { openStore } from "./store/open.js";
-import { startStreaming } from "./streaming/index.js";
 import { VERSION } from "./version.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -4,11 +4,11 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { receiveLike } from "../src/core/interactions.js";
+import { hubFor, type Transport } from "../src/http/mastodon/streaming/hub.js";
+import { parseStream, streamNameFromPath } from "../src/http/mastodon/streaming/streams.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import { follows, mutes, oauthTokens } from "../src/store/schema.js";
-import { hubFor, type Transport } from "../src/streaming/hub.js";
-import { parseStream, streamNameFromPath } from "../src/streaming/streams.js";
 import { api, issueToken } from "./helpers/api.js";
 import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -488,7 +488,7 @@ describe("streaming: memory", () => {
       }
     }
     expect(staticImports).toEqual([]);
-    expect(dynamicImports).toEqual([join("streaming", "websocket.ts")]);
+    expect(dynamicImports).toEqual([join("http", "mastodon", "streaming", "websocket.ts")]);
   });
 });
 

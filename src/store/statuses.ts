@@ -1,8 +1,17 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { AccountRow } from "./accounts.js";
 import type { Db } from "./open.js";
 import { inList, preparedPerDb } from "./prepared.js";
-import { accounts, mediaAttachments, mentions, polls, statuses, statusTags, tags } from "./schema.js";
+import {
+  accounts,
+  homeFeed,
+  mediaAttachments,
+  mentions,
+  polls,
+  statuses,
+  statusTags,
+  tags,
+} from "./schema.js";
 
 export type StatusRow = typeof statuses.$inferSelect;
 export type MediaRow = typeof mediaAttachments.$inferSelect;
@@ -138,5 +147,43 @@ export function findReblog(db: Db, accountId: string, statusId: string): StatusR
       .from(statuses)
       .where(and(eq(statuses.accountId, accountId), eq(statuses.reblogOfId, statusId)))
       .get() ?? null
+  );
+}
+
+/** What streaming subscriptions ask of a status, prepared once (a status event may ask for each). */
+const factQueries = preparedPerDb((db) => ({
+  inHome: db
+    .select({ id: homeFeed.statusId })
+    .from(homeFeed)
+    .where(eq(homeFeed.statusId, sql.placeholder("id")))
+    .prepare(),
+  hasMedia: db
+    .select({ id: mediaAttachments.id })
+    .from(mediaAttachments)
+    .where(eq(mediaAttachments.statusId, sql.placeholder("id")))
+    .limit(1)
+    .prepare(),
+  tags: db
+    .select({ name: tags.name })
+    .from(statusTags)
+    .innerJoin(tags, eq(statusTags.tagId, tags.id))
+    .where(eq(statusTags.statusId, sql.placeholder("id")))
+    .prepare(),
+}));
+
+export function isInHomeFeed(db: Db, statusId: string): boolean {
+  return factQueries(db).inHome.get({ id: statusId }) !== undefined;
+}
+
+export function hasMedia(db: Db, statusId: string): boolean {
+  return factQueries(db).hasMedia.get({ id: statusId }) !== undefined;
+}
+
+/** The (lower-case) names of a status's hashtags. */
+export function tagNamesOf(db: Db, statusId: string): Set<string> {
+  return new Set(
+    factQueries(db)
+      .tags.all({ id: statusId })
+      .map((t) => t.name),
   );
 }

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
-import { streamingRoutes } from "../../streaming/routes.js";
 import { RateLimiter } from "../ratelimit.js";
 import { authorizeRoutes } from "../web/authorize.js";
 import { accountRoutes } from "./accounts.js";
@@ -11,6 +10,7 @@ import { notificationRoutes } from "./notifications.js";
 import { oauthApiRoutes } from "./oauth.js";
 import { searchRoutes } from "./search.js";
 import { statusRoutes } from "./statuses.js";
+import { streamingRoutes } from "./streaming/routes.js";
 import { timelineRoutes } from "./timelines.js";
 
 /** Failed logins allowed per client address and window, on the authorize page and the password grant together. */

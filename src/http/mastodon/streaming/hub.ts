@@ -4,16 +4,22 @@
  * and sent to every matching subscription. Nothing here imports `ws`: the WebSocket transport loads it on
  * the first upgrade (websocket.ts), so an idle server never pays for it.
  */
-import { and, eq, gt, inArray, isNull, or } from "drizzle-orm";
-import type { Context } from "../context.js";
-import type { DomainEvent } from "../core/events.js";
-import { hasScope } from "../core/scopes.js";
-import { isHidden, isVisible } from "../core/visibility.js";
-import type { Auth } from "../http/mastodon/auth.js";
-import { renderNotifications, renderStatus } from "../http/mastodon/entities.js";
-import { findLocalUser } from "../store/accounts.js";
-import { homeFeed, mediaAttachments, notifications, oauthTokens, statusTags, tags } from "../store/schema.js";
-import { findStatusById, type StatusRow } from "../store/statuses.js";
+import type { Context } from "../../../context.js";
+import type { DomainEvent } from "../../../core/events.js";
+import { hasScope } from "../../../core/scopes.js";
+import { isHidden, isVisible } from "../../../core/visibility.js";
+import { findLocalUser } from "../../../store/accounts.js";
+import { liveTokenIds } from "../../../store/oauth-tokens.js";
+import {
+  findStatusById,
+  hasMedia,
+  isInHomeFeed,
+  type StatusRow,
+  tagNamesOf,
+} from "../../../store/statuses.js";
+import { findNotification } from "../../../store/timelines.js";
+import type { Auth } from "../auth.js";
+import { renderNotifications, renderStatus } from "../entities.js";
 import {
   notificationMatches,
   type StatusFacts,
@@ -268,22 +274,9 @@ export class StreamingHub {
 
   #revokedTokens(): Set<string> {
     const ids = [...new Set([...this.#clients].map((c) => c.access.tokenId))];
-    if (ids.length === 0) return new Set();
     try {
-      const now = Date.now();
-      const valid = this.#ctx.store.db
-        .select({ id: oauthTokens.id })
-        .from(oauthTokens)
-        .where(
-          and(
-            inArray(oauthTokens.id, ids),
-            isNull(oauthTokens.revokedAt),
-            or(isNull(oauthTokens.expiresAt), gt(oauthTokens.expiresAt, now)),
-          ),
-        )
-        .all();
-      const kept = new Set(valid.map((r) => r.id));
-      return new Set(ids.filter((id) => !kept.has(id)));
+      const live = liveTokenIds(this.#ctx.store.db, ids);
+      return new Set(ids.filter((id) => !live.has(id)));
     } catch (error) {
       this.#ctx.log.warn({ err: error }, "streaming: could not check the tokens");
       return new Set();
@@ -394,7 +387,7 @@ export class StreamingHub {
 
   #notificationEvent(id: string): void {
     const db = this.#ctx.store.db;
-    const row = db.select().from(notifications).where(eq(notifications.id, id)).get();
+    const row = findNotification(db, id);
     if (!row || row.dismissedAt !== null) return;
     const payloads = new Map<string, string | null>();
     for (const client of [...this.#clients]) {
@@ -417,39 +410,11 @@ export class StreamingHub {
   #facts(row: StatusRow, deleted: boolean): StatusFacts {
     const db = this.#ctx.store.db;
     return {
-      inHome: deleted
-        ? () => true
-        : once(
-            () =>
-              db
-                .select({ id: homeFeed.statusId })
-                .from(homeFeed)
-                .where(eq(homeFeed.statusId, row.id))
-                .get() !== undefined,
-          ),
+      inHome: deleted ? () => true : once(() => isInHomeFeed(db, row.id)),
       isPublic: row.visibility === "public" && row.reblogOfId === null,
       local: row.local,
-      hasMedia: once(
-        () =>
-          db
-            .select({ id: mediaAttachments.id })
-            .from(mediaAttachments)
-            .where(eq(mediaAttachments.statusId, row.id))
-            .limit(1)
-            .get() !== undefined,
-      ),
-      tags: once(
-        () =>
-          new Set(
-            db
-              .select({ name: tags.name })
-              .from(statusTags)
-              .innerJoin(tags, eq(statusTags.tagId, tags.id))
-              .where(eq(statusTags.statusId, row.id))
-              .all()
-              .map((t) => t.name),
-          ),
-      ),
+      hasMedia: once(() => hasMedia(db, row.id)),
+      tags: once(() => tagNamesOf(db, row.id)),
     };
   }
 }

@@ -3,7 +3,7 @@
  * check as HTTP routes (routes.ts), both fed by one hub per running server (hub.ts).
  */
 import type { Server } from "node:http";
-import type { Context } from "../context.js";
+import type { Context } from "../../../context.js";
 import { hubFor } from "./hub.js";
 import { WebSocketEndpoint } from "./websocket.js";
 

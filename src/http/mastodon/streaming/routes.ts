@@ -5,8 +5,8 @@
  * access_token, as the API's authenticate middleware read it.
  */
 import { Hono } from "hono";
-import type { Context } from "../context.js";
-import type { ApiEnv } from "../http/mastodon/auth.js";
+import type { Context } from "../../../context.js";
+import type { ApiEnv } from "../auth.js";
 import { hubFor, type StreamClient, type Transport } from "./hub.js";
 import { isStreamError, parseStream, streamNameFromPath } from "./streams.js";
 

@@ -6,8 +6,8 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { RawData, WebSocket, WebSocketServer } from "ws";
-import type { Context } from "../context.js";
-import { findAuth } from "../http/mastodon/auth.js";
+import type { Context } from "../../../context.js";
+import { findAuth } from "../auth.js";
 import type { Access, StreamClient, StreamingHub, Transport } from "./hub.js";
 import { isStreamError, parseStream, type StreamError } from "./streams.js";
 
