@@ -145,11 +145,20 @@ export class InboxWorker {
     });
   }
 
+  /**
+   * Starts one row, and looks again on the next turn of the event loop while slots are free: applying a row
+   * is mostly synchronous work, so starting them one per turn lets the inbox requests waiting on the socket
+   * be answered in between (the 202s stay fast during a burst).
+   */
   #fill(): void {
     while (this.#inFlight.size < this.#concurrency && !this.#stopping) {
       const next = this.#takeRunnable();
-      if (next) this.#start(next.id, next.actorUri);
-      else if (!this.#load()) break;
+      if (next) {
+        this.#start(next.id, next.actorUri);
+        if (this.#inFlight.size < this.#concurrency) this.#schedulePump();
+        return;
+      }
+      if (!this.#load()) return;
     }
   }
 
