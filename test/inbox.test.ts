@@ -4,7 +4,6 @@
 // Fedify peer's Undo(Follow) without a Follow id (bug 7), and a Delete of an actor that is already gone (bug 2).
 import { type Actor, Follow, Undo } from "@fedify/fedify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStatus } from "../src/core/statuses.js";
 import { type FedifyPeer, startFedifyPeer } from "./helpers/fedify-peer.js";
 import { type ActorServer, inboundRows, inboxSettled, startActorServer } from "./helpers/inbound.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -15,7 +14,6 @@ const PUBLIC = `${AS}#Public`;
 let server: TestServer;
 let remote: ActorServer;
 let aliceUri: string;
-let aliceStatusUri: string;
 
 const sql = () => server.context.store.sqlite;
 const count = (query: string, ...params: unknown[]) =>
@@ -31,8 +29,6 @@ beforeAll(async () => {
     startActorServer(["erin", "frank", "dana", "olga"]),
   ]);
   aliceUri = `${server.origin}/users/alice`;
-  const id = await createStatus(server.context, { text: "a status by alice" });
-  aliceStatusUri = `${aliceUri}/statuses/${id}`;
 });
 
 afterAll(async () => {
