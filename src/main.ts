@@ -5,6 +5,7 @@ import { loadConfig } from "./config/load.js";
 import { type Context, createContext } from "./context.js";
 import { ensureInstanceKeys } from "./core/account.js";
 import { DeliveryWorker } from "./federation/delivery/worker.js";
+import { InboxWorker } from "./federation/inbox/worker.js";
 import { createApp } from "./http/app.js";
 import { startStreaming } from "./http/mastodon/streaming/index.js";
 import { startUpkeep } from "./jobs/upkeep.js";
@@ -25,6 +26,8 @@ export interface RunningServer {
   context: Context;
   /** The delivery worker (tests stop it to drive their own). */
   delivery: DeliveryWorker;
+  /** The worker applying what the inbox recorded. */
+  inbox: InboxWorker;
   /** Stops accepting, lets in-flight requests finish (up to 10 s), then closes the database. */
   stop(): Promise<void>;
 }
@@ -60,6 +63,8 @@ export async function startServer(
   );
   const delivery = new DeliveryWorker(ctx);
   delivery.start();
+  const inbox = new InboxWorker(ctx);
+  inbox.start();
   const upkeep = startUpkeep(ctx);
 
   let stopping: Promise<void> | null = null;
@@ -68,7 +73,7 @@ export async function startServer(
       upkeep.stop();
       // Upgraded sockets are no longer the http server's: server.close() would wait for them.
       void streaming.close();
-      const drained = delivery.stop(SHUTDOWN_GRACE_MS);
+      const drained = Promise.all([delivery.stop(SHUTDOWN_GRACE_MS), inbox.stop(SHUTDOWN_GRACE_MS)]);
       const force = setTimeout(() => {
         log.warn("requests still running after 10 s: closing their connections");
         server.closeAllConnections();
@@ -94,6 +99,7 @@ export async function startServer(
     hasAccount: findLocalUser(store.db) !== null,
     context: ctx,
     delivery,
+    inbox,
     stop,
   };
 }

@@ -7,6 +7,7 @@ import megalodon from "megalodon";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreNativeResponse } from "./helpers/clients.js";
 import { deliveriesSettled, type FedifyPeer, startFedifyPeer } from "./helpers/fedify-peer.js";
+import { inboxSettled } from "./helpers/inbound.js";
 import { authorizeWithPkce } from "./helpers/oauth-flow.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -125,6 +126,7 @@ describe("client apps and a federating Fedify peer", () => {
 
   it("shows the peer's posts in the home timeline and under their hashtag", async () => {
     const noteUri = await peer.post({ content: "<p>Hello from the Fedify peer</p>", hashtags: ["fedipeer"] });
+    await inboxSettled(server);
     const home = await client.v1.timelines.home.list({ limit: 40 });
     const received = home.find((s) => s.uri === noteUri);
     expect(received).toBeDefined();
@@ -169,14 +171,18 @@ describe("client apps and a federating Fedify peer", () => {
 
   it("the peer's follow, mention, like and boost become notifications", async () => {
     const followId = await peer.follow(aliceUri);
+    await inboxSettled(server);
     await peer.waitFor((r) => r.type === "Accept" && r.activity.objectId?.href === followId);
     const replyUri = await peer.post({
       content: `<p><a href="${aliceUri}" class="mention">@alice</a> thanks for the welcome</p>`,
       mentions: [aliceUri],
       inReplyTo: post.uri,
     });
+    await inboxSettled(server);
     await peer.like(post.uri);
+    await inboxSettled(server);
     await peer.announce(post.uri);
+    await inboxSettled(server);
 
     const all = await client.v1.notifications.list();
     expect(all.map((n) => n.type)).toEqual(["reblog", "favourite", "mention", "follow"]);

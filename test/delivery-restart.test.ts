@@ -1,6 +1,8 @@
 // Deliveries survive a crash: the BUILT server (`node bin/wren.js serve`) is killed with SIGKILL while one
 // delivery hangs in flight and another waits for a retry after its peer refused the connection; once the
 // peers are back and the server restarts, each peer receives exactly the stored activity, byte for byte.
+// Received activities survive one too: answered 202 but not yet applied when the server is killed, they are
+// all applied after the restart.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -15,6 +17,7 @@ import { findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import { openStore, transaction } from "../src/store/open.js";
 import { accounts, follows, outboundActivities } from "../src/store/schema.js";
+import { inboundRows, inboxSettled, startActorServer } from "./helpers/inbound.js";
 import { childEnv, freePort, tempDir } from "./helpers/server.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -255,5 +258,71 @@ describe("delivery across a crash", () => {
 
     second.process.kill("SIGTERM");
     await second.exited;
+  }, 60_000);
+});
+
+describe("inbound activities across a crash", () => {
+  it("applies every activity answered 202 before a SIGKILL after the restart", async () => {
+    const created = await run(["account", "create", "--username", "alice"], `${PASSWORD}\n`);
+    expect(created.code, created.output).toBe(0);
+    const aliceUri = `http://127.0.0.1:${port}/users/alice`;
+    const remote = await startActorServer(["hank"]);
+    try {
+      const hank = remote.actorUri("hank");
+      // Notes given by reference: the worker must fetch each one, and those fetches hang until the crash.
+      const noteUris = [1, 2, 3].map((n) => `${hank}/notes/${n}`);
+      for (const [n, uri] of noteUris.entries()) {
+        remote.notes.set(uri, {
+          "@context": "https://www.w3.org/ns/activitystreams",
+          id: uri,
+          type: "Note",
+          attributedTo: hank,
+          content: `<p>note ${n + 1} for alice</p>`,
+          to: ["https://www.w3.org/ns/activitystreams#Public"],
+          cc: [aliceUri],
+          tag: [{ type: "Mention", href: aliceUri, name: `@alice@127.0.0.1:${port}` }],
+          published: new Date().toISOString(),
+        });
+      }
+      remote.hangObjects = true;
+
+      const first = await serve();
+      for (const [n, uri] of noteUris.entries()) {
+        const create = {
+          "@context": "https://www.w3.org/ns/activitystreams",
+          id: `${hank}/create/${n + 1}`,
+          type: "Create",
+          actor: hank,
+          object: uri,
+        };
+        const res = await remote.post(`http://127.0.0.1:${port}/inbox`, "hank", create);
+        expect(res.status, res.body).toBe(202);
+      }
+      await until(() => remote.objectRequests > 0, "the inbox worker to fetch the first note");
+      const before = new Database(dbPath, { readonly: true });
+      expect(inboundRows(before).map((r) => r.state)).toEqual(["running", "pending", "pending"]);
+      before.close();
+      first.process.kill("SIGKILL");
+      await first.exited;
+
+      remote.hangObjects = false;
+      const second = await serve();
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        await inboxSettled(db, 15_000);
+        expect(inboundRows(db).map((r) => r.state)).toEqual(["done", "done", "done"]);
+        for (const uri of noteUris) {
+          expect(db.prepare("SELECT deleted_at FROM statuses WHERE uri = ?").get(uri), uri).toEqual({
+            deleted_at: null,
+          });
+        }
+      } finally {
+        db.close();
+      }
+      second.process.kill("SIGTERM");
+      await second.exited;
+    } finally {
+      await remote.close();
+    }
   }, 60_000);
 });

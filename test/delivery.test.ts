@@ -27,7 +27,7 @@ import {
   deliveryJobs,
   follows,
   hosts,
-  inboxSeen,
+  inboundActivities,
   outboundActivities,
 } from "../src/store/schema.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -597,7 +597,7 @@ describe("upkeep", () => {
     await until(() => ours().length === 0);
   });
 
-  it("purges old done and failed jobs, finished activities and old inbox ids", async () => {
+  it("purges old done and failed jobs, finished activities and old inbound activities", async () => {
     await server.delivery.stop(0);
     const now = Date.now();
     const peer = "http://127.0.0.1:9/inbox";
@@ -610,15 +610,27 @@ describe("upkeep", () => {
     set(doneOld, { state: "done", finishedAt: now - 2 * DAY });
     set(doneRecent, { state: "done", finishedAt: now - HOUR });
     set(failedOld, { state: "failed", finishedAt: now - 8 * DAY });
+    await server.inbox.stop(0);
+    const inbound = (key: string, state: "pending" | "done" | "failed", finishedAt: number | null) => ({
+      dedupeKey: key,
+      actorUri: "https://a.example/actor",
+      body: null,
+      state,
+      receivedAt: now - 9 * DAY,
+      nextAttemptAt: now - 9 * DAY,
+      finishedAt,
+    });
     ctx.store.db
-      .insert(inboxSeen)
+      .insert(inboundActivities)
       .values([
-        { activityUri: "https://a.example/1", receivedAt: now - 8 * DAY },
-        { activityUri: "https://a.example/2", receivedAt: now - DAY },
+        inbound("https://a.example/1", "done", now - 8 * DAY),
+        inbound("https://a.example/2", "done", now - DAY),
+        inbound("https://a.example/3", "failed", now - 8 * DAY),
+        inbound("https://a.example/4", "pending", null),
       ])
       .run();
 
-    expect(purgeOldRows(ctx, now)).toEqual({ doneJobs: 1, failedJobs: 1, activities: 2, inboxSeen: 1 });
+    expect(purgeOldRows(ctx, now)).toEqual({ doneJobs: 1, failedJobs: 1, activities: 2, inbound: 2 });
     const left = ctx.store.db
       .select({ id: outboundActivities.id })
       .from(outboundActivities)
@@ -635,9 +647,9 @@ describe("upkeep", () => {
     expect(
       ctx.store.db
         .select()
-        .from(inboxSeen)
+        .from(inboundActivities)
         .all()
-        .map((r) => r.activityUri),
-    ).toEqual(["https://a.example/2"]);
+        .map((r) => r.dedupeKey),
+    ).toEqual(["https://a.example/2", "https://a.example/4"]);
   });
 });

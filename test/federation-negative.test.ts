@@ -19,6 +19,7 @@ import {
   startFedifyPeer,
   waitUntil,
 } from "./helpers/fedify-peer.js";
+import { inboundRows, inboxSettled } from "./helpers/inbound.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const AS = "https://www.w3.org/ns/activitystreams";
@@ -57,6 +58,7 @@ beforeAll(async () => {
     "alice's follow to be accepted",
   );
   peerNoteUri = await peer.post({ content: "<p>a note by the peer</p>" });
+  await inboxSettled(server);
   expect(sqlite.prepare("SELECT id FROM statuses WHERE uri = ?").get(peerNoteUri)).toBeDefined();
   const id = await createStatus(server.context, { text: "a status by alice" });
   aliceStatusUri = `${aliceUri}/statuses/${id}`;
@@ -137,6 +139,12 @@ function activity(type: string, object: unknown, actor = peer.actorUri) {
   return { "@context": AS, id: `${actor}/crafted/${++counter}`, type, actor, object, to: [PUBLIC] };
 }
 
+/** Waits until the inbound and the delivery queues have nothing left to do. */
+async function quiet(target: TestServer) {
+  await inboxSettled(target);
+  await deliveriesSettled(target.context.store.sqlite);
+}
+
 /** Runs `send` on a quiet database and checks it is refused with `status` and a JSON error, changing nothing. */
 async function expectRefused(
   status: number,
@@ -145,26 +153,51 @@ async function expectRefused(
   target = server,
 ) {
   const sqlite = target.context.store.sqlite;
-  await deliveriesSettled(sqlite);
+  await quiet(target);
   const before = dbSnapshot(sqlite);
   const res = await send();
   expect(res.status, res.body).toBe(status);
   const json = JSON.parse(res.body) as { error: unknown };
   expect(json.error).toEqual(expect.any(String));
   if (error) expect(json.error).toMatch(error);
-  await deliveriesSettled(sqlite);
+  await quiet(target);
   expect(dbSnapshot(sqlite)).toEqual(before);
 }
 
 /** A request that is acknowledged (202) but must not change anything, like a replay. */
 async function expectIgnored(send: () => Promise<RawResponse>) {
   const sqlite = server.context.store.sqlite;
-  await deliveriesSettled(sqlite);
+  await quiet(server);
   const before = dbSnapshot(sqlite);
   const res = await send();
   expect(res.status, res.body).toBe(202);
-  await deliveriesSettled(sqlite);
+  await quiet(server);
   expect(dbSnapshot(sqlite)).toEqual(before);
+}
+
+/** The snapshot without the inbound queue, which records every accepted activity however it ends. */
+function contentSnapshot() {
+  const { counts, rows } = dbSnapshot(server.context.store.sqlite);
+  delete counts.inbound_activities;
+  delete rows.inbound_activities;
+  return { counts, rows };
+}
+
+/**
+ * A request sound in itself (signature, actor, origin of its id) whose problem shows only when it is applied:
+ * accepted (202), then its inbound row ends "failed" with an error matching `error`, and nothing else changes.
+ */
+async function expectFailedWhenApplied(send: () => Promise<RawResponse>, error: RegExp) {
+  await quiet(server);
+  const before = contentSnapshot();
+  const rowsBefore = inboundRows(server).length;
+  const res = await send();
+  expect(res.status, res.body).toBe(202);
+  await quiet(server);
+  expect(contentSnapshot()).toEqual(before);
+  const rows = inboundRows(server);
+  expect(rows).toHaveLength(rowsBefore + 1);
+  expect(rows.at(-1)).toMatchObject({ state: "failed", last_error: expect.stringMatching(error) });
 }
 
 describe("the inbox refuses", () => {
@@ -188,12 +221,14 @@ describe("the inbox refuses", () => {
       const like = activity("Like", aliceStatusUri);
       const res = await signedPost(standard, like, { path: "/users/alice/inbox" });
       expect(res.status, res.body).toBe(202);
+      await inboxSettled(server);
       const row = server.context.store.sqlite.prepare("SELECT * FROM favourites WHERE uri = ?").get(like.id);
       expect(row).toBeDefined();
       // Replayed (a retry after a lost answer): accepted again, processed once.
       await expectIgnored(() => signedPost(standard, like, { path: "/users/alice/inbox" }));
       const undo = await signedPost(standard, activity("Undo", like));
       expect(undo.status, undo.body).toBe(202);
+      await inboxSettled(server);
       expect(
         server.context.store.sqlite.prepare("SELECT * FROM favourites WHERE uri = ?").get(like.id),
       ).toBeUndefined();
@@ -240,7 +275,7 @@ describe("the inbox refuses", () => {
       await expectRefused(400, () => signedPost(standard, signedBody, { sendInstead: altered }), /digest/i);
     });
 
-    it("a Create whose object id is on another host (403)", async () => {
+    it("a Create whose object id is on another host (202, fails when applied)", async () => {
       const note = {
         id: `http://127.0.0.2:9/notes/${++counter}`,
         type: "Note",
@@ -249,14 +284,13 @@ describe("the inbox refuses", () => {
         to: [PUBLIC],
         published: new Date().toISOString(),
       };
-      await expectRefused(
-        403,
+      await expectFailedWhenApplied(
         () => signedPost(standard, activity("Create", note)),
         /not on the actor's host/,
       );
     });
 
-    it("a Create of a note attributed to someone else on the same host (403)", async () => {
+    it("a Create of a note attributed to someone else on the same host (202, fails when applied)", async () => {
       const note = {
         id: `${peer.origin}/users/mallory/notes/${++counter}`,
         type: "Note",
@@ -267,47 +301,45 @@ describe("the inbox refuses", () => {
         tag: [{ type: "Mention", href: aliceUri, name: `@alice@${server.domain}` }],
         published: new Date().toISOString(),
       };
-      await expectRefused(403, () => signedPost(standard, activity("Create", note)), /attributed to/);
+      await expectFailedWhenApplied(() => signedPost(standard, activity("Create", note)), /attributed to/);
     });
 
-    it("a Delete of someone else's object: alice's status, or another actor's note on the same host (403)", async () => {
-      await expectRefused(
-        403,
+    it("a Delete of someone else's object: alice's status, or another actor's note on the same host (202, fails when applied)", async () => {
+      await expectFailedWhenApplied(
         () => signedPost(standard, activity("Delete", { id: aliceStatusUri, type: "Tombstone" })),
         /not on the actor's host/,
       );
       const malloryKey: SigningKey = { keyId: mallory.keyId, type: "rsa", privatePem: mallory.rsaPrivatePem };
       const del = activity("Delete", { id: peerNoteUri, type: "Tombstone" }, mallory.actorUri);
-      await expectRefused(403, () => signedPost(standard, del, { key: malloryKey }), /author/);
+      await expectFailedWhenApplied(() => signedPost(standard, del, { key: malloryKey }), /author/);
       const status = server.context.store.sqlite
         .prepare("SELECT deleted_at FROM statuses WHERE uri = ?")
         .get(peerNoteUri);
       expect(status).toEqual({ deleted_at: null });
     });
 
-    // These four answered 500 before src/federation/inbox/receive.ts mapped ParseError and ResolveError.
-    it("a Create whose object, given by reference, does not exist on its server (422)", async () => {
+    // These four once answered 500; ParseError and ResolveError now end the inbound row as failed.
+    it("a Create whose object, given by reference, does not exist on its server (202, fails when applied)", async () => {
       const missing = `${peer.origin}/users/peer/notes/missing-${++counter}`;
-      await expectRefused(422, () => signedPost(standard, activity("Create", missing)), /not found/);
+      await expectFailedWhenApplied(() => signedPost(standard, activity("Create", missing)), /not found/);
     });
 
-    it("an Announce of an object its server cannot produce (422)", async () => {
+    it("an Announce of an object its server cannot produce (202, fails when applied)", async () => {
       const missing = `${peer.origin}/users/peer/notes/missing-${++counter}`;
-      await expectRefused(422, () => signedPost(standard, activity("Announce", missing)), /not found/);
+      await expectFailedWhenApplied(() => signedPost(standard, activity("Announce", missing)), /not found/);
     });
 
-    it("a Create of an embedded Note without attributedTo (400)", async () => {
+    it("a Create of an embedded Note without attributedTo (202, fails when applied)", async () => {
       const note = {
         id: `${peer.origin}/users/peer/notes/${++counter}`,
         type: "Note",
         content: "<p>whose?</p>",
       };
-      await expectRefused(400, () => signedPost(standard, activity("Create", note)), /attributedTo/);
+      await expectFailedWhenApplied(() => signedPost(standard, activity("Create", note)), /attributedTo/);
     });
 
-    it("an Update of the actor itself with an unusable document (400)", async () => {
-      await expectRefused(
-        400,
+    it("an Update of the actor itself with an unusable document (202, fails when applied)", async () => {
+      await expectFailedWhenApplied(
         () => signedPost(standard, activity("Update", { id: peer.actorUri, type: "Person" })),
         /preferredUsername/,
       );
@@ -442,6 +474,7 @@ describe("crafted activities the inbox accepts", () => {
 
     const first = await signedPost("draft-cavage", vote(1));
     expect(first.status, first.body).toBe(202);
+    await inboxSettled(server);
     expect(JSON.parse(votes())).toEqual([
       { title: "tea", votes: 0 },
       { title: "coffee", votes: 1 },
@@ -449,6 +482,7 @@ describe("crafted activities the inbox accepts", () => {
     // A second vote on a single-choice poll is acknowledged but not counted, and no status is stored for it.
     const second = await signedPost("draft-cavage", vote(2));
     expect(second.status, second.body).toBe(202);
+    await inboxSettled(server);
     expect(JSON.parse(votes())[1].votes).toBe(1);
     expect(
       server.context.store.sqlite

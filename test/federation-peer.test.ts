@@ -28,6 +28,7 @@ import {
   startFedifyPeer,
   waitUntil,
 } from "./helpers/fedify-peer.js";
+import { inboxSettled } from "./helpers/inbound.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
@@ -104,6 +105,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
 
     it("the peer follows alice: Wren stores the follower, notifies alice and sends a signed Accept", async () => {
       const followId = await peer.follow(aliceUri);
+      await inboxSettled(server);
       // Wren accepted the peer's first signature standard: Fedify remembers it only then.
       expect(await peer.rememberedSpec(server.origin)).toBe(spec);
 
@@ -194,6 +196,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
 
     it("the peer's post reaches alice's home timeline", async () => {
       const noteUri = await peer.post({ content: "<p>First post from the peer</p>", hashtags: ["fedify"] });
+      await inboxSettled(server);
       const status = statusByUri(noteUri);
       expect(status).toMatchObject({ account_id: peerId, local: 0, visibility: "public", deleted_at: null });
       expect(status?.content).toContain("First post from the peer");
@@ -206,6 +209,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
 
     it("the peer likes and boosts alice's post, then undoes both", async () => {
       const likeId = await peer.like(post.uri);
+      await inboxSettled(server);
       expect(sql().prepare("SELECT * FROM favourites WHERE uri = ?").get(likeId)).toMatchObject({
         account_id: peerId,
         status_id: post.id,
@@ -214,25 +218,30 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
       expect(notification("favourite", peerId, post.id)).toBeDefined();
 
       const announceId = await peer.announce(post.uri);
+      await inboxSettled(server);
       expect(statusByUri(announceId)).toMatchObject({ account_id: peerId, reblog_of_id: post.id, local: 0 });
       expect(statusById(post.id).reblogs_count).toBe(1);
       expect(notification("reblog", peerId, post.id)).toBeDefined();
 
       await peer.undo(likeId);
+      await inboxSettled(server);
       expect(sql().prepare("SELECT * FROM favourites WHERE uri = ?").get(likeId)).toBeUndefined();
       expect(statusById(post.id).favourites_count).toBe(0);
 
       await peer.undo(announceId);
+      await inboxSettled(server);
       expect(statusByUri(announceId)).toBeUndefined();
       expect(statusById(post.id).reblogs_count).toBe(0);
     });
 
     it("the peer edits (Update with `updated`) and deletes a post: history kept, then tombstoned", async () => {
       const noteUri = await peer.post({ content: "<p>Before the edit</p>" });
+      await inboxSettled(server);
       const before = statusByUri(noteUri) as StatusRow;
       expect(before.edited_at).toBeNull();
 
       await peer.update(noteUri, "<p>After the edit</p>");
+      await inboxSettled(server);
       const after = statusByUri(noteUri) as StatusRow;
       expect(after.content).toContain("After the edit");
       expect(after.edited_at).not.toBeNull();
@@ -243,6 +252,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
       expect(edits[0]?.content).toContain("Before the edit");
 
       await peer.delete(noteUri);
+      await inboxSettled(server);
       expect(statusByUri(noteUri)?.deleted_at).not.toBeNull();
       expect(sql().prepare("SELECT * FROM home_feed WHERE status_id = ?").get(before.id)).toBeUndefined();
     });
@@ -253,6 +263,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
         inReplyTo: post.uri,
         mentions: [aliceUri],
       });
+      await inboxSettled(server);
       const reply = statusByUri(replyUri) as StatusRow;
       expect(reply).toMatchObject({
         in_reply_to_id: post.id,
@@ -285,6 +296,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
         visibility: "direct",
         mentions: [aliceUri],
       });
+      await inboxSettled(server);
       const status = statusByUri(noteUri) as StatusRow;
       expect(status).toMatchObject({ account_id: peerId, visibility: "direct" });
       expect(notification("mention", peerId, status.id)).toBeDefined();
@@ -353,8 +365,10 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
 
     it("the peer boosts a note Wren has never seen: Wren fetches it from the peer, then stores the boost", async () => {
       const noteUri = await peer.post({ content: "<p>never delivered</p>", silent: true });
+      await inboxSettled(server);
       expect(statusByUri(noteUri)).toBeUndefined();
       const announceId = await peer.announce(noteUri);
+      await inboxSettled(server);
       const original = statusByUri(noteUri) as StatusRow;
       expect(original).toMatchObject({ account_id: peerId, visibility: "public", reblogs_count: 1 });
       expect(original.content).toContain("never delivered");
@@ -394,13 +408,16 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
 
     it("the peer's unlisted and followers-only posts keep their visibility", async () => {
       const unlisted = await peer.post({ content: "<p>quietly public</p>", visibility: "unlisted" });
+      await inboxSettled(server);
       expect(statusByUri(unlisted)?.visibility).toBe("unlisted");
       const followersOnly = await peer.post({ content: "<p>for my followers</p>", visibility: "followers" });
+      await inboxSettled(server);
       expect(statusByUri(followersOnly)?.visibility).toBe("private");
     });
 
     it("alice's likes, boosts, edits, deletes and their undos reach the peer", async () => {
       const noteUri = await peer.post({ content: "<p>something to like</p>" });
+      await inboxSettled(server);
       const target = statusByUri(noteUri) as StatusRow;
 
       favourite(server.context, target.id);
@@ -440,6 +457,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
 
     it("Undo(Follow) both ways ends the follows", async () => {
       await peer.unfollow(aliceUri);
+      await inboxSettled(server);
       expect(followRow(peerId, aliceId)).toBeUndefined();
 
       unfollow(server.context, accountRow(peerId));
@@ -465,6 +483,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
         content: `<p><a href="${aliceUri}" class="mention">@alice</a> can you hear me?</p>`,
         mentions: [aliceUri],
       });
+      await inboxSettled(server);
       expect(statusByUri(ignored)).toBeUndefined();
 
       unblock(server.context, accountRow(peerId));
@@ -475,14 +494,17 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
       expect((undo.json.object as { id: unknown }).id).toBe(blocked.id);
 
       const followId = await peer.follow(aliceUri);
+      await inboxSettled(server);
       await peer.waitFor((r) => r.type === "Accept" && r.activity.objectId?.href === followId);
       expect(followRow(peerId, aliceId)?.state).toBe("accepted");
       await peer.block(aliceUri);
+      await inboxSettled(server);
       expect(followRow(peerId, aliceId)).toBeUndefined();
     });
 
     it("the peer reports alice's post: a report and an admin.report notification", async () => {
       const flagId = await peer.flag(aliceUri, [post.uri], "this is a test report");
+      await inboxSettled(server);
       const report = sql().prepare("SELECT * FROM reports WHERE uri = ?").get(flagId) as
         | {
             id: string;

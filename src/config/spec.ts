@@ -137,6 +137,20 @@ export const CONFIG_SPEC = {
       max: 64,
       doc: "Deliveries in flight at once to one host.",
     },
+    inbox_concurrency: {
+      type: "integer",
+      default: 4,
+      min: 1,
+      max: 64,
+      doc: "Received activities applied at once (fetching what they refer to); two of one actor never run together.",
+    },
+    inbox_backlog_max: {
+      type: "integer",
+      default: 10_000,
+      min: 1,
+      max: 10_000_000,
+      doc: "Received activities waiting to be applied beyond which the inbox answers 503 with Retry-After.",
+    },
   },
   limits: {
     max_body_bytes: {

@@ -4,7 +4,8 @@
  * - every minute: delivery jobs left "running" for more than 5 minutes go back to the queue (a delivery
  *   never takes that long, so its process lost it) and the worker is woken;
  * - every hour: delete delivery jobs done more than a day ago and failed more than a week ago, the outbound
- *   activities left without any job, and the inbox de-duplication ids (inbox_seen) older than 7 days;
+ *   activities left without any job, and inbound activities applied or failed more than 7 days ago (kept
+ *   until then so that a re-delivery is still recognised as a duplicate);
  * - every minute: a "poll" notification for each ended poll of the account's or that it voted in, the final
  *   counts of ended local polls to other servers, and the new counts of local polls that got votes;
  * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day.
@@ -12,13 +13,14 @@
  * Remote actors need no periodic pass: a cached actor is refreshed when it is next used and its fetched_at
  * is old (checked lazily by the resolver), so nothing is marked stale here.
  */
-import { and, eq, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { ScheduledTask } from "node-cron";
 import type { Context } from "../context.js";
 import { notifyEndedPolls, refreshPollResults } from "../core/polls.js";
 import { requeueStuckJobs } from "../federation/delivery/worker.js";
+import { INBOUND_RETENTION_MS } from "../federation/inbox/queue.js";
 import { purgeUnattachedMedia } from "../media/store.js";
-import { deliveryJobs, inboxSeen, outboundActivities } from "../store/schema.js";
+import { deliveryJobs, inboundActivities, outboundActivities } from "../store/schema.js";
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -26,14 +28,12 @@ const DAY = 24 * HOUR;
 /** Done jobs are kept this long (to see what was delivered), failed ones longer (to see what was not). */
 export const DONE_JOB_RETENTION_MS = DAY;
 export const FAILED_JOB_RETENTION_MS = 7 * DAY;
-/** Inbound activity ids are remembered this long to drop redeliveries. */
-export const INBOX_SEEN_RETENTION_MS = 7 * DAY;
 
 export interface PurgeCounts {
   doneJobs: number;
   failedJobs: number;
   activities: number;
-  inboxSeen: number;
+  inbound: number;
 }
 
 /** Requeues abandoned deliveries and wakes the worker when there were any. Returns how many. */
@@ -64,12 +64,17 @@ export function purgeOldRows(ctx: Context, now = Date.now()): PurgeCounts {
       sql`NOT EXISTS (SELECT 1 FROM ${deliveryJobs} WHERE ${deliveryJobs.activityId} = ${outboundActivities.id})`,
     )
     .run().changes;
-  const seen = db
-    .delete(inboxSeen)
-    .where(lt(inboxSeen.receivedAt, now - INBOX_SEEN_RETENTION_MS))
+  const inbound = db
+    .delete(inboundActivities)
+    .where(
+      and(
+        inArray(inboundActivities.state, ["done", "failed"]),
+        lt(inboundActivities.finishedAt, now - INBOUND_RETENTION_MS),
+      ),
+    )
     .run().changes;
-  const counts = { doneJobs, failedJobs, activities, inboxSeen: seen };
-  if (doneJobs + failedJobs + activities + seen > 0) ctx.log.info(counts, "upkeep: old rows purged");
+  const counts = { doneJobs, failedJobs, activities, inbound };
+  if (doneJobs + failedJobs + activities + inbound > 0) ctx.log.info(counts, "upkeep: old rows purged");
   return counts;
 }
 

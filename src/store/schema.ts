@@ -587,12 +587,32 @@ export const hosts = sqliteTable("hosts", {
   software: text("software"),
 });
 
-/** Ids of activities already processed from the inbox, for de-duplication. */
-export const inboxSeen = sqliteTable(
-  "inbox_seen",
+/**
+ * Activities received in an inbox, verified and waiting to be applied (or applied, kept a while so a
+ * re-delivery is still recognised). `dedupe_key` is the activity id, or "sha256:" and the body's digest when
+ * it has none: the unique index makes recording a duplicate a no-op.
+ */
+export const inboundActivities = sqliteTable(
+  "inbound_activities",
   {
-    activityUri: text("activity_uri").primaryKey(),
+    /** Arrival order. */
+    id: integer("id").primaryKey(),
+    dedupeKey: text("dedupe_key").notNull(),
+    actorUri: text("actor_uri").notNull(),
+    /** The request body as received; cleared once applied. */
+    body: text("body"),
+    state: text("state", { enum: ["pending", "running", "done", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
     receivedAt: integer("received_at").notNull(),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    finishedAt: integer("finished_at"),
   },
-  (t) => [index("inbox_seen_received").on(t.receivedAt)],
+  (t) => [
+    uniqueIndex("inbound_activities_dedupe").on(t.dedupeKey),
+    index("inbound_activities_state").on(t.state, t.id),
+    index("inbound_activities_finished").on(t.state, t.finishedAt),
+  ],
 );

@@ -753,7 +753,7 @@ const CONTENT_TABLES = [
   "reports",
   "media_attachments",
   "polls",
-  "inbox_seen",
+  "inbound_activities",
   "outbound_activities",
   "delivery_jobs",
 ];

@@ -22,11 +22,12 @@ import {
 import { receivePollVote } from "../../core/polls.js";
 import { receiveNote, receiveNoteDelete, receiveNoteUpdate, removeRemoteActor } from "../../core/statuses.js";
 import { commit } from "../../core/unit-of-work.js";
+import { findAccountByUri } from "../../store/account-lookups.js";
 import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { newId } from "../../store/ids.js";
 import { follows, reports, statuses } from "../../store/schema.js";
 import { findStatusByUri } from "../../store/statuses.js";
-import { fetchObject, persistActor, resolveActor } from "../resolve.js";
+import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
 import {
   asArray,
   asString,
@@ -116,10 +117,31 @@ export async function dispatch(ctx: Context, inbound: Inbound): Promise<void> {
     ctx.log.debug({ type, id: inbound.id }, "ignored activity type");
     return;
   }
-  const actor = await resolveActor(ctx, inbound.actorUri);
+  const actor = await resolveSender(ctx, inbound);
   const local = findLocalUser(ctx.store.db)?.account;
   if (local && isBlocked(ctx, local.id, actor.id) && type !== "Undo" && type !== "Delete") return;
   await handler(ctx, actor, activity, inbound);
+}
+
+/**
+ * The actor who sent an activity. For a Delete of the actor itself, a 404 or 410 on refetching it confirms
+ * the deletion (INTEROP.md): the stored copy is used, so the Delete still takes effect.
+ */
+async function resolveSender(ctx: Context, inbound: Inbound): Promise<AccountRow> {
+  try {
+    return await resolveActor(ctx, inbound.actorUri);
+  } catch (error) {
+    const selfDelete = inbound.type === "Delete" && idOf(inbound.activity.object) === inbound.actorUri;
+    if (
+      !selfDelete ||
+      !(error instanceof ResolveError) ||
+      (error.code !== "gone" && error.code !== "not_found")
+    )
+      throw error;
+    const stored = findAccountByUri(ctx.store.db, inbound.actorUri);
+    if (!stored) throw error;
+    return stored;
+  }
 }
 
 type Handler = (ctx: Context, actor: AccountRow, activity: Json, inbound: Inbound) => Promise<void> | void;
@@ -150,13 +172,18 @@ const HANDLERS: Record<string, Handler> = {
   async Undo(ctx, actor, activity) {
     const object = activity.object;
     const objectId = idOf(object);
-    if (!objectId) throw new UserError("Undo needs an object", 400);
     if (isObject(object) && idOf(object.actor) && idOf(object.actor) !== actor.uri) {
       throw new UserError("an actor can only undo its own activities", 403);
     }
     const innerType = isObject(object) ? asString(object.type) : null;
     const inner = isObject(object) ? idOf(object.object) : null;
     const local = localActor(ctx);
+    // An embedded Follow without an id (Fedify sends these) is matched by its actor and object, as Mastodon does.
+    if (!objectId && innerType === "Follow" && isObject(object) && idOf(object.actor) === actor.uri) {
+      if (inner === local.uri) removeFollower(ctx, actor);
+      return;
+    }
+    if (!objectId) throw new UserError("Undo needs an object", 400);
 
     if (innerType === "Follow" || (!innerType && isFollowUri(ctx, actor, objectId))) {
       removeFollower(ctx, actor);

@@ -1,14 +1,12 @@
-import { eq } from "drizzle-orm";
 import type { Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
-import { UserError } from "../../core/account.js";
-import { inboxSeen } from "../../store/schema.js";
 import { markHostAlive } from "../delivery/hosts.js";
 import { JsonParseError, parseJsonBounded } from "../fetch.js";
-import { lookupPublicKey, ResolveError } from "../resolve.js";
+import { lookupPublicKey } from "../resolve.js";
 import { verifyRequest } from "../signatures/index.js";
-import { asString, idOf, ParseError } from "../vocab/parse.js";
-import { dispatch, hostOf } from "./handlers.js";
+import { asString, idOf } from "../vocab/parse.js";
+import { hostOf } from "./handlers.js";
+import { dedupeKey, inboundBacklog, recordInbound } from "./queue.js";
 
 /** An inbound activity after verification: its JSON, the verified actor URI and the host it came from. */
 export interface Inbound {
@@ -18,18 +16,52 @@ export interface Inbound {
   actorUri: string;
 }
 
-const MAX_DEPTH = 32;
+/** What an overloaded inbox asks senders to wait, in seconds. */
+export const OVERLOAD_RETRY_AFTER_SECONDS = 60;
 
-function reject(c: HonoContext, status: 400 | 401 | 403 | 413 | 422 | 502, error: string) {
+export const MAX_DEPTH = 32;
+
+function reject(c: HonoContext, status: 400 | 401, error: string) {
   return c.json({ error }, status);
+}
+
+/** The activity in a body, or why it is not one. */
+export function parseActivity(text: string): { ok: true; activity: Inbound } | { ok: false; error: string } {
+  let activity: Record<string, unknown>;
+  try {
+    const parsed = parseJsonBounded(text, MAX_DEPTH);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      return { ok: false, error: "the body must be a JSON object" };
+    }
+    activity = parsed as Record<string, unknown>;
+  } catch (error) {
+    return {
+      ok: false,
+      error: error instanceof JsonParseError ? error.message : "the body is not valid JSON",
+    };
+  }
+  const type = asString(activity.type);
+  const actorUri = idOf(activity.actor);
+  if (!type || !actorUri) return { ok: false, error: "an activity needs a type and an actor" };
+  return { ok: true, activity: { activity, id: idOf(activity.id), type, actorUri } };
 }
 
 /**
  * POST to an inbox (the account's, the shared one, or the instance actor's). Verifies the HTTP signature
- * against the raw body, checks that the signer is the activity's actor, drops duplicates, then hands the
- * activity to its handler. Anything wrong is a 4xx with a message and no change to the store.
+ * against the raw body, checks that the signer is the activity's actor and that the activity's id is on the
+ * actor's host, then records it for the inbox worker (worker.ts) and answers 202 at once; a duplicate is
+ * answered 202 too and not recorded again. What is wrong with the request itself is a 4xx; what is only
+ * found when applying it (a third party's object, an unreachable reference) ends the row as failed.
+ * When the backlog is past `federation.inbox_backlog_max`, nothing is verified or recorded: 503.
  */
 export async function receiveInbox(ctx: Context, c: HonoContext): Promise<Response> {
+  if (
+    inboundBacklog(ctx.store, ctx.config.federation.inbox_backlog_max) >=
+    ctx.config.federation.inbox_backlog_max
+  ) {
+    c.header("Retry-After", String(OVERLOAD_RETRY_AFTER_SECONDS));
+    return c.json({ error: "too many activities are waiting to be processed; retry later" }, 503);
+  }
   const raw = new Uint8Array(await c.req.arrayBuffer());
   const url = new URL(c.req.url);
   const publicUrl = `${ctx.urls.origin}${url.pathname}${url.search}`;
@@ -42,21 +74,10 @@ export async function receiveInbox(ctx: Context, c: HonoContext): Promise<Respon
   });
   if (!verified.ok) return reject(c, verified.status === 400 ? 400 : 401, verified.error);
 
-  let activity: Record<string, unknown>;
-  try {
-    const parsed = parseJsonBounded(new TextDecoder().decode(raw), MAX_DEPTH);
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      return reject(c, 400, "the body must be a JSON object");
-    }
-    activity = parsed as Record<string, unknown>;
-  } catch (error) {
-    const message = error instanceof JsonParseError ? error.message : "the body is not valid JSON";
-    return reject(c, 400, message);
-  }
-
-  const type = asString(activity.type);
-  const actorUri = idOf(activity.actor);
-  if (!type || !actorUri) return reject(c, 400, "an activity needs a type and an actor");
+  const body = new TextDecoder().decode(raw);
+  const parsed = parseActivity(body);
+  if (!parsed.ok) return reject(c, 400, parsed.error);
+  const { id, actorUri } = parsed.activity;
   if (actorUri !== verified.ownerId) {
     return reject(
       c,
@@ -64,38 +85,11 @@ export async function receiveInbox(ctx: Context, c: HonoContext): Promise<Respon
       `the request is signed by ${verified.ownerId}, not by the activity's actor ${actorUri}`,
     );
   }
-  const id = idOf(activity.id);
   const actorHost = hostOf(actorUri);
   if (!actorHost) return reject(c, 400, "the actor is not a URL");
   if (id && hostOf(id) !== actorHost) return reject(c, 400, "the activity id is not on its actor's host");
   markHostAlive(ctx, actorHost);
 
-  if (id && alreadySeen(ctx, id)) return c.body(null, 202);
-  try {
-    await dispatch(ctx, { activity, id, type, actorUri });
-  } catch (error) {
-    if (error instanceof UserError)
-      return reject(c, error.status === 404 ? 422 : error.status === 409 ? 422 : error.status, error.message);
-    // A malformed embedded object, or a referenced one that cannot be had: the sender's problem, not a 500.
-    if (error instanceof ParseError) return reject(c, 400, error.message);
-    if (error instanceof ResolveError) {
-      // network: the other server may answer later, so the sender should retry (5xx); the rest will not change.
-      return reject(c, error.code === "network" ? 502 : error.code === "invalid" ? 400 : 422, error.message);
-    }
-    throw error;
-  }
-  if (id) remember(ctx, id);
+  recordInbound(ctx, { key: dedupeKey(id, raw), actorUri, body });
   return c.body(null, 202);
-}
-
-function alreadySeen(ctx: Context, id: string): boolean {
-  return ctx.store.db.select().from(inboxSeen).where(eq(inboxSeen.activityUri, id)).get() !== undefined;
-}
-
-function remember(ctx: Context, id: string): void {
-  ctx.store.db
-    .insert(inboxSeen)
-    .values({ activityUri: id, receivedAt: Date.now() })
-    .onConflictDoNothing()
-    .run();
 }

@@ -1,0 +1,223 @@
+// Inbox burst benchmark: 5,000 signed activities over 64 connections, as a viral post brings them.
+//
+//   npm run bench:inbox          (builds dist/ first)
+//
+// Options (environment): ACTIVITIES (5000), CONNECTIONS (64), SENDERS (16), APPLY_TIMEOUT_S (120); any
+// WREN_* key, e.g. WREN_FEDERATION_INBOX_CONCURRENCY=8.
+//
+// Wren runs as production runs it (`node --max-semi-space-size=1 bin/wren.js serve`, the compiled tree) on a
+// temporary database with the account alice. This process serves SENDERS remote actors on 127.0.0.1 (their
+// actor documents and RSA keys, so Wren fetches each key once), signs every activity beforehand (a Create of
+// a note mentioning alice, which Wren stores with its mention and notification), then sends them all at once
+// over CONNECTIONS kept-alive sockets and records how long each 202 took. Then it waits, reading the database,
+// until the inbox worker has applied every accepted activity.
+// Printed: p50/p99/max of the answers, throughput, the time until all are applied. Exits non-zero on any 5xx
+// (or other non-202), on an accepted activity not applied within APPLY_TIMEOUT_S, or when p99 >= 100 ms.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { Agent, createServer, request } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  BIN,
+  freePort,
+  loadDist,
+  percentile,
+  SERVE_FLAGS,
+  sleep,
+  stopChild,
+  waitForHttp,
+  wrenEnv,
+} from "./lib.mjs";
+
+const ACTIVITIES = Number(process.env.ACTIVITIES ?? 5000);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64);
+const SENDERS = Number(process.env.SENDERS ?? 16);
+const APPLY_TIMEOUT_MS = Number(process.env.APPLY_TIMEOUT_S ?? 120) * 1000;
+const P99_LIMIT_MS = 100;
+const AS = "https://www.w3.org/ns/activitystreams";
+
+const Database = createRequire(import.meta.url)("better-sqlite3");
+
+/** The remote actors: documents with their public keys, served on one port. */
+async function startActors(generateRsaKeyPair) {
+  const keys = Array.from({ length: SENDERS }, () => generateRsaKeyPair());
+  const server = createServer((req, res) => {
+    const n = Number(/^\/users\/s(\d+)$/.exec(req.url ?? "")?.[1] ?? -1);
+    if (!(n >= 0 && n < SENDERS)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const uri = `${origin}/users/s${n}`;
+    res.writeHead(200, { "content-type": "application/activity+json" });
+    res.end(
+      JSON.stringify({
+        "@context": [AS, "https://w3id.org/security/v1"],
+        id: uri,
+        type: "Person",
+        preferredUsername: `s${n}`,
+        inbox: `${uri}/inbox`,
+        publicKey: { id: `${uri}#main-key`, owner: uri, publicKeyPem: keys[n].publicPem },
+      }),
+    );
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { origin, keys, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+function post(agent, url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request(url, { method: "POST", agent, headers }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode, ms: performance.now() - started }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function main() {
+  const [{ generateRsaKeyPair }, { signRequest }] = await Promise.all([
+    loadDist("federation/keys.js"),
+    loadDist("federation/signatures/index.js"),
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), "wren-bench-inbox-"));
+  const port = await freePort();
+  const env = wrenEnv(dir, port, { WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true" });
+  let wren = null;
+  let actors = null;
+  try {
+    const created = spawnSync(process.execPath, [BIN, "account", "create", "--username", "alice"], {
+      env,
+      input: "correct horse battery staple\n",
+      encoding: "utf8",
+    });
+    if (created.status !== 0) throw new Error(`account create failed:\n${created.stdout}${created.stderr}`);
+
+    actors = await startActors(generateRsaKeyPair);
+    const wrenOrigin = `http://127.0.0.1:${port}`;
+    const aliceUri = `${wrenOrigin}/users/alice`;
+    const inbox = `${wrenOrigin}/inbox`;
+
+    // Signed before the burst, so the senders measure Wren and not their own RSA signing.
+    const t0 = performance.now();
+    const requests = [];
+    for (let i = 0; i < ACTIVITIES; i++) {
+      const n = i % SENDERS;
+      const actor = `${actors.origin}/users/s${n}`;
+      const noteId = `${actor}/notes/${i}`;
+      const activity = {
+        "@context": AS,
+        id: `${noteId}/activity`,
+        type: "Create",
+        actor,
+        to: [`${AS}#Public`],
+        cc: [aliceUri],
+        object: {
+          id: noteId,
+          type: "Note",
+          attributedTo: actor,
+          content: `<p>@alice burst note ${i}</p>`,
+          to: [`${AS}#Public`],
+          cc: [aliceUri],
+          tag: [{ type: "Mention", href: aliceUri, name: `@alice@127.0.0.1:${port}` }],
+          published: new Date().toISOString(),
+        },
+      };
+      const body = new TextEncoder().encode(JSON.stringify(activity));
+      const signed = await signRequest(
+        new Request(inbox, { method: "POST", headers: { "content-type": "application/activity+json" } }),
+        body,
+        { keyId: `${actor}#main-key`, type: "rsa", privatePem: actors.keys[n].privatePem },
+        "draft-cavage",
+      );
+      const headers = Object.fromEntries(signed.headers);
+      headers["content-length"] = String(body.byteLength);
+      requests.push({ headers, body });
+    }
+    console.log(`signed ${ACTIVITIES} activities in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    wren = spawn(process.execPath, [...SERVE_FLAGS, BIN, "serve"], {
+      env,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    await waitForHttp(`${wrenOrigin}/.well-known/nodeinfo`, wren);
+
+    const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+    const latencies = [];
+    const statuses = new Map();
+    let next = 0;
+    const burstStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (next < requests.length) {
+          const { headers, body } = requests[next++];
+          const { status, ms } = await post(agent, inbox, headers, body);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          if (status === 202) latencies.push(ms);
+        }
+      }),
+    );
+    const burstMs = performance.now() - burstStart;
+    agent.destroy();
+
+    // Applied: every accepted activity's row is done and its note stored.
+    const db = new Database(join(dir, "wren.db"), { readonly: true });
+    const waiting = db.prepare(
+      "SELECT count(*) AS n FROM inbound_activities WHERE state IN ('pending', 'running')",
+    );
+    const deadline = Date.now() + APPLY_TIMEOUT_MS;
+    while (waiting.get().n > 0 && Date.now() < deadline) await sleep(50);
+    const appliedMs = performance.now() - burstStart;
+    const byState = Object.fromEntries(
+      db
+        .prepare("SELECT state, count(*) AS n FROM inbound_activities GROUP BY state")
+        .all()
+        .map((r) => [r.state, r.n]),
+    );
+    const notes = db.prepare("SELECT count(*) AS n FROM statuses WHERE local = 0").get().n;
+    db.close();
+
+    latencies.sort((a, b) => a - b);
+    const accepted = latencies.length;
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    const max = latencies.at(-1) ?? Number.NaN;
+    console.log(`answers: ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.log(
+      `202 latency: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms ` +
+        `(${CONNECTIONS} connections, ${SENDERS} senders)`,
+    );
+    console.log(
+      `throughput: ${accepted} accepted in ${(burstMs / 1000).toFixed(2)} s = ${Math.round(accepted / (burstMs / 1000))}/s`,
+    );
+    console.log(
+      `applied: ${byState.done ?? 0} done, ${byState.failed ?? 0} failed, ${notes} notes stored, ` +
+        `all settled ${(appliedMs / 1000).toFixed(2)} s after the burst began`,
+    );
+
+    const problems = [];
+    const fiveXx = [...statuses].filter(([s]) => s >= 500).reduce((sum, [, n]) => sum + n, 0);
+    if (fiveXx > 0) problems.push(`${fiveXx} answers were 5xx`);
+    if (accepted !== ACTIVITIES) problems.push(`${ACTIVITIES - accepted} activities were not answered 202`);
+    if ((byState.done ?? 0) !== accepted || notes !== accepted)
+      problems.push(`only ${byState.done ?? 0} of ${accepted} accepted activities applied (${notes} notes)`);
+    if (!(p99 < P99_LIMIT_MS)) problems.push(`p99 ${p99.toFixed(1)} ms >= ${P99_LIMIT_MS} ms`);
+    if (problems.length > 0) {
+      console.error(`FAIL: ${problems.join("; ")}`);
+      process.exitCode = 1;
+    } else console.log("OK");
+  } finally {
+    if (wren) await stopChild(wren);
+    if (actors) await actors.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
