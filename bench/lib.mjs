@@ -13,7 +13,13 @@ export const BIN = join(ROOT, "bin/wren.js");
  * The flags `npm start` and the systemd unit in the README run the server with: a 1 MB young generation keeps
  * V8's heap (and so RSS) small at the cost of more frequent, very short scavenges.
  */
-export const SERVE_FLAGS = ["--max-semi-space-size=1"];
+/** The production flags; WREN_BENCH_CPU_PROF=DIR adds a CPU profile of the server, written to DIR on exit. */
+export const SERVE_FLAGS = [
+  "--max-semi-space-size=1",
+  ...(process.env.WREN_BENCH_CPU_PROF
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.WREN_BENCH_CPU_PROF}`]
+    : []),
+];
 
 /** A module of the compiled tree, e.g. `loadDist("store/open.js")`. */
 export const loadDist = (path) => import(new URL(`../dist/${path}`, import.meta.url).href);

@@ -14,6 +14,7 @@ import {
 } from "../src/federation/keys.js";
 import {
   ACTOR_MAX_AGE_MS,
+  countRefreshesSettled,
   fetchObject,
   lookupPublicKey,
   lrddTemplate,
@@ -544,12 +545,14 @@ describe("remote accounts' counts", () => {
     expect(other.hits).toHaveLength(0);
   });
 
-  it("are fetched too when the actor is fetched for its key", async () => {
+  it("are fetched too, in the background, when the actor is fetched for its key", async () => {
     const uri = `${remote.origin}/users/rosa`;
     remote.set("/users/rosa", { body: actorDoc(remote, "rosa", { rsa }) });
     remote.set("/users/rosa/followers", collection(`${uri}/followers`, 4));
     remote.set("/users/rosa/following", collection(`${uri}/following`, 5));
     expect(await lookupPublicKey(ctx, `${uri}#main-key`, { refresh: false })).toMatchObject({ ownerId: uri });
+    // The inbox request that looked the key up does not wait for the counts.
+    await countRefreshesSettled(ctx);
     expect(accountRow(uri)).toMatchObject({ followersCount: 4, followingCount: 5, statusesCount: 12 });
   });
 });

@@ -193,7 +193,10 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
     const delivered = await rawRequest("POST", `${aliceA}/inbox`, captured.headers, captured.body);
     expect(delivered.status, delivered.body).toBe(202);
     await waitUntil(
-      () => a.context.store.sqlite.prepare("SELECT 1 FROM inbound_activities WHERE dedupe_key = ?").get(follow.id),
+      () =>
+        a.context.store.sqlite
+          .prepare("SELECT 1 FROM inbound_activities WHERE dedupe_key = ?")
+          .get(follow.id),
       "A to record the follow",
     );
   });

@@ -12,6 +12,7 @@ import type { Context } from "../context.js";
 import { type AccountRow, findLocalAccountByUsername } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import { transaction } from "../store/open.js";
+import { preparedPerDb } from "../store/prepared.js";
 import { accounts, remoteKeys } from "../store/schema.js";
 import { FetchError, type OutboundResponse } from "./fetch.js";
 import { fromBase64Url } from "./keys.js";
@@ -469,6 +470,45 @@ async function withCollectionCounts(ctx: Context, parsed: ParsedActor): Promise<
   return { ...parsed, followersCount, followingCount, statusesCount };
 }
 
+/** Count refreshes running in the background, per context: one per actor at a time, a few at most. */
+const countRefreshes = new WeakMap<Context, Map<string, Promise<void>>>();
+const MAX_COUNT_REFRESHES = 4;
+
+/**
+ * Fetches an actor's collection counts after the actor was stored, without holding up the caller: the key
+ * lookup of an inbox request must not wait for three more fetches. Best effort: skipped when enough
+ * refreshes are already running (the next refresh of the actor gets them); failures change nothing.
+ */
+function refreshCountsLater(ctx: Context, parsed: ParsedActor): void {
+  let running = countRefreshes.get(ctx);
+  if (!running) {
+    running = new Map();
+    countRefreshes.set(ctx, running);
+  }
+  if (running.has(parsed.uri) || running.size >= MAX_COUNT_REFRESHES) return;
+  const pending = running;
+  const work = withCollectionCounts(ctx, parsed)
+    .then((counted) => {
+      const values = {
+        ...(counted.followersCount !== null ? { followersCount: counted.followersCount } : {}),
+        ...(counted.followingCount !== null ? { followingCount: counted.followingCount } : {}),
+        ...(counted.statusesCount !== null ? { statusesCount: counted.statusesCount } : {}),
+      };
+      if (Object.keys(values).length > 0 && ctx.store.sqlite.open)
+        ctx.store.db.update(accounts).set(values).where(eq(accounts.uri, parsed.uri)).run();
+    })
+    .catch((error: unknown) =>
+      ctx.log.debug({ err: error, uri: parsed.uri }, "collection counts not refreshed"),
+    )
+    .finally(() => pending.delete(parsed.uri));
+  running.set(parsed.uri, work);
+}
+
+/** Resolves when the background count refreshes running now are over (tests, shutdown). */
+export async function countRefreshesSettled(ctx: Context): Promise<void> {
+  await Promise.all([...(countRefreshes.get(ctx)?.values() ?? [])]);
+}
+
 function markGone(ctx: Context, uri: string): void {
   ctx.store.db
     .update(accounts)
@@ -561,17 +601,26 @@ function toKeyInfo(row: KeyRow): PublicKeyInfo {
 }
 
 /** The stored key with this id, or, for a key id that is an actor id, that actor's RSA key. */
+// Every inbox request looks its key up: prepared once.
+const keyQueries = preparedPerDb((db) => ({
+  byId: db
+    .select()
+    .from(remoteKeys)
+    .where(eq(remoteKeys.keyId, sql.placeholder("keyId")))
+    .prepare(),
+  rsaOfOwner: db
+    .select()
+    .from(remoteKeys)
+    .where(and(eq(remoteKeys.ownerUri, sql.placeholder("owner")), eq(remoteKeys.algorithm, "rsa")))
+    .prepare(),
+}));
+
 function storedKey(ctx: Context, keyId: string, ownerUri?: string): KeyRow | null {
-  const exact = ctx.store.db.select().from(remoteKeys).where(eq(remoteKeys.keyId, keyId)).get();
+  const q = keyQueries(ctx.store.db);
+  const exact = q.byId.get({ keyId });
   if (exact) return ownerUri === undefined || exact.ownerUri === ownerUri ? exact : null;
   if (ownerUri !== undefined && ownerUri !== keyId) return null;
-  return (
-    ctx.store.db
-      .select()
-      .from(remoteKeys)
-      .where(and(eq(remoteKeys.ownerUri, keyId), eq(remoteKeys.algorithm, "rsa")))
-      .get() ?? null
-  );
+  return q.rsaOfOwner.get({ owner: keyId }) ?? null;
 }
 
 function isActorDocument(doc: Record<string, unknown>): boolean {
@@ -595,7 +644,9 @@ async function fetchKey(ctx: Context, keyId: string, refresh: boolean): Promise<
 
   // Mastodon and most others: the key id points into the actor document.
   if (isActorDocument(doc) && (docId === url || docId === finalUrl)) {
-    const account = persistActor(ctx, await withCollectionCounts(ctx, parseActor(doc, finalUrl)));
+    const parsed = parseActor(doc, finalUrl);
+    const account = persistActor(ctx, parsed);
+    refreshCountsLater(ctx, parsed);
     return storedKey(ctx, keyId, account.uri);
   }
 

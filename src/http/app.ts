@@ -7,6 +7,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { Context } from "../context.js";
 import { UserError } from "../core/account.js";
 import { activityPubRoutes } from "./activitypub.js";
+import { incomingOf } from "./body.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { mastodonRoutes } from "./mastodon/index.js";
 import { webRoutes } from "./web/pages.js";
@@ -64,8 +65,11 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   // discarding it chunk by chunk (the limit below bounds it; a 413 closes the connection instead).
   app.use(async (c, next) => {
     await next();
+    if (c.res.status === 413) return;
+    // A body read straight from Node (readBody) is done with; asking for c.req.raw would build a web Request.
+    if (incomingOf(c)?.readableEnded) return;
     const raw = c.req.raw;
-    if (!raw.body || raw.bodyUsed || c.res.status === 413) return;
+    if (!raw.body || raw.bodyUsed) return;
     const reader = raw.body.getReader();
     try {
       while (!(await reader.read()).done);

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
-import type { Store } from "../../store/open.js";
+import { type Store, transaction } from "../../store/open.js";
 import { inboundActivities } from "../../store/schema.js";
 
 /** Applied and failed rows are kept this long, so a late re-delivery is still a duplicate. */
@@ -23,6 +23,30 @@ const BACKLOG_RECOUNT_MS = 250;
 const prepared = new WeakMap<Store, ReturnType<typeof prepareQueries>>();
 const backlogs = new WeakMap<Store, { count: number; at: number }>();
 const signals = new WeakMap<Store, EventEmitter<{ recorded: [] }>>();
+/** Activities recorded per 100 ms slot, this slot and the one before. */
+const rates = new WeakMap<Store, { slot: number; count: number; previous: number }>();
+const RATE_SLOT_MS = 100;
+
+function countArrival(store: Store, now: number): void {
+  const slot = Math.floor(now / RATE_SLOT_MS);
+  const rate = rates.get(store);
+  if (!rate) rates.set(store, { slot, count: 1, previous: 0 });
+  else if (rate.slot === slot) rate.count++;
+  else {
+    rate.previous = rate.slot === slot - 1 ? rate.count : 0;
+    rate.slot = slot;
+    rate.count = 1;
+  }
+}
+
+/** About how many activities the inbox took in the last 100 to 200 ms: the worker yields while it is high. */
+export function recentArrivals(store: Store, now = Date.now()): number {
+  const rate = rates.get(store);
+  if (!rate) return 0;
+  const slot = Math.floor(now / RATE_SLOT_MS);
+  if (rate.slot === slot) return rate.count + rate.previous;
+  return rate.slot === slot - 1 ? rate.count : 0;
+}
 
 function queries(store: Store) {
   let q = prepared.get(store);
@@ -66,26 +90,59 @@ export function inboundBacklog(store: Store, limit: number, now = Date.now()): n
   return count;
 }
 
+interface PendingRecord {
+  activity: { key: string; actorUri: string; body: string };
+  now: number;
+  resolve: (recorded: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+const batches = new WeakMap<Context, PendingRecord[]>();
+
 /**
- * Records a verified activity for the worker and wakes it. Returns false when its key was already recorded
- * (a duplicate: nothing is written).
+ * Records a verified activity for the worker and wakes it; resolves once it is committed, with false when its
+ * key was already recorded (a duplicate: nothing is written). The requests of one turn of the event loop
+ * are committed together in one transaction (a group commit): under a burst that halves the cost of
+ * recording, and each request still answers only after its activity is on disk.
  */
 export function recordInbound(
   ctx: Context,
   activity: { key: string; actorUri: string; body: string },
   now = Date.now(),
-): boolean {
-  const result = queries(ctx.store).insert.run({
-    key: activity.key,
-    actor: activity.actorUri,
-    body: activity.body,
-    now,
+): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let batch = batches.get(ctx);
+    if (!batch) {
+      batch = [];
+      batches.set(ctx, batch);
+      setImmediate(() => commitBatch(ctx));
+    }
+    batch.push({ activity, now, resolve, reject });
   });
-  if (result.changes === 0) return false;
+}
+
+function commitBatch(ctx: Context): void {
+  const batch = batches.get(ctx) ?? [];
+  batches.delete(ctx);
+  let results: boolean[];
+  try {
+    const insert = queries(ctx.store).insert;
+    results = transaction(ctx.store, () =>
+      batch.map(({ activity, now }) => {
+        countArrival(ctx.store, now);
+        const changes = insert.run({ key: activity.key, actor: activity.actorUri, body: activity.body, now });
+        return changes.changes > 0;
+      }),
+    );
+  } catch (error) {
+    for (const pending of batch) pending.reject(error);
+    return;
+  }
+  const added = results.filter(Boolean).length;
   const cached = backlogs.get(ctx.store);
-  if (cached) cached.count++;
-  signals.get(ctx.store)?.emit("recorded");
-  return true;
+  if (cached) cached.count += added;
+  batch.forEach((pending, i) => pending.resolve(results[i] as boolean));
+  if (added > 0) signals.get(ctx.store)?.emit("recorded");
 }
 
 /** Calls `listener` whenever an activity is recorded in this store; returns the function that stops it. */

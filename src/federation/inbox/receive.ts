@@ -1,5 +1,6 @@
 import type { Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
+import { readBody } from "../../http/body.js";
 import { markHostAlive } from "../delivery/hosts.js";
 import { JsonParseError, parseJsonBounded } from "../fetch.js";
 import { lookupPublicKey } from "../resolve.js";
@@ -62,7 +63,7 @@ export async function receiveInbox(ctx: Context, c: HonoContext): Promise<Respon
     c.header("Retry-After", String(OVERLOAD_RETRY_AFTER_SECONDS));
     return c.json({ error: "too many activities are waiting to be processed; retry later" }, 503);
   }
-  const raw = new Uint8Array(await c.req.arrayBuffer());
+  const raw = await readBody(c, ctx.config.limits.max_body_bytes);
   const url = new URL(c.req.url);
   const publicUrl = `${ctx.urls.origin}${url.pathname}${url.search}`;
 
@@ -90,6 +91,6 @@ export async function receiveInbox(ctx: Context, c: HonoContext): Promise<Respon
   if (id && hostOf(id) !== actorHost) return reject(c, 400, "the activity id is not on its actor's host");
   markHostAlive(ctx, actorHost);
 
-  recordInbound(ctx, { key: dedupeKey(id, raw), actorUri, body });
+  await recordInbound(ctx, { key: dedupeKey(id, raw), actorUri, body });
   return c.body(null, 202);
 }

@@ -20,7 +20,7 @@ import { inboundActivities } from "../../store/schema.js";
 import { ResolveError } from "../resolve.js";
 import { ParseError } from "../vocab/parse.js";
 import { dispatch } from "./handlers.js";
-import { onInboundRecorded } from "./queue.js";
+import { onInboundRecorded, recentArrivals } from "./queue.js";
 import { parseActivity } from "./receive.js";
 
 /** Attempts of an activity whose references could not be fetched (network), the first one included. */
@@ -30,6 +30,16 @@ export const MAX_ATTEMPTS = 4;
 export function inboundRetryDelayMs(attempts: number): number {
   return 10_000 * 6 ** (attempts - 1);
 }
+
+/**
+ * During a burst (more than BURST_ARRIVALS activities in the last 100 to 200 ms, that is some 200 a second)
+ * the worker applies one activity at a time and pauses YIELD_MS between them: answering the requests comes
+ * first, and the backlog is applied at full speed once the burst is over. A steady flow below that is
+ * applied as it comes. A flood that lasts fills the backlog up to its bound, and then the inbox answers 503
+ * (senders retry later), which ends the burst for the worker.
+ */
+const BURST_ARRIVALS = 30;
+const YIELD_MS = 50;
 
 /** Pending rows read per look at the table. */
 const BATCH = 128;
@@ -128,7 +138,7 @@ export class InboxWorker {
   #schedulePump(): void {
     if (!this.#started || this.#stopping || this.#pumpScheduled) return;
     this.#pumpScheduled = true;
-    setImmediate(() => {
+    const pump = () => {
       this.#pumpScheduled = false;
       if (this.#stopping) return;
       try {
@@ -142,7 +152,13 @@ export class InboxWorker {
         }, 5_000);
         this.#timer.unref();
       }
-    });
+    };
+    if (this.#inboxBusy()) setTimeout(pump, YIELD_MS);
+    else setImmediate(pump);
+  }
+
+  #inboxBusy(): boolean {
+    return recentArrivals(this.#ctx.store, this.#now()) > BURST_ARRIVALS;
   }
 
   /**
@@ -151,11 +167,12 @@ export class InboxWorker {
    * be answered in between (the 202s stay fast during a burst).
    */
   #fill(): void {
-    while (this.#inFlight.size < this.#concurrency && !this.#stopping) {
+    const slots = this.#inboxBusy() ? 1 : this.#concurrency;
+    while (this.#inFlight.size < slots && !this.#stopping) {
       const next = this.#takeRunnable();
       if (next) {
         this.#start(next.id, next.actorUri);
-        if (this.#inFlight.size < this.#concurrency) this.#schedulePump();
+        if (this.#inFlight.size < slots) this.#schedulePump();
         return;
       }
       if (!this.#load()) return;

@@ -23,11 +23,31 @@ export function signBytes(key: SigningKey, data: Uint8Array): Uint8Array {
   return ed25519Sign(key.privateKey, data);
 }
 
+/**
+ * Parsed public keys by PEM, bounded: parsing the PEM costs several times the verification itself, and an
+ * inbox under load sees the same few senders again and again.
+ */
+const publicKeys = new Map<string, KeyObject>();
+const MAX_PUBLIC_KEYS = 256;
+
+function publicKeyObject(pem: string): KeyObject {
+  let key = publicKeys.get(pem);
+  if (key) {
+    // Most recently used last, so the oldest is the one dropped.
+    publicKeys.delete(pem);
+  } else {
+    key = createPublicKey(pem);
+    if (publicKeys.size >= MAX_PUBLIC_KEYS) publicKeys.delete(publicKeys.keys().next().value as string);
+  }
+  publicKeys.set(pem, key);
+  return key;
+}
+
 export function verifyBytes(key: PublicKeyInfo, data: Uint8Array, signature: Uint8Array): boolean {
   if (key.type === "rsa") {
     if (!key.publicPem) fail(401, `key ${key.keyId} has no RSA public key`);
     try {
-      return verify("sha256", data, key.publicPem, signature);
+      return verify("sha256", data, publicKeyObject(key.publicPem), signature);
     } catch {
       fail(401, `key ${key.keyId} is not a usable RSA public key`);
     }
