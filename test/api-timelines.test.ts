@@ -6,9 +6,9 @@ import { commit } from "../src/core/unit-of-work.js";
 import type { ParsedNote } from "../src/federation/vocab/types.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
-import { blocks, follows, markers, mediaAttachments, mutes, notifications } from "../src/store/schema.js";
+import { blocks, markers, mediaAttachments, mutes, notifications } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
-import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
+import { followRow, remoteAccount, remoteNote } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -69,16 +69,7 @@ beforeAll(async () => {
   local = found.account;
   bob = remoteAccount(server, "bob", "remote.example");
   carol = remoteAccount(server, "carol", "other.example");
-  server.context.store.db
-    .insert(follows)
-    .values({
-      id: newId(),
-      followerId: local.id,
-      followingId: bob.id,
-      state: "accepted",
-      createdAt: Date.now(),
-    })
-    .run();
+  followRow(server, local.id, bob.id);
 });
 
 afterAll(async () => {
@@ -137,16 +128,7 @@ describe("home timeline", () => {
 
   it("skips deleted statuses and muted or blocked authors", async () => {
     const dave = remoteAccount(server, "dave", "dave.example");
-    server.context.store.db
-      .insert(follows)
-      .values({
-        id: newId(),
-        followerId: local.id,
-        followingId: dave.id,
-        state: "accepted",
-        createdAt: Date.now(),
-      })
-      .run();
+    followRow(server, local.id, dave.id);
     const fromDave = remote(dave);
     const fromBob = remote(bob);
     const mine = await localPost("soon deleted");

@@ -2,7 +2,7 @@
 // clear 4xx with a JSON error AND leave the database exactly as it was. The requests are crafted and signed
 // here with Wren's own signer (src/federation/signatures), using the keys the Fedify peer publishes, so the
 // only thing wrong with each one is the thing under test; a correctly crafted request is accepted (control).
-import { createServer, request as httpRequest, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { follow } from "../src/core/follows.js";
@@ -10,7 +10,7 @@ import { createStatus } from "../src/core/statuses.js";
 import { createOutboundClient, FetchError } from "../src/federation/fetch.js";
 import { generateRsaKeyPair } from "../src/federation/keys.js";
 import { ResolveError, resolveActor, resolveHandle } from "../src/federation/resolve.js";
-import { type SignatureStandard, type SigningKey, signRequest } from "../src/federation/signatures/index.js";
+import type { SignatureStandard, SigningKey } from "../src/federation/signatures/index.js";
 import {
   dbSnapshot,
   deliveriesSettled,
@@ -20,6 +20,7 @@ import {
   waitUntil,
 } from "./helpers/fedify-peer.js";
 import { inboundRows, inboxSettled } from "./helpers/inbound.js";
+import { encodeJson, type RawResponse, rawPost, signedPost as signedPostTo } from "./helpers/inbox-post.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const AS = "https://www.w3.org/ns/activitystreams";
@@ -73,66 +74,16 @@ afterAll(async () => {
   await peer?.close();
 });
 
-interface RawResponse {
-  status: number;
-  body: string;
-}
-
-/** A POST over node:http: the exact bytes and headers given, nothing added but Content-Length. */
-function rawPost(url: string, headers: Headers, body: Uint8Array): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const outgoing: Record<string, string> = {};
-    headers.forEach((value, name) => {
-      outgoing[name] = value;
-    });
-    outgoing["content-length"] = String(body.byteLength);
-    let answered = false;
-    const req = httpRequest(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: `${target.pathname}${target.search}`,
-        method: "POST",
-        headers: outgoing,
-      },
-      (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    // A server that answers before reading the whole body (413) may close the socket under our writes.
-    req.on("error", (error) => {
-      if (!answered) reject(error);
-    });
-    req.end(Buffer.from(body));
-  });
-}
-
-const encode = (value: unknown) =>
-  new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
+const encode = encodeJson;
 
 /** Signs `body` for `path` on Wren (with `key`, the peer's own by default) and POSTs it. */
-async function signedPost(
+function signedPost(
   standard: SignatureStandard,
   body: unknown,
   options: { key?: SigningKey; now?: Date; path?: string; sendInstead?: Uint8Array } = {},
 ): Promise<RawResponse> {
   const url = `${server.origin}${options.path ?? "/inbox"}`;
-  const bytes = body instanceof Uint8Array ? body : encode(body);
-  const signed = await signRequest(
-    new Request(url, { method: "POST", headers: { "content-type": "application/activity+json" } }),
-    bytes,
-    options.key ?? peerKey,
-    standard,
-    { now: options.now },
-  );
-  return rawPost(url, signed.headers, options.sendInstead ?? bytes);
+  return signedPostTo(url, body, options.key ?? peerKey, standard, options);
 }
 
 function activity(type: string, object: unknown, actor = peer.actorUri) {
@@ -399,17 +350,7 @@ describe("private addresses", () => {
     };
     await expectRefused(
       401,
-      async () => {
-        const url = `${strict.origin}/inbox`;
-        const bytes = encode(body);
-        const signed = await signRequest(
-          new Request(url, { method: "POST", headers: { "content-type": "application/activity+json" } }),
-          bytes,
-          peerKey,
-          "draft-cavage",
-        );
-        return rawPost(url, signed.headers, bytes);
-      },
+      () => signedPostTo(`${strict.origin}/inbox`, body, peerKey, "draft-cavage"),
       /key/,
       strict,
     );

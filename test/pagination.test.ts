@@ -6,10 +6,8 @@ import { addNotification } from "../src/core/common.js";
 import { createStatus } from "../src/core/statuses.js";
 import { commit } from "../src/core/unit-of-work.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
-import { newId } from "../src/store/ids.js";
-import { follows } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
-import { remoteAccount } from "./helpers/fixtures.js";
+import { followRow, remoteAccount } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const COUNT = 7;
@@ -45,16 +43,7 @@ beforeAll(async () => {
     );
     if (!notification) throw new Error("notification not added");
     notified.push(notification);
-    const followId = newId();
-    db.insert(follows)
-      .values({
-        id: followId,
-        followerId: fan.id,
-        followingId: local.id,
-        state: "accepted",
-        createdAt: Date.now(),
-      })
-      .run();
+    const followId = followRow(server, fan.id, local.id);
     followed.set(followId, fan.id);
   }
   lists["/api/v1/notifications"] = {

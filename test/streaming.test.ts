@@ -8,9 +8,9 @@ import { hubFor, type Transport } from "../src/http/mastodon/streaming/hub.js";
 import { parseStream, streamNameFromPath } from "../src/http/mastodon/streaming/streams.js";
 import { type AccountRow, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
-import { follows, mutes, oauthTokens } from "../src/store/schema.js";
+import { mutes, oauthTokens } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
-import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
+import { followRow, remoteAccount, remoteNote } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 interface Message {
@@ -138,16 +138,7 @@ beforeAll(async () => {
   if (!found) throw new Error("no local account");
   local = found.account;
   bob = remoteAccount(server, "bob", "remote.example");
-  server.context.store.db
-    .insert(follows)
-    .values({
-      id: newId(),
-      followerId: local.id,
-      followingId: bob.id,
-      state: "accepted",
-      createdAt: Date.now(),
-    })
-    .run();
+  followRow(server, local.id, bob.id);
 });
 
 afterAll(async () => {

@@ -22,7 +22,7 @@ import { openStore, type Store } from "../src/store/open.js";
 import { accounts, blocks, follows, homeFeed, mentions, mutes, statuses } from "../src/store/schema.js";
 import type { StatusRow } from "../src/store/statuses.js";
 import { api, issueToken } from "./helpers/api.js";
-import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
+import { followRow, remoteAccount, remoteNote } from "./helpers/fixtures.js";
 import { startTestServer, type TestServer, tempDir } from "./helpers/server.js";
 
 const VISIBILITIES = ["public", "unlisted", "private", "direct"] as const;
@@ -223,16 +223,7 @@ describe("an expired mute hides nothing any more (API)", () => {
     token = issueToken(server);
     local = findLocalUser(server.context.store.db)?.account as AccountRow;
     bob = remoteAccount(server, "bob");
-    server.context.store.db
-      .insert(follows)
-      .values({
-        id: newId(),
-        followerId: local.id,
-        followingId: bob.id,
-        state: "accepted",
-        createdAt: Date.now(),
-      })
-      .run();
+    followRow(server, local.id, bob.id);
   });
 
   afterAll(async () => {

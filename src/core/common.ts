@@ -1,26 +1,15 @@
-import { and, eq } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { blocks, notifications } from "../store/schema.js";
+import { notifications } from "../store/schema.js";
 import { UserError } from "./account.js";
 import type { UnitOfWork } from "./events.js";
-import { isMutedForNotifications } from "./visibility.js";
+import { isBlocked, isMutedForNotifications } from "./visibility.js";
 
 export function requireLocalAccount(ctx: Context): AccountRow {
   const local = findLocalUser(ctx.store.db);
   if (!local) throw new UserError("there is no account yet: create it with `wren account create`", 404);
   return local.account;
-}
-
-export function isBlocked(ctx: Context, localId: string, otherId: string): boolean {
-  return (
-    ctx.store.db
-      .select({ id: blocks.id })
-      .from(blocks)
-      .where(and(eq(blocks.accountId, localId), eq(blocks.targetId, otherId)))
-      .get() !== undefined
-  );
 }
 
 export type NotificationType =
@@ -51,7 +40,7 @@ export function addNotification(
   // The one notification about the account's own doing: its poll has ended.
   if (fromAccountId === local.id && type !== "poll") return null;
   if (
-    isBlocked(ctx, local.id, fromAccountId) ||
+    isBlocked(ctx.store.db, local.id, fromAccountId) ||
     isMutedForNotifications(ctx.store.db, local.id, fromAccountId)
   )
     return null;

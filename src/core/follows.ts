@@ -4,9 +4,10 @@ import type { AccountRow } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import { accounts, follows, homeFeed } from "../store/schema.js";
 import { UserError } from "./account.js";
-import { addNotification, isBlocked, requireLocalAccount } from "./common.js";
+import { addNotification, requireLocalAccount } from "./common.js";
 import type { UnitOfWork } from "./events.js";
 import { commit } from "./unit-of-work.js";
+import { isBlocked } from "./visibility.js";
 
 export type FollowRow = typeof follows.$inferSelect;
 
@@ -33,7 +34,7 @@ export function follow(
   const local = requireLocalAccount(ctx);
   if (target.id === local.id) throw new UserError("you cannot follow yourself");
   if (target.domain === null) throw new UserError("no such account", 404);
-  if (isBlocked(ctx, local.id, target.id))
+  if (isBlocked(ctx.store.db, local.id, target.id))
     throw new UserError("unblock this account before following it", 422);
   requireInbox(target);
   return commit(ctx, (uow) => {
@@ -89,7 +90,7 @@ function answer(uow: UnitOfWork, local: AccountRow, follower: AccountRow, row: F
 export function receiveFollow(ctx: Context, follower: AccountRow, activityUri: string): void {
   const local = requireLocalAccount(ctx);
   commit(ctx, (uow) => {
-    if (isBlocked(ctx, local.id, follower.id)) {
+    if (isBlocked(ctx.store.db, local.id, follower.id)) {
       const rejected: FollowRow = {
         id: newId(),
         followerId: follower.id,
@@ -210,7 +211,7 @@ export function receiveMove(ctx: Context, actor: AccountRow, target: AccountRow)
   commit(ctx, (uow) => {
     ctx.store.db.update(accounts).set({ movedToUri: target.uri }).where(eq(accounts.id, actor.id)).run();
     const existing = findFollow(ctx, local.id, actor.id);
-    if (existing && target.id !== local.id && !isBlocked(ctx, local.id, target.id)) {
+    if (existing && target.id !== local.id && !isBlocked(ctx.store.db, local.id, target.id)) {
       follow(ctx, target, { reblogs: existing.showReblogs, notify: existing.notify });
       unfollow(ctx, actor);
     }

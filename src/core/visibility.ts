@@ -81,6 +81,11 @@ export function isHidden(db: Db, viewerId: string, accountIds: string[], now = D
   );
 }
 
+/** Whether `accountId` blocks `targetId` (the local account blocks someone, or a remote account blocked it). */
+export function isBlocked(db: Db, accountId: string, targetId: string): boolean {
+  return hiddenQueries(db).blocked.get({ viewer: accountId, ids: JSON.stringify([targetId]) }) !== undefined;
+}
+
 /** Whether the local account hides notifications from `otherId`: an unexpired mute that covers them. */
 export function isMutedForNotifications(db: Db, localId: string, otherId: string, now = Date.now()): boolean {
   return hiddenQueries(db)

@@ -200,7 +200,15 @@ function toPem(key: webcrypto.CryptoKey, type: "pkcs8" | "spki"): string {
  * outbound requests (it falls back to the other one on 400/401, and remembers what worked per origin).
  */
 export async function startFedifyPeer(
-  options: { spec?: PeerSignatureSpec; extraActors?: string[] } = {},
+  options: {
+    spec?: PeerSignatureSpec;
+    extraActors?: string[];
+    /**
+     * The `alsoKnownAs` an actor publishes (Fedify's `aliases`), by identifier. The URIs are resolved against
+     * the peer's origin, so `/users/peer` names the peer's own actor (its port is not known before it starts).
+     */
+    aliases?: Record<string, string[]>;
+  } = {},
 ): Promise<FedifyPeer> {
   const spec = options.spec ?? "rfc9421";
   const kv = new MemoryKvStore();
@@ -247,6 +255,7 @@ export async function startFedifyPeer(
     .setActorDispatcher("/users/{identifier}", async (ctx, identifier) => {
       if (!keyPairs.has(identifier)) return null;
       const keys = await ctx.getActorKeyPairs(identifier);
+      const aliases = options.aliases?.[identifier];
       return new Person({
         id: ctx.getActorUri(identifier),
         preferredUsername: identifier,
@@ -262,6 +271,7 @@ export async function startFedifyPeer(
         assertionMethods: keys.map((k) => k.multikey),
         manuallyApprovesFollowers: false,
         discoverable: true,
+        ...(aliases ? { aliases: aliases.map((uri) => new URL(uri, ctx.origin)) } : {}),
       });
     })
     .setKeyPairsDispatcher((_ctx, identifier) => keyPairs.get(identifier) ?? []);

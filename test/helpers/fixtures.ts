@@ -8,7 +8,7 @@ import { toRemoteNote } from "../../src/federation/vocab/parse.js";
 import type { ParsedNote } from "../../src/federation/vocab/types.js";
 import type { AccountRow } from "../../src/store/accounts.js";
 import { newId } from "../../src/store/ids.js";
-import { accounts, deliveryJobs, outboundActivities } from "../../src/store/schema.js";
+import { accounts, deliveryJobs, follows, outboundActivities } from "../../src/store/schema.js";
 import type { TestServer } from "./server.js";
 
 type Json = Record<string, unknown>;
@@ -90,6 +90,21 @@ export function remoteNote(
   overrides: Partial<ParsedNote> = {},
 ): string {
   return receiveNote(server.context, author, parsedNote(author, overrides));
+}
+
+/** A follow written straight into the store (accepted unless said otherwise); returns its id. */
+export function followRow(
+  server: TestServer,
+  followerId: string,
+  followingId: string,
+  state: "accepted" | "pending" = "accepted",
+): string {
+  const id = newId();
+  server.context.store.db
+    .insert(follows)
+    .values({ id, followerId, followingId, state, createdAt: Date.now() })
+    .run();
+  return id;
 }
 
 /** Activities queued for delivery to an inbox, parsed. */

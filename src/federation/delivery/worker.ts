@@ -18,6 +18,7 @@ import type { Context } from "../../context.js";
 import { type Db, transaction } from "../../store/open.js";
 import { accounts, deliveryJobs, follows, hosts, outboundActivities } from "../../store/schema.js";
 import { FetchError, type FetchErrorCode } from "../fetch.js";
+import { settledWithin } from "../settle.js";
 import { isPermanentStatus, MAX_ATTEMPTS, parseRetryAfter, retryDelayMs } from "./backoff.js";
 import { nextProbeAt, PROBE_INTERVAL_MS, recordHostFailure, recordHostSuccess } from "./hosts.js";
 
@@ -154,15 +155,8 @@ export class DeliveryWorker {
 
   async #waitForInFlight(graceMs: number): Promise<void> {
     if (this.#inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      Promise.allSettled([...this.#inFlight.values()]).then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (gaveUp && this.#inFlight.size > 0) {
+    const settled = await settledWithin(this.#inFlight.values(), graceMs);
+    if (!settled && this.#inFlight.size > 0) {
       this.#closed = true;
       this.#ctx.log.warn(
         { deliveries: this.#inFlight.size },

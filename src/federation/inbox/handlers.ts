@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
-import { addNotification, isBlocked } from "../../core/common.js";
+import { addNotification } from "../../core/common.js";
 import {
   findFollow,
   receiveFollow,
@@ -22,6 +22,7 @@ import {
 import { receivePollVote } from "../../core/polls.js";
 import { receiveNote, receiveNoteDelete, receiveNoteUpdate, removeRemoteActor } from "../../core/statuses.js";
 import { commit } from "../../core/unit-of-work.js";
+import { isBlocked } from "../../core/visibility.js";
 import { findAccountByUri } from "../../store/account-lookups.js";
 import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { newId } from "../../store/ids.js";
@@ -119,7 +120,7 @@ export async function dispatch(ctx: Context, inbound: Inbound): Promise<void> {
   }
   const actor = await resolveSender(ctx, inbound);
   const local = findLocalUser(ctx.store.db)?.account;
-  if (local && isBlocked(ctx, local.id, actor.id) && type !== "Undo" && type !== "Delete") return;
+  if (local && isBlocked(ctx.store.db, local.id, actor.id) && type !== "Undo" && type !== "Delete") return;
   await handler(ctx, actor, activity, inbound);
 }
 

@@ -141,7 +141,9 @@ function commitBatch(ctx: Context): void {
   const added = results.filter(Boolean).length;
   const cached = backlogs.get(ctx.store);
   if (cached) cached.count += added;
-  batch.forEach((pending, i) => pending.resolve(results[i] as boolean));
+  batch.forEach((pending, i) => {
+    pending.resolve(results[i] as boolean);
+  });
   if (added > 0) signals.get(ctx.store)?.emit("recorded");
 }
 

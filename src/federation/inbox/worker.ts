@@ -18,6 +18,7 @@ import { UserError } from "../../core/account.js";
 import type { Store } from "../../store/open.js";
 import { inboundActivities } from "../../store/schema.js";
 import { ResolveError } from "../resolve.js";
+import { settledWithin } from "../settle.js";
 import { ParseError } from "../vocab/parse.js";
 import { dispatch } from "./handlers.js";
 import { onInboundRecorded, recentArrivals } from "./queue.js";
@@ -118,15 +119,8 @@ export class InboxWorker {
       this.#retries.clear();
     }
     if (this.#inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      Promise.allSettled([...this.#inFlight.values()]).then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (gaveUp && this.#inFlight.size > 0) {
+    const settled = await settledWithin(this.#inFlight.values(), graceMs);
+    if (!settled && this.#inFlight.size > 0) {
       this.#closed = true;
       this.#ctx.log.warn(
         { activities: this.#inFlight.size },
