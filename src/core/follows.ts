@@ -21,6 +21,17 @@ export function findFollow(ctx: Context, followerId: string, followingId: string
   );
 }
 
+/** The follow with this activity id, sent by `followerId`. */
+export function findFollowByUri(ctx: Context, uri: string, followerId: string): FollowRow | null {
+  return (
+    ctx.store.db
+      .select()
+      .from(follows)
+      .where(and(eq(follows.uri, uri), eq(follows.followerId, followerId)))
+      .get() ?? null
+  );
+}
+
 function requireInbox(account: AccountRow): void {
   if (!account.inboxUrl) throw new UserError(`@${account.username}@${account.domain} has no inbox`, 422);
 }

@@ -571,6 +571,17 @@ function storeRemoteMedia(ctx: Context, accountId: string, statusId: string, not
   });
 }
 
+/** A remote account pins (Add to its featured collection) or unpins one of its own statuses. */
+export function receiveFeatured(ctx: Context, author: AccountRow, statusUri: string, pinned: boolean): void {
+  const status = findStatusByUri(ctx.store.db, statusUri);
+  if (!status || status.accountId !== author.id) return;
+  ctx.store.db
+    .update(statuses)
+    .set({ pinnedAt: pinned ? (status.pinnedAt ?? Date.now()) : null })
+    .where(eq(statuses.id, status.id))
+    .run();
+}
+
 /** Statuses of a deleted remote actor are tombstoned and its follows removed. */
 export function removeRemoteActor(ctx: Context, actor: AccountRow): void {
   commit(ctx, (uow) => {

@@ -1,9 +1,8 @@
-import { and, eq } from "drizzle-orm";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
-import { addNotification } from "../../core/common.js";
 import {
   findFollow,
+  findFollowByUri,
   receiveFollow,
   receiveFollowAccepted,
   receiveFollowRejected,
@@ -20,13 +19,17 @@ import {
   receiveUndoLike,
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
-import { receiveNote, receiveNoteDelete, receiveNoteUpdate, removeRemoteActor } from "../../core/statuses.js";
-import { commit } from "../../core/unit-of-work.js";
+import { receiveReport } from "../../core/reports.js";
+import {
+  receiveFeatured,
+  receiveNote,
+  receiveNoteDelete,
+  receiveNoteUpdate,
+  removeRemoteActor,
+} from "../../core/statuses.js";
 import { isBlocked } from "../../core/visibility.js";
 import { findAccountByUri } from "../../store/account-lookups.js";
 import { type AccountRow, findLocalUser } from "../../store/accounts.js";
-import { newId } from "../../store/ids.js";
-import { follows, reports, statuses } from "../../store/schema.js";
 import { findStatusByUri } from "../../store/statuses.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
 import {
@@ -186,7 +189,7 @@ const HANDLERS: Record<string, Handler> = {
     }
     if (!objectId) throw new UserError("Undo needs an object", 400);
 
-    if (innerType === "Follow" || (!innerType && isFollowUri(ctx, actor, objectId))) {
+    if (innerType === "Follow" || (!innerType && findFollowByUri(ctx, objectId, actor.id))) {
       removeFollower(ctx, actor);
       return;
     }
@@ -297,35 +300,12 @@ const HANDLERS: Record<string, Handler> = {
   },
 
   Flag(ctx, actor, activity, inbound) {
-    const local = localActor(ctx);
-    const objects = asArray(activity.object)
-      .map(idOf)
-      .filter((v): v is string => v !== null);
-    if (
-      !objects.includes(local.uri) &&
-      !objects.some((uri) => findStatusByUri(ctx.store.db, uri)?.accountId === local.id)
-    ) {
-      return;
-    }
-    const statusIds = objects
-      .map((uri) => findStatusByUri(ctx.store.db, uri)?.id)
-      .filter((id): id is string => id !== undefined);
-    commit(ctx, (uow) => {
-      const id = newId();
-      ctx.store.db
-        .insert(reports)
-        .values({
-          id,
-          uri: inbound.id,
-          fromAccountId: actor.id,
-          targetAccountId: local.id,
-          comment: (asString(activity.content) ?? "").slice(0, 5000),
-          statusIds,
-          createdAt: Date.now(),
-        })
-        .onConflictDoNothing()
-        .run();
-      addNotification(ctx, uow, "admin.report", actor.id, null, id);
+    receiveReport(ctx, actor, {
+      uri: inbound.id,
+      objects: asArray(activity.object)
+        .map(idOf)
+        .filter((v): v is string => v !== null),
+      comment: asString(activity.content) ?? "",
     });
   },
 
@@ -338,26 +318,10 @@ const HANDLERS: Record<string, Handler> = {
   },
 };
 
-function isFollowUri(ctx: Context, actor: AccountRow, uri: string): boolean {
-  return (
-    ctx.store.db
-      .select({ id: follows.id })
-      .from(follows)
-      .where(and(eq(follows.uri, uri), eq(follows.followerId, actor.id)))
-      .get() !== undefined
-  );
-}
-
 /** Add/Remove of the actor's own status to/from its featured collection (pins). */
 function setFeatured(ctx: Context, actor: AccountRow, activity: Json, pinned: boolean) {
   const target = idOf(activity.target);
-  if (!target || !actor.featuredUrl || target !== actor.featuredUrl) return;
   const objectId = idOf(activity.object);
-  const status = objectId ? findStatusByUri(ctx.store.db, objectId) : null;
-  if (!status || status.accountId !== actor.id) return;
-  ctx.store.db
-    .update(statuses)
-    .set({ pinnedAt: pinned ? Date.now() : null })
-    .where(eq(statuses.id, status.id))
-    .run();
+  if (!target || !objectId || !actor.featuredUrl || target !== actor.featuredUrl) return;
+  receiveFeatured(ctx, actor, objectId, pinned);
 }
