@@ -25,7 +25,6 @@ beforeAll(async () => {
   await server.delivery.stop(1000);
   token = issueToken(server);
   local = findLocalUser(server.context.store.db)?.account as AccountRow;
-  const { db } = server.context.store;
 
   const posts: string[] = [];
   for (let i = 0; i < COUNT; i++) posts.push(await createStatus(server.context, { text: `post ${i}` }));
