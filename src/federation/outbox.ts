@@ -99,7 +99,7 @@ function deliver(ctx: Context, event: DomainEvent, send: Send): void {
       if (isLocal(event.follower) && !isLocal(event.target))
         send(
           followActivity(event.follow, event.follower, event.target),
-          [inboxOf(event.target)],
+          inboxOf(event.target),
           event.follower.id,
         );
       return;
@@ -108,7 +108,7 @@ function deliver(ctx: Context, event: DomainEvent, send: Send): void {
         const follow = followActivity(event.follow, event.follower, event.target);
         send(
           renderResponse("Undo", `${follow.id}/undo`, event.follower.uri, follow),
-          [inboxOf(event.target)],
+          inboxOf(event.target),
           event.follower.id,
         );
       }
@@ -118,7 +118,7 @@ function deliver(ctx: Context, event: DomainEvent, send: Send): void {
       if (isLocal(event.target) && !isLocal(event.follower)) {
         send(
           answer(event, event.type === "FollowAccepted" ? "Accept" : "Reject"),
-          [inboxOf(event.follower)],
+          inboxOf(event.follower),
           event.target.id,
         );
       }
@@ -126,7 +126,7 @@ function deliver(ctx: Context, event: DomainEvent, send: Send): void {
     case "Blocked":
     case "Unblocked": {
       if (!isLocal(event.account) || isLocal(event.target)) return;
-      const inbox = [inboxOf(event.target)];
+      const inbox = inboxOf(event.target);
       const block = renderSimple("Block", event.uri, event.account.uri, event.target.uri);
       if (event.type === "Unblocked") {
         send(renderResponse("Undo", `${block.id}/undo`, event.account.uri, block), inbox, event.account.id);
@@ -196,10 +196,9 @@ function accountById(ctx: Context, id: string): AccountRow {
   return row;
 }
 
-function inboxOf(account: AccountRow): string {
-  // Resolved actors always have an inbox (parseActor requires one); this guards hand-made rows.
-  if (!account.inboxUrl) throw new Error(`@${account.username}@${account.domain} has no inbox`);
-  return account.inboxUrl;
+/** The account's own inbox (follows and blocks go there, not to the shared inbox, as Mastodon sends them). */
+function inboxOf(account: AccountRow): string[] {
+  return account.inboxUrl ? [account.inboxUrl] : [];
 }
 
 function followActivity(
