@@ -20,6 +20,8 @@
 // bare Hono server answering in 1 ms, 48 connections opened while 16 others kept it busy waited 0.7 s (median)
 // and up to 1.4 s for their first answer. That is the platform, not the inbox, so the burst runs on open
 // connections.
+// A bare Hono server (bench/bare-inbox.mjs: reads each body, answers 202) gets the same warm-up and burst
+// first, in the same run, with the same flags, as the baseline.
 // Printed: p50/p99/max of the answers, throughput, the time until all are applied. Exits non-zero on any 5xx
 // (or other non-202), on an accepted activity not applied within APPLY_TIMEOUT_S, or when p99 >= 100 ms.
 import { spawn, spawnSync } from "node:child_process";
@@ -28,6 +30,7 @@ import { Agent, createServer, request } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   BIN,
   freePort,
@@ -46,6 +49,7 @@ const SENDERS = Number(process.env.SENDERS ?? 16);
 const APPLY_TIMEOUT_MS = Number(process.env.APPLY_TIMEOUT_S ?? 120) * 1000;
 const P99_LIMIT_MS = 100;
 const WARM_UP = 8 * CONNECTIONS;
+const BARE_SERVER = fileURLToPath(new URL("./bare-inbox.mjs", import.meta.url));
 const AS = "https://www.w3.org/ns/activitystreams";
 
 const Database = createRequire(import.meta.url)("better-sqlite3");
@@ -92,6 +96,40 @@ async function waitForApplied(dir, count, timeoutMs) {
   }
 }
 
+/**
+ * Sends the warm-up (rounds of one request per connection, then `afterWarmUp`), then the burst over
+ * CONNECTIONS kept-alive sockets; returns each 202's latency, the answers by status and the burst's time.
+ */
+async function sendBurst(url, warmUp, burst, afterWarmUp = async () => {}) {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  try {
+    for (let i = 0; i < warmUp.length; i += CONNECTIONS) {
+      const round = warmUp.slice(i, i + CONNECTIONS);
+      for (const { status } of await Promise.all(round.map((r) => post(agent, url, r.headers, r.body)))) {
+        if (status !== 202) throw new Error(`a warm-up activity got ${status}`);
+      }
+    }
+    await afterWarmUp();
+    const latencies = [];
+    const statuses = new Map();
+    let next = 0;
+    const burstStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (next < burst.length) {
+          const { headers, body } = burst[next++];
+          const { status, ms } = await post(agent, url, headers, body);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          if (status === 202) latencies.push(ms);
+        }
+      }),
+    );
+    return { latencies, statuses, burstMs: performance.now() - burstStart, burstStart };
+  } finally {
+    agent.destroy();
+  }
+}
+
 function post(agent, url, headers, body) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -113,6 +151,7 @@ async function main() {
   const port = await freePort();
   const env = wrenEnv(dir, port, { WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true" });
   let wren = null;
+  let bare = null;
   let actors = null;
   try {
     const created = spawnSync(process.execPath, [BIN, "account", "create", "--username", "alice"], {
@@ -166,37 +205,34 @@ async function main() {
     }
     console.log(`signed ${ACTIVITIES} activities in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+    const warmUp = requests.splice(0, WARM_UP);
+
+    // The baseline, in the same run: a bare Hono server that reads each body and answers 202, sent the same
+    // warm-up and burst. It shows what answering costs on this machine before Wren does anything.
+    const barePort = await freePort();
+    bare = spawn(process.execPath, [...SERVE_FLAGS, BARE_SERVER, String(barePort)], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const bareUrl = `http://127.0.0.1:${barePort}/inbox`;
+    await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
+    const baseline = await sendBurst(bareUrl, warmUp, requests);
+    await stopChild(bare);
+    bare = null;
+    baseline.latencies.sort((a, b) => a - b);
+    console.log(
+      `bare Hono baseline: p50 ${percentile(baseline.latencies, 50).toFixed(1)} ms, p99 ` +
+        `${percentile(baseline.latencies, 99).toFixed(1)} ms, ` +
+        `${Math.round(baseline.latencies.length / (baseline.burstMs / 1000))}/s`,
+    );
+
     wren = spawn(process.execPath, [...SERVE_FLAGS, BIN, "serve"], {
       env,
       stdio: ["ignore", "inherit", "inherit"],
     });
     await waitForHttp(`${wrenOrigin}/.well-known/nodeinfo`, wren);
-
-    const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-    const warmUp = requests.splice(0, WARM_UP);
-    for (let i = 0; i < warmUp.length; i += CONNECTIONS) {
-      const round = warmUp.slice(i, i + CONNECTIONS);
-      for (const { status } of await Promise.all(round.map((r) => post(agent, inbox, r.headers, r.body)))) {
-        if (status !== 202) throw new Error(`a warm-up activity got ${status}`);
-      }
-    }
-    await waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS);
-    const latencies = [];
-    const statuses = new Map();
-    let next = 0;
-    const burstStart = performance.now();
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (next < requests.length) {
-          const { headers, body } = requests[next++];
-          const { status, ms } = await post(agent, inbox, headers, body);
-          statuses.set(status, (statuses.get(status) ?? 0) + 1);
-          if (status === 202) latencies.push(ms);
-        }
-      }),
+    const { latencies, statuses, burstMs, burstStart } = await sendBurst(inbox, warmUp, requests, () =>
+      waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS),
     );
-    const burstMs = performance.now() - burstStart;
-    agent.destroy();
 
     // Applied: every accepted activity's row is done and its note stored.
     const db = new Database(join(dir, "wren.db"), { readonly: true });
@@ -247,6 +283,7 @@ async function main() {
     } else console.log("OK");
   } finally {
     if (wren) await stopChild(wren);
+    if (bare) await stopChild(bare);
     if (actors) await actors.close();
     rmSync(dir, { recursive: true, force: true });
   }
