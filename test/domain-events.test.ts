@@ -10,7 +10,13 @@ import type { SigningKey } from "../src/federation/signatures/index.js";
 import { newId } from "../src/store/ids.js";
 import { mediaAttachments } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
-import { type FedifyPeer, startFedifyPeer, waitUntil } from "./helpers/fedify-peer.js";
+import {
+  type FedifyPeer,
+  followAccepted,
+  idByUri,
+  startFedifyPeer,
+  waitUntil,
+} from "./helpers/fedify-peer.js";
 import { signedPost } from "./helpers/inbox-post.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -33,13 +39,7 @@ async function connectedPair(): Promise<Pair> {
   const followId = await peer.follow(aliceUri);
   await peer.waitFor((r) => r.type === "Accept" && r.activity.objectId?.href === followId);
   const row = follow(server.context, await resolveHandle(server.context, peer.handle));
-  const sqlite = server.context.store.sqlite;
-  await waitUntil(
-    () =>
-      (sqlite.prepare("SELECT state FROM follows WHERE id = ?").get(row.id) as { state: string }).state ===
-      "accepted",
-    "alice's follow of the peer to be accepted",
-  );
+  await followAccepted(server.context.store.sqlite, row.id, "alice's follow of the peer");
   return {
     server,
     peer,
@@ -66,10 +66,7 @@ async function deliver(pair: Pair, body: Json): Promise<void> {
 }
 
 function statusIdByUri(pair: Pair, uri: string): string | null {
-  const row = pair.server.context.store.sqlite.prepare("SELECT id FROM statuses WHERE uri = ?").get(uri) as
-    | { id: string }
-    | undefined;
-  return row?.id ?? null;
+  return idByUri(pair.server.context.store.sqlite, "statuses", uri);
 }
 
 describe("a remote poll", () => {

@@ -9,6 +9,8 @@ import { api, issueToken } from "./helpers/api.js";
 import {
   deliveriesSettled,
   type FedifyPeer,
+  followAccepted,
+  idByUri,
   type PeerActor,
   startFedifyPeer,
   waitUntil,
@@ -50,13 +52,7 @@ async function setup(): Promise<Setup> {
   const aliceUri = `${server.origin}/users/alice`;
   const account = await resolveHandle(server.context, peer.handle);
   const row = follow(server.context, account, { reblogs: false, notify: true });
-  const sqlite = server.context.store.sqlite;
-  await waitUntil(
-    () =>
-      (sqlite.prepare("SELECT state FROM follows WHERE id = ?").get(row.id) as { state: string }).state ===
-      "accepted",
-    "alice's follow of the peer to be accepted",
-  );
+  await followAccepted(server.context.store.sqlite, row.id, "alice's follow of the peer");
   await inboxSettled(server);
   return {
     server,
@@ -104,10 +100,7 @@ async function movedNotifications(s: Setup): Promise<Json[]> {
 }
 
 function accountIdByUri(s: Setup, uri: string): string | null {
-  const row = s.server.context.store.sqlite.prepare("SELECT id FROM accounts WHERE uri = ?").get(uri) as
-    | { id: string }
-    | undefined;
-  return row?.id ?? null;
+  return idByUri(s.server.context.store.sqlite, "accounts", uri);
 }
 
 describe("an inbound Move to an account that lists the mover in alsoKnownAs", () => {

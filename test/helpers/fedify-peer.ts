@@ -728,6 +728,29 @@ export async function waitUntil<T>(
   }
 }
 
+/** The id of the row of `table` (statuses or accounts) with this URI, or null. */
+export function idByUri(sqlite: SqliteLike, table: "statuses" | "accounts", uri: string): string | null {
+  const row = sqlite.prepare(`SELECT id FROM ${table} WHERE uri = ?`).get(uri) as { id: string } | undefined;
+  return row?.id ?? null;
+}
+
+/** Waits until the follow with this id (a row of Wren's `follows`) is accepted. */
+export async function followAccepted(
+  sqlite: SqliteLike,
+  followId: string,
+  what = "the follow",
+): Promise<void> {
+  await waitUntil(
+    () =>
+      (
+        sqlite.prepare("SELECT state FROM follows WHERE id = ?").get(followId) as
+          | { state: string }
+          | undefined
+      )?.state === "accepted",
+    `${what} to be accepted`,
+  );
+}
+
 /** Waits until Wren's delivery queue has nothing queued or running (fails with the jobs' last errors). */
 export async function deliveriesSettled(sqlite: SqliteLike, timeoutMs = 10_000): Promise<void> {
   const pending = () =>
