@@ -6,13 +6,10 @@ import { eq } from "drizzle-orm";
 import { createOAuthAPIClient, createRestAPIClient, MastoHttpError, type mastodon } from "masto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { receiveLike } from "../src/core/interactions.js";
-import { receiveNote } from "../src/core/statuses.js";
-import { PUBLIC } from "../src/federation/vocab/context.js";
-import { toRemoteNote } from "../src/federation/vocab/parse.js";
 import type { AccountRow } from "../src/store/accounts.js";
 import { accounts, mediaAttachments, notifications, oauthTokens, statuses } from "../src/store/schema.js";
 import { byIdDescending, freshRemoteAccount, REMOTE, restoreNativeResponse } from "./helpers/clients.js";
-import { queuedFor } from "./helpers/fixtures.js";
+import { queuedFor, remoteNote } from "./helpers/fixtures.js";
 import { authorizeWithPkce } from "./helpers/oauth-flow.js";
 import { makePng } from "./helpers/png.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -391,33 +388,13 @@ describe("masto.js against Wren", () => {
   it("lists notifications by type and dismisses one", async () => {
     const first = posts.first as mastodon.v1.Status;
     expect(receiveLike(server.context, bob, first.uri, `https://${REMOTE}/likes/1`)).toBe(true);
-    const mentionId = receiveNote(
-      server.context,
-      bob,
-      toRemoteNote(
-        {
-          uri: `https://${REMOTE}/users/bob/statuses/1`,
-          type: "Note",
-          url: null,
-          attributedTo: bob.uri,
-          content: `<p><span class="h-card"><a href="${server.origin}/@alice" class="u-url mention">@alice</a></span> hi from bob</p>`,
-          summary: "",
-          sensitive: false,
-          language: "en",
-          published: Date.now(),
-          updated: null,
-          inReplyTo: first.uri,
-          to: [PUBLIC],
-          cc: [`${server.origin}/users/alice`, bob.followersUrl ?? ""],
-          mentions: [`${server.origin}/users/alice`],
-          hashtags: [],
-          emojis: [],
-          attachments: [],
-          poll: null,
-        },
-        bob,
-      ),
-    );
+    const mentionId = remoteNote(server, bob, {
+      uri: `https://${REMOTE}/users/bob/statuses/1`,
+      content: `<p><span class="h-card"><a href="${server.origin}/@alice" class="u-url mention">@alice</a></span> hi from bob</p>`,
+      inReplyTo: first.uri,
+      cc: [`${server.origin}/users/alice`, bob.followersUrl ?? ""],
+      mentions: [`${server.origin}/users/alice`],
+    });
 
     const all = await client.v1.notifications.list();
     expect(all.map((n) => n.type)).toEqual(["mention", "favourite"]);

@@ -7,8 +7,6 @@ import { eq } from "drizzle-orm";
 import megalodon, { detector, type Entity, type MegalodonInterface } from "megalodon";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { receiveLike } from "../src/core/interactions.js";
-import { receiveNote } from "../src/core/statuses.js";
-import { toRemoteNote } from "../src/federation/vocab/parse.js";
 import type { AccountRow } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import {
@@ -20,7 +18,7 @@ import {
   statuses,
 } from "../src/store/schema.js";
 import { byIdDescending, freshRemoteAccount, REMOTE } from "./helpers/clients.js";
-import { queuedFor } from "./helpers/fixtures.js";
+import { queuedFor, remoteNote } from "./helpers/fixtures.js";
 import { authorizeWithPkce, Browser, clickThrough, codeFrom } from "./helpers/oauth-flow.js";
 import { writePng } from "./helpers/png.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -471,33 +469,13 @@ describe("megalodon against Wren", () => {
     expect((await client.lookupAccount(`bob@${REMOTE}`)).data.id).toBe(bob.id);
 
     expect(receiveLike(server.context, bob, first.uri, `https://${REMOTE}/likes/m1`)).toBe(true);
-    const mentionId = receiveNote(
-      server.context,
-      bob,
-      toRemoteNote(
-        {
-          uri: `https://${REMOTE}/users/bob/statuses/m1`,
-          type: "Note",
-          url: null,
-          attributedTo: bob.uri,
-          content: `<p><span class="h-card"><a href="${server.origin}/@alice" class="u-url mention">@alice</a></span> hello from bob</p>`,
-          summary: "",
-          sensitive: false,
-          language: "en",
-          published: Date.now(),
-          updated: null,
-          inReplyTo: null,
-          to: [`${server.origin}/users/alice`],
-          cc: [],
-          mentions: [`${server.origin}/users/alice`],
-          hashtags: [],
-          emojis: [],
-          attachments: [],
-          poll: null,
-        },
-        bob,
-      ),
-    );
+    const mentionId = remoteNote(server, bob, {
+      uri: `https://${REMOTE}/users/bob/statuses/m1`,
+      content: `<p><span class="h-card"><a href="${server.origin}/@alice" class="u-url mention">@alice</a></span> hello from bob</p>`,
+      to: [`${server.origin}/users/alice`],
+      cc: [],
+      mentions: [`${server.origin}/users/alice`],
+    });
 
     const all = (await client.getNotifications()).data;
     expect(all.map((n) => n.type)).toEqual(["mention", "favourite"]);

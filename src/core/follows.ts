@@ -207,11 +207,6 @@ export function receiveFollowRejected(ctx: Context, target: AccountRow): void {
   });
 }
 
-/** Whether the local account follows `accountId` (accepted). */
-export function isFollowing(ctx: Context, localId: string, accountId: string): boolean {
-  return findFollow(ctx, localId, accountId)?.state === "accepted";
-}
-
 /**
  * A remote account moved to `target` (which lists it in alsoKnownAs; the inbox checked that): one change that
  * records the move, follows the new account in place of the old one (keeping the follow's options) and tells

@@ -9,7 +9,7 @@ import { notHiddenSql, notificationsNotMutedSql, visibleStatusSql } from "../cor
 import type { Db } from "./open.js";
 import { comparableId, cutPage, keyset, newestFirst, type PageBounds } from "./pagination.js";
 import { inList, preparedPerDb } from "./prepared.js";
-import { accounts, notifications, polls, statuses } from "./schema.js";
+import { accounts, notifications, statuses } from "./schema.js";
 import type { StatusRow } from "./statuses.js";
 
 export type NotificationRow = typeof notifications.$inferSelect;
@@ -427,15 +427,4 @@ export function descendantsOf(db: Db, status: StatusRow, limit: number, maxDepth
   };
   walk(status.uri);
   return statusesByIds(db, order);
-}
-
-/** The poll with its status, or null. */
-export function findPollWithStatus(db: Db, pollId: string) {
-  const row = db
-    .select()
-    .from(polls)
-    .innerJoin(statuses, eq(polls.statusId, statuses.id))
-    .where(eq(polls.id, pollId))
-    .get();
-  return row ? { poll: row.polls, status: row.statuses } : null;
 }
