@@ -8,7 +8,7 @@ import { DeliveryWorker } from "./federation/delivery/worker.js";
 import { InboxWorker } from "./federation/inbox/worker.js";
 import { createApp } from "./http/app.js";
 import { startStreaming } from "./http/mastodon/streaming/index.js";
-import { startUpkeep } from "./jobs/upkeep.js";
+import { startUpkeep, type Upkeep } from "./jobs/upkeep.js";
 import { createLogger } from "./log.js";
 import { findLocalUser } from "./store/accounts.js";
 import { openStore } from "./store/open.js";
@@ -28,6 +28,8 @@ export interface RunningServer {
   delivery: DeliveryWorker;
   /** The worker applying what the inbox recorded. */
   inbox: InboxWorker;
+  /** The scheduled maintenance, on the real clock (tests driving a fake clock stop it). */
+  upkeep: Upkeep;
   /** Stops accepting, lets in-flight requests finish (up to 10 s), then closes the database. */
   stop(): Promise<void>;
 }
@@ -100,6 +102,7 @@ export async function startServer(
     context: ctx,
     delivery,
     inbox,
+    upkeep,
     stop,
   };
 }

@@ -132,11 +132,15 @@ async function receiver(reply?: Receiver["reply"]): Promise<Receiver> {
   return r;
 }
 
-/** A worker under the test's control: the server's own one is stopped first. */
+/**
+ * A worker under the test's control: the server's own one is stopped first, and so is its upkeep, whose
+ * requeue task runs on the real clock and would take the fake clock's leases for abandoned ones.
+ */
 async function manualWorker(
   options: ConstructorParameters<typeof DeliveryWorker>[1] = {},
 ): Promise<DeliveryWorker> {
   await server.delivery.stop(0);
+  server.upkeep.stop();
   const worker = new DeliveryWorker(ctx, {
     now: () => clock,
     retryDelay: (n) => retryDelayMs(n, () => 0),
