@@ -25,7 +25,7 @@
 // Printed: p50/p99/max of the answers, throughput, the time until all are applied. Exits non-zero on any 5xx
 // (or other non-202), on an accepted activity not applied within APPLY_TIMEOUT_S, or when p99 >= 100 ms.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, createServer, request } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -100,7 +100,7 @@ async function waitForApplied(dir, count, timeoutMs) {
  * Sends the warm-up (rounds of one request per connection, then `afterWarmUp`), then the burst over
  * CONNECTIONS kept-alive sockets; returns each 202's latency, the answers by status and the burst's time.
  */
-async function sendBurst(url, warmUp, burst, afterWarmUp = async () => {}) {
+async function sendBurst(url, warmUp, burst, pid, afterWarmUp = async () => {}) {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   try {
     for (let i = 0; i < warmUp.length; i += CONNECTIONS) {
@@ -110,6 +110,7 @@ async function sendBurst(url, warmUp, burst, afterWarmUp = async () => {}) {
       }
     }
     await afterWarmUp();
+    const cpuBefore = cpuMs(pid);
     const latencies = [];
     const statuses = new Map();
     let next = 0;
@@ -124,11 +125,26 @@ async function sendBurst(url, warmUp, burst, afterWarmUp = async () => {}) {
         }
       }),
     );
-    return { latencies, statuses, burstMs: performance.now() - burstStart, burstStart };
+    const burstMs = performance.now() - burstStart;
+    return { latencies, statuses, burstMs, burstStart, cpuMs: cpuMs(pid) - cpuBefore };
   } finally {
     agent.destroy();
   }
 }
+
+/**
+ * CPU time (user + system) the process has used, from /proc: it tells the cost per request apart from what
+ * other load on the machine does to the latencies. NaN where there is no /proc.
+ */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
 
 function post(agent, url, headers, body) {
   return new Promise((resolve, reject) => {
@@ -215,14 +231,15 @@ async function main() {
     });
     const bareUrl = `http://127.0.0.1:${barePort}/inbox`;
     await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
-    const baseline = await sendBurst(bareUrl, warmUp, requests);
+    const baseline = await sendBurst(bareUrl, warmUp, requests, bare.pid);
     await stopChild(bare);
     bare = null;
     baseline.latencies.sort((a, b) => a - b);
     console.log(
       `bare Hono baseline: p50 ${percentile(baseline.latencies, 50).toFixed(1)} ms, p99 ` +
         `${percentile(baseline.latencies, 99).toFixed(1)} ms, ` +
-        `${Math.round(baseline.latencies.length / (baseline.burstMs / 1000))}/s`,
+        `${Math.round(baseline.latencies.length / (baseline.burstMs / 1000))}/s, ` +
+        `${perRequest(baseline.cpuMs, baseline.latencies.length)} ms CPU per request`,
     );
 
     wren = spawn(process.execPath, [...SERVE_FLAGS, BIN, "serve"], {
@@ -230,8 +247,12 @@ async function main() {
       stdio: ["ignore", "inherit", "inherit"],
     });
     await waitForHttp(`${wrenOrigin}/.well-known/nodeinfo`, wren);
-    const { latencies, statuses, burstMs, burstStart } = await sendBurst(inbox, warmUp, requests, () =>
-      waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS),
+    const { latencies, statuses, burstMs, burstStart, cpuMs } = await sendBurst(
+      inbox,
+      warmUp,
+      requests,
+      wren.pid,
+      () => waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS),
     );
 
     // Applied: every accepted activity's row is done and its note stored.
@@ -263,7 +284,8 @@ async function main() {
         `(${CONNECTIONS} connections, ${SENDERS} senders)`,
     );
     console.log(
-      `throughput: ${accepted} accepted in ${(burstMs / 1000).toFixed(2)} s = ${Math.round(accepted / (burstMs / 1000))}/s`,
+      `throughput: ${accepted} accepted in ${(burstMs / 1000).toFixed(2)} s = ${Math.round(accepted / (burstMs / 1000))}/s, ` +
+        `${perRequest(cpuMs, accepted)} ms CPU per request during the burst (the worker's share included)`,
     );
     console.log(
       `applied: ${done} done, ${byState.failed ?? 0} failed, ${notes} notes stored, ` +
@@ -287,6 +309,10 @@ async function main() {
     if (actors) await actors.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function perRequest(ms, n) {
+  return (ms / n).toFixed(3);
 }
 
 main().catch((error) => {

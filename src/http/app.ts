@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type Context as HonoContext, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -60,31 +60,50 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   });
   for (const path of ["/api/*", "/oauth/token", "/oauth/revoke", "/.well-known/*", "/nodeinfo/*"])
     app.use(path, apiCors);
-  // A request body the route left unread stalls the connection: @hono/node-server then drops it half a second
-  // later although the response said keep-alive, and the client's next request on it fails. Read it to the end,
-  // discarding it chunk by chunk (the limit below bounds it; a 413 closes the connection instead).
+  // A request body the route left unread stalls the connection: @hono/node-server drains it for at most half a
+  // second and then drops the connection although the response said keep-alive, and the client's next request
+  // on it fails. Read it to the end, discarding it (the limit below bounds it; a 413 closes the connection).
+  // Straight from Node when served by it: asking for the web Request (c.req.raw.body) would build an undici
+  // Request and a web stream for every request, which costs more than most routes.
   app.use(async (c, next) => {
     await next();
-    if (c.res.status === 413) return;
-    // A body read straight from Node (readBody) is done with; asking for c.req.raw would build a web Request.
-    if (incomingOf(c)?.readableEnded) return;
+    if (c.res.status === 413 || c.req.method === "GET" || c.req.method === "HEAD") return;
+    const incoming = incomingOf(c);
+    if (incoming) {
+      if (incoming.readableEnded || incoming.destroyed) return;
+      try {
+        for await (const _ of incoming);
+      } catch {
+        // The client went away: nothing left to keep alive.
+      }
+      return;
+    }
     const raw = c.req.raw;
     if (!raw.body || raw.bodyUsed) return;
     const reader = raw.body.getReader();
     try {
       while (!(await reader.read()).done);
     } catch {
-      // The client went away: nothing left to keep alive.
+      // as above
     }
   });
   // Uploads (media, avatar and header) may be as large as the largest allowed video; everything else is small.
-  const limit = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
+  // A declared Content-Length is checked here without building the web Request (see above); a chunked body
+  // goes through Hono's limit, which counts it as it arrives.
+  const limit = (maxSize: number) => {
+    const tooLarge = (c: HonoContext) =>
       // The unread rest of the body makes the connection unusable: say so, or clients reuse it and fail.
-      onError: (c) =>
-        errorResponse(c, 413, `request body is larger than ${maxSize} bytes`, { Connection: "close" }),
-    });
+      errorResponse(c, 413, `request body is larger than ${maxSize} bytes`, { Connection: "close" });
+    const counted = bodyLimit({ maxSize, onError: tooLarge });
+    const check: MiddlewareHandler = async (c, next) => {
+      if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+      const length = c.req.header("content-length");
+      if (length !== undefined && c.req.header("transfer-encoding") === undefined)
+        return Number(length) > maxSize ? tooLarge(c) : next();
+      return counted(c, next);
+    };
+    return check;
+  };
   const uploads = limit(
     Math.max(ctx.config.media.max_image_bytes, ctx.config.media.max_video_bytes) + 64 * 1024,
   );
