@@ -1,183 +1,324 @@
-// Fan-out benchmark: one post to 10,000 followers spread over 1,000 servers.
+// Fan-out benchmark: one post delivered to every follower's server, against a bare signer-poster in the same run.
 //
-//   npm run build && node bench/fanout.mjs
-//   npm run build && taskset -c 0 node bench/fanout.mjs      # everything on one core
+//   npm run bench:fanout          (builds dist/ first)
 //
-// Options (environment): FOLLOWERS (10000), HOSTS (1000); any WREN_* key, e.g.
-// WREN_FEDERATION_DELIVERY_CONCURRENCY=16. Needs about HOSTS + 100 open files (ulimit -n).
+// Options (environment): FOLLOWERS (10000), HOSTS (1000), RUNS (3), TIMEOUT_S (120 per run); any WREN_* key,
+// e.g. WREN_FEDERATION_DELIVERY_CONCURRENCY=16 (the baseline gets the same limits).
+// Needs about HOSTS + 100 open files (ulimit -n).
 //
-// Three processes:
-// - peers: a child listening on HOSTS ports of 127.0.0.1, each port a separate host with a shared inbox; it
-//   verifies every request's HTTP signature with alice's public key and answers 202 (401 if it fails);
-// - setup: a short-lived child that creates the temporary database, the account "alice" (its scrypt hash
-//   and key generation would otherwise weigh on the measured memory) and the followers, inserted directly;
-// - Wren: this process, from the compiled dist/ — a real server (HTTP listener, delivery worker, upkeep)
-//   started on that database. The post goes through createStatus, as an app's POST /api/v1/statuses would.
-// Printed: the time from the post until every host holds the activity (verified) and until every job is
-// marked done, and Wren's peak RSS (VmHWM of this process). Target: under 10 s and under 150 MB on one core.
-import { fork } from "node:child_process";
+// Two scenarios, each on its own database made by a short-lived setup child (account alice, an app token,
+// FOLLOWERS remote followers spread over HOSTS hosts):
+// - personal: every follower has only a personal inbox, so one POST per follower (FOLLOWERS POSTs);
+// - shared: the followers of a host share its inbox, so one POST per host (HOSTS POSTs).
+// Processes: the peers (a child listening on HOSTS ports of 127.0.0.1, each port a host) check every request
+// with node:crypto alone (the Digest, then the draft-cavage rsa-sha256 signature over the headers it names,
+// with the public key they were given) and answer 202, or 401 when a check fails; Wren runs as production
+// runs it (`node --max-semi-space-size=1 bin/wren.js serve`, a child) and is sent the post through
+// POST /api/v1/statuses; the baseline (bench/bare-poster.mjs, same flags) signs and POSTs the same number of
+// requests to the same inboxes with Wren's concurrency limits and nothing else.
+// Each scenario runs RUNS times, baseline and Wren interleaved; the medians are compared. Time: from sending
+// the post (or the go) until the peers hold every request, verified. Also printed: Wren's CPU time over that
+// span and its peak RSS.
+// Targets: personal <= 1.5x the baseline, shared <= 1.3x, no failed verification, every run within TIMEOUT_S.
+// Exits non-zero when outside.
+import { fork, spawn } from "node:child_process";
+import { createHash, createPublicKey, verify } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, processMemory } from "./lib.mjs";
+import { fileURLToPath } from "node:url";
+import {
+  BIN,
+  cpuMs,
+  freePort,
+  loadDist,
+  processMemory,
+  reportResults,
+  SERVE_FLAGS,
+  stopChild,
+  waitForHttp,
+  wrenEnv,
+} from "./lib.mjs";
 
 const FOLLOWERS = Number(process.env.FOLLOWERS ?? 10_000);
 const HOSTS = Number(process.env.HOSTS ?? 1_000);
+const RUNS = Number(process.env.RUNS ?? 3);
+const TIMEOUT_MS = Number(process.env.TIMEOUT_S ?? 120) * 1000;
+const TARGETS = { personal: 1.5, shared: 1.3 };
+const SELF = fileURLToPath(import.meta.url);
+const BARE_POSTER = fileURLToPath(new URL("./bare-poster.mjs", import.meta.url));
+const AS = "https://www.w3.org/ns/activitystreams";
 
-const mb = (n) => `${n.toFixed(1)} MB`;
-
-const dist = new URL("../dist/", import.meta.url);
-const load = (path) => import(new URL(path, dist).href);
-
-/** Starts this file as a child in the given role; `next(type)` waits for its next message of that type. */
-function child(role, args) {
-  const proc = fork(new URL(import.meta.url).pathname, [role, ...args], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const next = (type) =>
+/** Starts a child; `next(type)` waits for its next message of that type (failing if it exits first). */
+function child(proc, name) {
+  const next = (type, timeoutMs = TIMEOUT_MS) =>
     new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${name}: no ${type} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
       const onMessage = (message) => {
         if (message.type !== type) return;
-        proc.off("message", onMessage);
-        proc.off("exit", onExit);
+        cleanup();
         resolve(message);
       };
-      const onExit = (code) => reject(new Error(`${role} exited (${code}) before sending ${type}`));
+      const onExit = (code) => {
+        cleanup();
+        reject(new Error(`${name} exited (${code}) before sending ${type}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        proc.off("message", onMessage);
+        proc.off("exit", onExit);
+      };
       proc.on("message", onMessage);
       proc.once("exit", onExit);
     });
   return { proc, next };
 }
 
-function wrenEnv(dir, port) {
-  return {
-    ...process.env,
-    WREN_SERVER_DOMAIN: `127.0.0.1:${port}`,
-    WREN_SERVER_PROTOCOL: "http",
-    WREN_SERVER_LISTEN_HOST: "127.0.0.1",
-    WREN_SERVER_LISTEN_PORT: String(port),
-    WREN_DATABASE_PATH: join(dir, "wren.db"),
-    WREN_MEDIA_PATH: join(dir, "media"),
-    WREN_LOG_LEVEL: process.env.WREN_LOG_LEVEL ?? "warn",
-    WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true",
-  };
-}
+const forkSelf = (role, args, name) =>
+  child(fork(SELF, [role, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] }), name);
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main() {
-  const [{ startServer }, { createStatus }, schema, { findKeyPairs, findLocalUser }] = await Promise.all([
-    load("main.js"),
-    load("core/statuses.js"),
-    load("store/schema.js"),
-    load("store/accounts.js"),
+  const [{ loadConfig }, { generateRsaKeyPair }] = await Promise.all([
+    loadDist("config/load.js"),
+    loadDist("federation/keys.js"),
   ]);
-
-  // The peers first, so their ports are known; then the database, from another process.
-  const peers = child("--receiver", [String(HOSTS)]);
+  const peers = forkSelf("--peers", [String(HOSTS)], "peers");
   const { ports } = await peers.next("listening");
-  const dir = mkdtempSync(join(tmpdir(), "wren-bench-fanout-"));
-  const port = await freePort();
-  const setup = child("--setup", [dir, String(port), JSON.stringify(ports)]);
-  const { setupMs } = await setup.next("ready");
+  const baselineKey = generateRsaKeyPair();
+  const results = [];
+  let failed = false;
+  try {
+    for (const scenario of ["personal", "shared"]) {
+      const dir = mkdtempSync(join(tmpdir(), `wren-bench-fanout-${scenario}-`));
+      const port = await freePort();
+      const env = wrenEnv(dir, port, { WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true" });
+      const { config } = loadConfig({ env });
+      const limits = {
+        concurrency: config.federation.delivery_concurrency,
+        perHost: config.federation.delivery_per_host,
+      };
+      let wren = null;
+      try {
+        const setup = forkSelf("--setup", [dir, String(port), scenario, JSON.stringify(ports)], "setup");
+        const seeded = await setup.next("ready");
+        const expected = seeded.inboxes.length;
+        wren = spawn(process.execPath, [...SERVE_FLAGS, BIN, "serve"], {
+          env,
+          stdio: ["ignore", "inherit", "inherit"],
+        });
+        const origin = `http://127.0.0.1:${port}`;
+        await waitForHttp(`${origin}/.well-known/nodeinfo`, wren);
+        const bare = child(
+          spawn(process.execPath, [...SERVE_FLAGS, BARE_POSTER], {
+            stdio: ["ignore", "inherit", "inherit", "ipc"],
+          }),
+          "bare poster",
+        );
+        await bare.next("ready");
+        const body = JSON.stringify(sampleActivity(origin));
+        const times = { bare: [], wren: [] };
+        const wrenCpu = [];
+        for (let run = 1; run <= RUNS; run++) {
+          // The baseline.
+          peers.proc.send({
+            type: "expect",
+            count: expected,
+            keyId: "bare#key",
+            publicPem: baselineKey.publicPem,
+          });
+          await peers.next("armed");
+          let t0 = performance.now();
+          bare.proc.send({
+            type: "go",
+            inboxes: seeded.inboxes,
+            body,
+            privatePem: baselineKey.privatePem,
+            keyId: "bare#key",
+            ...limits,
+          });
+          let done = await peers.next("done");
+          times.bare.push(performance.now() - t0);
+          await bare.next("sent");
+          if (done.failures > 0)
+            throw new Error(`the baseline's requests failed verification: ${done.lastError}`);
 
-  const server = await startServer({ env: wrenEnv(dir, port) });
-  const ctx = server.context;
-  const account = findLocalUser(ctx.store.db).account;
-  const { deliveryJobs } = schema;
+          // Wren.
+          peers.proc.send({
+            type: "expect",
+            count: expected,
+            keyId: seeded.keyId,
+            publicPem: seeded.publicPem,
+          });
+          await peers.next("armed");
+          const cpu0 = cpuMs(wren.pid);
+          t0 = performance.now();
+          const posted = await fetch(`${origin}/api/v1/statuses`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${seeded.token}`, "content-type": "application/json" },
+            body: JSON.stringify({ status: `Hello, fediverse! Run ${run} #bench` }),
+          });
+          if (posted.status !== 200)
+            throw new Error(`posting answered ${posted.status}: ${await posted.text()}`);
+          done = await peers.next("done");
+          times.wren.push(performance.now() - t0);
+          wrenCpu.push(cpuMs(wren.pid) - cpu0);
+          if (done.failures > 0) throw new Error(`Wren's requests failed verification: ${done.lastError}`);
+          if (done.requests !== expected)
+            throw new Error(`the peers got ${done.requests} requests for ${expected} inboxes`);
+        }
+        const peak = processMemory(wren.pid).peak;
+        const ratio = median(times.wren) / median(times.bare);
+        results.push({
+          scenario,
+          requests: expected,
+          bare: median(times.bare),
+          wren: median(times.wren),
+          ratio,
+          target: TARGETS[scenario],
+          cpuPerRequest: median(wrenCpu) / expected,
+          peak,
+        });
+        bare.proc.kill();
+      } finally {
+        if (wren) await stopChild(wren);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  } catch (error) {
+    console.error(`FAIL: ${error.message}`);
+    failed = true;
+  } finally {
+    peers.proc.kill();
+  }
 
-  peers.proc.send({
-    type: "key",
-    keyId: ctx.urls.mainKey("alice"),
-    ownerId: account.uri,
-    publicPem: findKeyPairs(ctx.store.db, account.id).rsa.publicKey,
-  });
-  await peers.next("ready");
-
-  const before = processMemory();
-  const allReceived = peers.next("done");
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await createStatus(ctx, { text: "Hello, fediverse! #bench" });
-  const posted = performance.now() - t0;
-  const done = await allReceived;
-  const receivedMs = performance.now() - t0;
-  const pending = () =>
-    ctx.store.sqlite
-      .prepare("SELECT count(*) AS n FROM delivery_jobs WHERE state IN ('queued', 'running')")
-      .get().n;
-  while (pending() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-  const allDoneMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const jobs = ctx.store.db.select().from(deliveryJobs).all();
-  const after = processMemory();
-
-  console.log(`followers ${FOLLOWERS} on ${HOSTS} hosts (setup ${Math.round(setupMs)} ms)`);
-  console.log(
-    `delivery concurrency ${ctx.config.federation.delivery_concurrency}, per host ${ctx.config.federation.delivery_per_host}`,
+  console.log(`fan-out of one post: ${FOLLOWERS} followers on ${HOSTS} hosts, median of ${RUNS} runs`);
+  console.log("scenario  POSTs   bare poster  Wren      ratio  target  Wren CPU/POST  Wren peak RSS");
+  for (const r of results) {
+    const ok = r.ratio <= r.target;
+    if (!ok) failed = true;
+    console.log(
+      `${r.scenario.padEnd(9)} ${String(r.requests).padEnd(7)} ${(r.bare / 1000).toFixed(2).padStart(6)} s    ` +
+        `${(r.wren / 1000).toFixed(2).padStart(6)} s  ${r.ratio.toFixed(2).padStart(5)}  <= ${r.target}  ` +
+        `${r.cpuPerRequest.toFixed(2).padStart(6)} ms      ${r.peak.toFixed(1)} MB  ${ok ? "ok" : "OUTSIDE"}`,
+    );
+  }
+  reportResults(
+    "fanout",
+    results.map((r) => ({
+      metric: `one post to ${r.requests} ${r.scenario} inboxes`,
+      wren: r.wren / 1000,
+      baseline: r.bare / 1000,
+      unit: "s",
+      ratio: r.ratio,
+      target: `<= ${r.target}x`,
+      ok: r.ratio <= r.target,
+    })),
   );
-  console.log(`createStatus returned after ${posted.toFixed(0)} ms`);
-  console.log(`every host has the activity (signature verified) after ${(receivedMs / 1000).toFixed(2)} s`);
-  console.log(`every job marked done after ${(allDoneMs / 1000).toFixed(2)} s`);
-  console.log(
-    `POSTs received ${done.requests} (verified ${done.verified}, failed verification ${done.failures}); jobs ${jobs.length}, done ${jobs.filter((j) => j.state === "done").length}`,
-  );
-  const cpuMs = (cpu.user + cpu.system) / 1000;
-  console.log(
-    `CPU time from the post to the last job: Wren ${(cpuMs / 1000).toFixed(2)} s, peers ${(done.cpuMs / 1000).toFixed(2)} s (machine load ${loadavg()[0].toFixed(1)})`,
-  );
-  console.log(
-    `Wren RSS before the post ${mb(before.rss)}, after ${mb(after.rss)}, peak (VmHWM) ${mb(after.peak)}`,
-  );
-
-  peers.proc.kill();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-  const ok = receivedMs < 10_000 && after.peak < 150 && done.failures === 0;
-  console.log(ok ? "within target (< 10 s, < 150 MB)" : "OUTSIDE target (< 10 s, < 150 MB)");
+  if (failed || results.length < 2) {
+    console.error("FAIL: outside the fan-out targets");
+    process.exit(1);
+  }
+  console.log("OK");
   process.exit(0);
 }
 
-/** Creates the database with the account and FOLLOWERS followers spread over the peers' ports. */
-async function prepare(dir, port, ports) {
-  const started = performance.now();
+/** A Create(Note) of the size Wren sends, for the baseline. */
+function sampleActivity(origin) {
+  const actor = `${origin}/users/alice`;
+  const note = `${actor}/statuses/1`;
+  return {
+    "@context": [AS, { Hashtag: "as:Hashtag", sensitive: "as:sensitive" }],
+    id: `${note}/activity`,
+    type: "Create",
+    actor,
+    published: new Date().toISOString(),
+    to: [`${AS}#Public`],
+    cc: [`${actor}/followers`],
+    object: {
+      id: note,
+      type: "Note",
+      attributedTo: actor,
+      content:
+        '<p>Hello, fediverse! <a href="#" class="mention hashtag" rel="tag">#<span>bench</span></a></p>',
+      url: `${origin}/@alice/1`,
+      published: new Date().toISOString(),
+      to: [`${AS}#Public`],
+      cc: [`${actor}/followers`],
+      sensitive: false,
+      tag: [{ type: "Hashtag", href: `${origin}/tags/bench`, name: "#bench" }],
+      attachment: [],
+      replies: { id: `${note}/replies`, type: "Collection", totalItems: 0 },
+    },
+  };
+}
+
+/**
+ * The setup child: the database with alice, an app token and FOLLOWERS followers on the peers' ports, with
+ * personal inboxes only or a shared inbox per host. Sends the token, alice's key and the inbox list.
+ */
+async function setup(dir, port, scenario, ports) {
   const [
     { loadConfig },
     { createContext },
     { createAccount },
+    { registerApp, passwordGrant },
     schema,
     { newId },
     { openStore, transaction },
     { createLogger },
+    { findKeyPairs, findLocalUser },
   ] = await Promise.all([
-    load("config/load.js"),
-    load("context.js"),
-    load("core/account.js"),
-    load("store/schema.js"),
-    load("store/ids.js"),
-    load("store/open.js"),
-    load("log.js"),
+    loadDist("config/load.js"),
+    loadDist("context.js"),
+    loadDist("core/account.js"),
+    loadDist("core/oauth.js"),
+    loadDist("store/schema.js"),
+    loadDist("store/ids.js"),
+    loadDist("store/open.js"),
+    loadDist("log.js"),
+    loadDist("store/accounts.js"),
   ]);
-  const { config } = loadConfig({ env: wrenEnv(dir, port) });
+  const { config } = loadConfig({
+    env: wrenEnv(dir, port, { WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true" }),
+  });
   const store = openStore(config.database.path);
   const ctx = createContext(config, store, createLogger("warn"), "bench");
   const account = await createAccount(ctx, { username: "alice", password: "correct horse battery" });
+  const { app } = registerApp(ctx, {
+    name: "bench",
+    redirectUris: ["urn:ietf:wg:oauth:2.0:oob"],
+    scopes: ["read", "write"],
+    website: undefined,
+  });
+  const { user } = findLocalUser(store.db);
+  const { accessToken } = passwordGrant(ctx, app, user, "read write");
   const { accounts, follows } = schema;
   const now = Date.now();
-  const BATCH = 500;
+  const inboxes = new Set();
   transaction(store, () => {
+    const BATCH = 500;
     for (let start = 0; start < FOLLOWERS; start += BATCH) {
       const rows = [];
       const followRows = [];
       for (let i = start; i < Math.min(start + BATCH, FOLLOWERS); i++) {
         const host = `127.0.0.1:${ports[i % ports.length]}`;
         const id = newId(now);
+        const inboxUrl = `http://${host}/users/u${i}/inbox`;
+        const sharedInboxUrl = scenario === "shared" ? `http://${host}/inbox` : null;
+        inboxes.add(sharedInboxUrl ?? inboxUrl);
         rows.push({
           id,
           uri: `http://${host}/users/u${i}`,
           username: `u${i}`,
           domain: host,
-          inboxUrl: `http://${host}/users/u${i}/inbox`,
-          sharedInboxUrl: `http://${host}/inbox`,
+          inboxUrl,
+          sharedInboxUrl,
           createdAt: now,
           updatedAt: now,
         });
@@ -193,57 +334,67 @@ async function prepare(dir, port, ports) {
       store.db.insert(follows).values(followRows).run();
     }
   });
+  const publicPem = findKeyPairs(store.db, account.id).rsa.publicKey;
+  const keyId = ctx.urls.mainKey("alice");
   store.close();
-  process.send({ type: "ready", setupMs: performance.now() - started });
+  process.send({ type: "ready", token: accessToken, keyId, publicPem, inboxes: [...inboxes] });
   process.disconnect();
 }
 
-/** The peers: `count` HTTP servers, each a host of its own, verifying and counting deliveries. */
-async function receiver(count) {
-  const { verifyRequest } = await import(
-    new URL("../dist/federation/signatures/index.js", import.meta.url).href
-  );
-  let key = null;
-  let cpu0 = process.cpuUsage();
-  const hostsDone = new Set();
-  let requests = 0;
-  let verified = 0;
-  let failures = 0;
+/**
+ * The peers: `count` HTTP servers on 127.0.0.1, each a host. Every POST is checked with node:crypto only:
+ * the Digest header against the body, then the draft-cavage signature over the headers it lists, with the
+ * key of the current round ("expect"). "done" when the round's count of requests has arrived.
+ */
+async function peersRole(count) {
+  let round = null;
   const servers = [];
+  const check = (req, body) => {
+    const digest = req.headers.digest ?? "";
+    if (digest !== `SHA-256=${createHash("sha256").update(body).digest("base64")}`) return "digest mismatch";
+    const params = Object.fromEntries(
+      [...(req.headers.signature ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (params.keyId !== round.keyId) return `unknown keyId ${params.keyId}`;
+    const names = (params.headers ?? "date").split(" ");
+    if (!["(request-target)", "host", "date", "digest"].every((n) => names.includes(n)))
+      return `signed headers ${params.headers} miss one of (request-target) host date digest`;
+    const lines = names.map((name) =>
+      name === "(request-target)"
+        ? `(request-target): ${req.method.toLowerCase()} ${req.url}`
+        : `${name}: ${req.headers[name] ?? ""}`,
+    );
+    const ok = verify(
+      "sha256",
+      Buffer.from(lines.join("\n")),
+      round.key,
+      Buffer.from(params.signature ?? "", "base64"),
+    );
+    return ok ? null : "bad signature";
+  };
   for (let i = 0; i < count; i++) {
     const server = createServer((req, res) => {
       const chunks = [];
       req.on("data", (chunk) => chunks.push(chunk));
-      req.on("end", async () => {
-        requests++;
-        const headers = new Headers();
-        for (let h = 0; h < req.rawHeaders.length; h += 2)
-          headers.append(req.rawHeaders[h], req.rawHeaders[h + 1]);
-        const { port } = server.address();
-        const result = await verifyRequest(req.method, headers, {
-          body: new Uint8Array(Buffer.concat(chunks)),
-          url: `http://127.0.0.1:${port}${req.url}`,
-          lookupKey: async (keyId) =>
-            key && keyId === key.keyId
-              ? { keyId, ownerId: key.ownerId, type: "rsa", publicPem: key.publicPem }
-              : null,
-        });
-        if (!result.ok) {
-          failures++;
-          res
-            .writeHead(401, { "content-type": "application/json" })
-            .end(JSON.stringify({ error: result.error }));
+      req.on("end", () => {
+        if (!round) {
+          res.writeHead(503).end();
           return;
         }
-        verified++;
-        hostsDone.add(port);
-        res.writeHead(202).end();
-        if (hostsDone.size === count) {
-          const cpu = process.cpuUsage(cpu0);
-          process.send({ type: "done", requests, verified, failures, cpuMs: (cpu.user + cpu.system) / 1000 });
+        round.requests++;
+        const error = check(req, Buffer.concat(chunks));
+        if (error) {
+          round.failures++;
+          round.lastError = error;
+        }
+        res.writeHead(error ? 401 : 202).end();
+        if (round.requests === round.count) {
+          const { requests, failures, lastError } = round;
+          process.send({ type: "done", requests, failures, lastError });
         }
       });
     });
+    server.keepAliveTimeout = 60_000;
     await new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", resolve);
@@ -251,16 +402,22 @@ async function receiver(count) {
     servers.push(server);
   }
   process.on("message", (message) => {
-    if (message.type !== "key") return;
-    key = message;
-    cpu0 = process.cpuUsage();
-    process.send({ type: "ready" });
+    if (message.type !== "expect") return;
+    round = {
+      count: message.count,
+      keyId: message.keyId,
+      key: createPublicKey(message.publicPem),
+      requests: 0,
+      failures: 0,
+      lastError: null,
+    };
+    process.send({ type: "armed" });
   });
   process.on("disconnect", () => process.exit(0));
   process.send({ type: "listening", ports: servers.map((s) => s.address().port) });
 }
 
-if (process.argv[2] === "--receiver") await receiver(Number(process.argv[3]));
+if (process.argv[2] === "--peers") await peersRole(Number(process.argv[3]));
 else if (process.argv[2] === "--setup")
-  await prepare(process.argv[3], Number(process.argv[4]), JSON.parse(process.argv[5]));
+  await setup(process.argv[3], Number(process.argv[4]), process.argv[5], JSON.parse(process.argv[6]));
 else await main();

@@ -1,136 +1,252 @@
-#!/usr/bin/env node
-// Idle memory of a running Wren: starts the BUILT server (`node bin/wren.js serve`) on a fresh temporary
-// database, reads its resident memory after start-up and again after 200 WebFinger + actor requests, and
-// compares with the target. Linux only (reads /proc/PID/status). Run with `npm run bench:idle-memory`, which
-// builds first. Exits 1 when the resident memory after the requests is over the target.
+// Memory and start-up of a running Wren against a bare Hono server, in one run.
+//
+//   npm run bench:idle-memory        (builds dist/ first)
+//
+// Options (environment): SETTLE_S (30), MIXED (1000 requests), STARTS (3). Linux only (reads /proc).
+//
+// Both run as production runs Wren (`node --max-semi-space-size=1`): Wren is `bin/wren.js serve` on a fresh
+// database with the account alice and an app token; the baseline is bench/bare-hono.mjs.
+// 1. Start-up: each is started STARTS times, interleaved, timed from spawn to its first 200; medians compared.
+// 2. Idle: both are started together and left alone SETTLE_S seconds; then their resident memory (VmRSS).
+// 3. After a mixed load: MIXED requests to Wren, as an owner and the fediverse use it: posts (10 %), image
+//    uploads (5 %), home timelines (40 %), signed Creates to the inbox from 4 remote actors (25 %) and
+//    WebFinger + actor lookups (20 %); the baseline gets as many requests (GETs and POSTs of the same bodies).
+//    Both are left alone SETTLE_S / 3 seconds again, then their RSS.
+// Targets: idle RSS <= 1.20x the baseline, after the load <= 1.30x, start-up <= 1.3x. Exits non-zero outside.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, freePort, processMemory, ROOT, SERVE_FLAGS, sleep } from "./lib.mjs";
+import { fileURLToPath } from "node:url";
+import {
+  BIN,
+  freePort,
+  loadDist,
+  processMemory,
+  reportResults,
+  SERVE_FLAGS,
+  signedMention,
+  sleep,
+  startActors,
+  stopChild,
+  waitForHttp,
+  wrenEnv,
+} from "./lib.mjs";
 
-const TARGET_MB = 70;
-const REQUESTS = 200;
-const USERNAME = "bench";
+const SETTLE_MS = Number(process.env.SETTLE_S ?? 30) * 1000;
+const MIXED = Number(process.env.MIXED ?? 1000);
+const STARTS = Number(process.env.STARTS ?? 3);
+const TARGETS = { idle: 1.2, loaded: 1.3, startup: 1.3 };
+const BARE_SERVER = fileURLToPath(new URL("./bare-hono.mjs", import.meta.url));
 
-if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
-  console.error("bench: dist/ is missing; run `npm run build` first (or `npm run bench:idle-memory`).");
-  process.exit(1);
-}
-if (!existsSync("/proc/self/status")) {
-  console.error("bench: /proc is not available; this benchmark runs on Linux only.");
-  process.exit(1);
-}
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-const dir = mkdtempSync(join(tmpdir(), "wren-bench-"));
-const port = await freePort();
-const domain = `127.0.0.1:${port}`;
-const origin = `http://${domain}`;
-const env = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("WREN_"))),
-  WREN_DATABASE_PATH: join(dir, "wren.db"),
-  WREN_MEDIA_PATH: join(dir, "media"),
-  WREN_SERVER_LISTEN_HOST: "127.0.0.1",
-  WREN_SERVER_LISTEN_PORT: String(port),
-  WREN_SERVER_DOMAIN: domain,
-  WREN_SERVER_PROTOCOL: "http",
-  WREN_LOG_LEVEL: "warn",
-};
-
-let server = null;
-let exitCode = 0;
-// Ctrl-C: the child gets the signal too; still remove the temporary database.
-process.once("SIGINT", () => {
-  server?.kill("SIGTERM");
-  rmSync(dir, { recursive: true, force: true });
-  process.exit(130);
-});
-try {
-  // 1. The account, created the way a user does: password piped into `wren account create`.
-  await new Promise((resolve, reject) => {
-    const create = spawn(process.execPath, [BIN, "account", "create", "--username", USERNAME], {
-      cwd: dir,
-      env,
-      stdio: ["pipe", "ignore", "inherit"],
-    });
-    create.once("error", reject);
-    create.once("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`wren account create exited with ${code}`)),
-    );
-    create.stdin.end("benchmark password\n");
+/** The database with alice and a token for an app, written before Wren starts. */
+async function seed(env) {
+  const [
+    { loadConfig },
+    { createContext },
+    { createAccount },
+    { registerApp, passwordGrant },
+    { openStore },
+    { createLogger },
+    { findLocalUser },
+  ] = await Promise.all([
+    loadDist("config/load.js"),
+    loadDist("context.js"),
+    loadDist("core/account.js"),
+    loadDist("core/oauth.js"),
+    loadDist("store/open.js"),
+    loadDist("log.js"),
+    loadDist("store/accounts.js"),
+  ]);
+  const { config } = loadConfig({ env });
+  const store = openStore(config.database.path);
+  const ctx = createContext(config, store, createLogger("warn"), "bench");
+  await createAccount(ctx, { username: "alice", password: "correct horse battery" });
+  const { app } = registerApp(ctx, {
+    name: "bench",
+    redirectUris: ["urn:ietf:wg:oauth:2.0:oob"],
+    scopes: ["read", "write"],
+    website: undefined,
   });
+  const { accessToken } = passwordGrant(ctx, app, findLocalUser(store.db).user, "read write");
+  store.close();
+  return accessToken;
+}
 
-  // 2. The server, as production runs it.
-  server = spawn(process.execPath, [...SERVE_FLAGS, BIN, "serve"], {
-    cwd: dir,
+function startWren(env) {
+  return spawn(process.execPath, [...SERVE_FLAGS, BIN, "serve"], {
     env,
     stdio: ["ignore", "ignore", "inherit"],
   });
-  const exited = new Promise((resolve) => server.once("exit", (code, signal) => resolve({ code, signal })));
-  const started = Date.now();
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`wren serve exited early with ${server.exitCode}`);
-    try {
-      if ((await fetch(`${origin}/.well-known/nodeinfo`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() - started > 30_000) throw new Error("wren serve did not answer within 30 s");
-    await sleep(50);
-  }
-  const startupMs = Date.now() - started;
-  await sleep(500); // let start-up garbage settle
-  const afterStart = processMemory(server.pid);
-
-  // 3. Sequential identity traffic: what a remote server does when it first meets the account.
-  const resource = encodeURIComponent(`acct:${USERNAME}@${domain}`);
-  const requestsStarted = performance.now();
-  for (let i = 0; i < REQUESTS; i++) {
-    const finger = await fetch(`${origin}/.well-known/webfinger?resource=${resource}`);
-    if (finger.status !== 200) throw new Error(`webfinger answered ${finger.status}`);
-    await finger.arrayBuffer();
-    const actor = await fetch(`${origin}/users/${USERNAME}`, {
-      headers: { accept: "application/activity+json" },
-    });
-    if (actor.status !== 200) throw new Error(`actor answered ${actor.status}`);
-    await actor.arrayBuffer();
-  }
-  const requestsMs = performance.now() - requestsStarted;
-  const afterRequests = processMemory(server.pid);
-
-  // 4. Report.
-  const mb = (value) => `${value.toFixed(1)} MB`.padStart(10);
-  const ok = afterRequests.rss < TARGET_MB;
-  const rows = [
-    ["RSS after start-up", mb(afterStart.rss)],
-    [`RSS after ${REQUESTS} WebFinger + ${REQUESTS} actor`, mb(afterRequests.rss)],
-    ["  of which private (RssAnon)", mb(afterRequests.anon)],
-    ["  of which file-backed (RssFile)", mb(afterRequests.file)],
-    ["peak RSS (VmHWM)", mb(afterRequests.peak)],
-    ["target (RSS)", `< ${TARGET_MB} MB`.padStart(10)],
-  ];
-  const width = Math.max(...rows.map(([label]) => label.length));
-  console.log(`Wren idle memory (node ${process.version}, ${process.platform}/${process.arch})`);
-  for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${value}`);
-  console.log(
-    `  start-up to first answer ${startupMs} ms; ${REQUESTS * 2} requests in ${requestsMs.toFixed(0)} ms ` +
-      `(${((requestsMs / (REQUESTS * 2)) * 1000).toFixed(0)} µs each)`,
-  );
-  console.log(
-    ok ? `  within target` : `  OVER TARGET: ${afterRequests.rss.toFixed(1)} MB >= ${TARGET_MB} MB`,
-  );
-  if (!ok) exitCode = 1;
-
-  // 5. Stop it the way an init system does.
-  server.kill("SIGTERM");
-  const result = await Promise.race([exited, sleep(10_000).then(() => null)]);
-  if (result === null) throw new Error("wren serve did not stop within 10 s of SIGTERM");
-  if (result.code !== 0) throw new Error(`wren serve exited with ${result.code ?? result.signal} on SIGTERM`);
-} catch (error) {
-  console.error(`bench: ${error instanceof Error ? error.message : error}`);
-  exitCode = 1;
-} finally {
-  if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
-  rmSync(dir, { recursive: true, force: true });
 }
-process.exit(exitCode);
+
+function startBare(port) {
+  return spawn(process.execPath, [...SERVE_FLAGS, BARE_SERVER, String(port)], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+async function expectStatus(response, status, what) {
+  const text = await response.text();
+  if (response.status !== status)
+    throw new Error(`${what} answered ${response.status}: ${text.slice(0, 200)}`);
+}
+
+/** The mixed load on Wren: posts, uploads, home timelines, signed Creates and identity lookups. */
+async function mixedLoad(origin, token, actors, png) {
+  const auth = { authorization: `Bearer ${token}` };
+  const aliceUri = `${origin}/users/alice`;
+  const host = new URL(origin).host;
+  for (let i = 0; i < MIXED; i++) {
+    const slot = i % 20;
+    if (slot < 2) {
+      const res = await fetch(`${origin}/api/v1/statuses`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ status: `Mixed load post ${i} #bench` }),
+      });
+      await expectStatus(res, 200, "a post");
+    } else if (slot < 3) {
+      const form = new FormData();
+      form.append("file", new Blob([png], { type: "image/png" }), "image.png");
+      form.append("description", "a blue square");
+      const res = await fetch(`${origin}/api/v2/media`, { method: "POST", headers: auth, body: form });
+      const text = await res.text();
+      if (res.status !== 200 && res.status !== 202)
+        throw new Error(`an upload answered ${res.status}: ${text}`);
+    } else if (slot < 11) {
+      await expectStatus(
+        await fetch(`${origin}/api/v1/timelines/home?limit=40`, { headers: auth }),
+        200,
+        "home",
+      );
+    } else if (slot < 16) {
+      const { headers, body } = await signedMention(actors, i % 4, i, `${origin}/inbox`, aliceUri);
+      await expectStatus(await fetch(`${origin}/inbox`, { method: "POST", headers, body }), 202, "the inbox");
+    } else if (slot < 18) {
+      const resource = encodeURIComponent(`acct:alice@${host}`);
+      await expectStatus(
+        await fetch(`${origin}/.well-known/webfinger?resource=${resource}`),
+        200,
+        "webfinger",
+      );
+    } else {
+      const res = await fetch(aliceUri, { headers: { accept: "application/activity+json" } });
+      await expectStatus(res, 200, "the actor");
+    }
+  }
+}
+
+/** As many requests to the baseline: GETs, and POSTs of a like size. */
+async function bareLoad(origin, png) {
+  for (let i = 0; i < MIXED; i++) {
+    const slot = i % 20;
+    if (slot < 3 || (slot >= 11 && slot < 16)) {
+      const body = slot < 2 ? "x".repeat(100) : slot < 3 ? png : "y".repeat(700);
+      await expectStatus(await fetch(`${origin}/inbox`, { method: "POST", body }), 202, "bare POST");
+    } else await expectStatus(await fetch(`${origin}/`), 200, "bare GET");
+  }
+}
+
+async function main() {
+  const sharp = (await import("sharp")).default;
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#3399cc" } })
+    .png()
+    .toBuffer();
+  const dir = mkdtempSync(join(tmpdir(), "wren-bench-memory-"));
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const env = wrenEnv(dir, port, { WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true" });
+  const children = [];
+  let actors = null;
+  let failed = false;
+  try {
+    const token = await seed(env);
+
+    // 1. Start-up, interleaved.
+    const startup = { wren: [], bare: [] };
+    for (let i = 0; i < STARTS; i++) {
+      const barePort = await freePort();
+      const bare = startBare(barePort);
+      startup.bare.push(await waitForHttp(`http://127.0.0.1:${barePort}/`, bare, 30_000, 5));
+      await stopChild(bare);
+      const wren = startWren(env);
+      startup.wren.push(await waitForHttp(`${origin}/.well-known/nodeinfo`, wren, 30_000, 5));
+      await stopChild(wren);
+    }
+
+    // 2. Idle.
+    const barePort = await freePort();
+    const bare = startBare(barePort);
+    const wren = startWren(env);
+    children.push(bare, wren);
+    await Promise.all([
+      waitForHttp(`http://127.0.0.1:${barePort}/`, bare),
+      waitForHttp(`${origin}/.well-known/nodeinfo`, wren),
+    ]);
+    await sleep(SETTLE_MS);
+    const idle = { wren: processMemory(wren.pid), bare: processMemory(bare.pid) };
+
+    // 3. After a mixed load.
+    actors = await startActors(4);
+    const loadStarted = performance.now();
+    await mixedLoad(origin, token, actors, png);
+    const loadMs = performance.now() - loadStarted;
+    await bareLoad(`http://127.0.0.1:${barePort}`, png);
+    await sleep(SETTLE_MS / 3);
+    const loaded = { wren: processMemory(wren.pid), bare: processMemory(bare.pid) };
+
+    const rows = [
+      ["start to first answer (median)", median(startup.wren), median(startup.bare), TARGETS.startup, "ms"],
+      [`RSS idle, ${SETTLE_MS / 1000} s after start`, idle.wren.rss, idle.bare.rss, TARGETS.idle, "MB"],
+      [`RSS after ${MIXED} mixed requests`, loaded.wren.rss, loaded.bare.rss, TARGETS.loaded, "MB"],
+    ];
+    console.log(
+      `Wren memory and start-up against bare Hono (node ${process.version}, ${process.platform}/${process.arch})`,
+    );
+    console.log(`${"".padEnd(36)} ${"Wren".padStart(9)} ${"bare".padStart(9)}  ratio  target`);
+    for (const [label, w, b, target, unit] of rows) {
+      const ratio = w / b;
+      const ok = ratio <= target;
+      if (!ok) failed = true;
+      console.log(
+        `${label.padEnd(36)} ${`${w.toFixed(1)} ${unit}`.padStart(9)} ${`${b.toFixed(1)} ${unit}`.padStart(9)}  ` +
+          `${ratio.toFixed(2).padStart(5)}  <= ${target} ${ok ? "ok" : "OUTSIDE"}`,
+      );
+    }
+    reportResults(
+      "idle-memory",
+      rows.map(([metric, w, b, target, unit]) => ({
+        metric,
+        wren: w,
+        baseline: b,
+        unit,
+        ratio: w / b,
+        target: `<= ${target}x`,
+        ok: w / b <= target,
+      })),
+    );
+    console.log(
+      `  Wren after the load: private ${loaded.wren.anon.toFixed(1)} MB, file-backed ${loaded.wren.file.toFixed(1)} MB, ` +
+        `peak ${loaded.wren.peak.toFixed(1)} MB; the mixed load took ${(loadMs / 1000).toFixed(1)} s`,
+    );
+    const code = await stopChild(wren);
+    if (code !== 0) throw new Error(`wren serve exited with ${code} on SIGTERM`);
+  } catch (error) {
+    console.error("FAIL:", error);
+    failed = true;
+  } finally {
+    for (const child of children) await stopChild(child);
+    if (actors) await actors.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (failed) {
+    console.error("FAIL: outside the memory or start-up targets");
+    process.exit(1);
+  }
+  console.log("OK");
+}
+
+await main();

@@ -20,24 +20,28 @@
 // bare Hono server answering in 1 ms, 48 connections opened while 16 others kept it busy waited 0.7 s (median)
 // and up to 1.4 s for their first answer. That is the platform, not the inbox, so the burst runs on open
 // connections.
-// A bare Hono server (bench/bare-inbox.mjs: reads each body, answers 202) gets the same warm-up and burst
+// A bare Hono server (bench/bare-hono.mjs: reads each body, answers 202) gets the same warm-up and burst
 // first, in the same run, with the same flags, as the baseline.
 // Printed: p50/p99/max of the answers, throughput, the time until all are applied. Exits non-zero on any 5xx
-// (or other non-202), on an accepted activity not applied within APPLY_TIMEOUT_S, or when p99 >= 100 ms.
+// (or other non-202), on an accepted activity not applied within APPLY_TIMEOUT_S, when p99 >= 100 ms, or when the
+// throughput is under 0.35x or the p99 over 3x the baseline's.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { Agent, createServer, request } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   BIN,
+  cpuMs,
   freePort,
-  loadDist,
   percentile,
+  reportResults,
   SERVE_FLAGS,
+  signedMention,
   sleep,
+  startActors,
   stopChild,
   waitForHttp,
   wrenEnv,
@@ -48,38 +52,13 @@ const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64);
 const SENDERS = Number(process.env.SENDERS ?? 16);
 const APPLY_TIMEOUT_MS = Number(process.env.APPLY_TIMEOUT_S ?? 120) * 1000;
 const P99_LIMIT_MS = 100;
+/** Against the bare Hono baseline of the same run: throughput at least, p99 at most (issue 10). */
+const THROUGHPUT_RATIO = 0.35;
+const P99_RATIO = 3;
 const WARM_UP = 8 * CONNECTIONS;
-const BARE_SERVER = fileURLToPath(new URL("./bare-inbox.mjs", import.meta.url));
-const AS = "https://www.w3.org/ns/activitystreams";
+const BARE_SERVER = fileURLToPath(new URL("./bare-hono.mjs", import.meta.url));
 
 const Database = createRequire(import.meta.url)("better-sqlite3");
-
-/** The remote actors: documents with their public keys, served on one port. */
-async function startActors(generateRsaKeyPair) {
-  const keys = Array.from({ length: SENDERS }, () => generateRsaKeyPair());
-  const server = createServer((req, res) => {
-    const n = Number(/^\/users\/s(\d+)$/.exec(req.url ?? "")?.[1] ?? -1);
-    if (!(n >= 0 && n < SENDERS)) {
-      res.writeHead(404).end();
-      return;
-    }
-    const uri = `${origin}/users/s${n}`;
-    res.writeHead(200, { "content-type": "application/activity+json" });
-    res.end(
-      JSON.stringify({
-        "@context": [AS, "https://w3id.org/security/v1"],
-        id: uri,
-        type: "Person",
-        preferredUsername: `s${n}`,
-        inbox: `${uri}/inbox`,
-        publicKey: { id: `${uri}#main-key`, owner: uri, publicKeyPem: keys[n].publicPem },
-      }),
-    );
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  return { origin, keys, close: () => new Promise((resolve) => server.close(resolve)) };
-}
 
 /** Waits until `count` inbound activities are applied (done) and none waits. */
 async function waitForApplied(dir, count, timeoutMs) {
@@ -132,20 +111,6 @@ async function sendBurst(url, warmUp, burst, pid, afterWarmUp = async () => {}) 
   }
 }
 
-/**
- * CPU time (user + system) the process has used, from /proc: it tells the cost per request apart from what
- * other load on the machine does to the latencies. NaN where there is no /proc.
- */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
-const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
-
 function post(agent, url, headers, body) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -159,10 +124,6 @@ function post(agent, url, headers, body) {
 }
 
 async function main() {
-  const [{ generateRsaKeyPair }, { signRequest }] = await Promise.all([
-    loadDist("federation/keys.js"),
-    loadDist("federation/signatures/index.js"),
-  ]);
   const dir = mkdtempSync(join(tmpdir(), "wren-bench-inbox-"));
   const port = await freePort();
   const env = wrenEnv(dir, port, { WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true" });
@@ -177,7 +138,7 @@ async function main() {
     });
     if (created.status !== 0) throw new Error(`account create failed:\n${created.stdout}${created.stderr}`);
 
-    actors = await startActors(generateRsaKeyPair);
+    actors = await startActors(SENDERS);
     const wrenOrigin = `http://127.0.0.1:${port}`;
     const aliceUri = `${wrenOrigin}/users/alice`;
     const inbox = `${wrenOrigin}/inbox`;
@@ -187,37 +148,7 @@ async function main() {
     const requests = [];
     // A warm-up first, untimed and applied before the burst. See the header for why.
     for (let i = -WARM_UP; i < ACTIVITIES; i++) {
-      const n = (i + WARM_UP) % SENDERS;
-      const actor = `${actors.origin}/users/s${n}`;
-      const noteId = `${actor}/notes/${i + WARM_UP}`;
-      const activity = {
-        "@context": AS,
-        id: `${noteId}/activity`,
-        type: "Create",
-        actor,
-        to: [`${AS}#Public`],
-        cc: [aliceUri],
-        object: {
-          id: noteId,
-          type: "Note",
-          attributedTo: actor,
-          content: `<p>@alice burst note ${i}</p>`,
-          to: [`${AS}#Public`],
-          cc: [aliceUri],
-          tag: [{ type: "Mention", href: aliceUri, name: `@alice@127.0.0.1:${port}` }],
-          published: new Date().toISOString(),
-        },
-      };
-      const body = new TextEncoder().encode(JSON.stringify(activity));
-      const signed = await signRequest(
-        new Request(inbox, { method: "POST", headers: { "content-type": "application/activity+json" } }),
-        body,
-        { keyId: `${actor}#main-key`, type: "rsa", privatePem: actors.keys[n].privatePem },
-        "draft-cavage",
-      );
-      const headers = Object.fromEntries(signed.headers);
-      headers["content-length"] = String(body.byteLength);
-      requests.push({ headers, body });
+      requests.push(await signedMention(actors, (i + WARM_UP) % SENDERS, i + WARM_UP, inbox, aliceUri));
     }
     console.log(`signed ${ACTIVITIES} activities in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -247,12 +178,14 @@ async function main() {
       stdio: ["ignore", "inherit", "inherit"],
     });
     await waitForHttp(`${wrenOrigin}/.well-known/nodeinfo`, wren);
-    const { latencies, statuses, burstMs, burstStart, cpuMs } = await sendBurst(
-      inbox,
-      warmUp,
-      requests,
-      wren.pid,
-      () => waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS),
+    const {
+      latencies,
+      statuses,
+      burstMs,
+      burstStart,
+      cpuMs: burstCpuMs,
+    } = await sendBurst(inbox, warmUp, requests, wren.pid, () =>
+      waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS),
     );
 
     // Applied: every accepted activity's row is done and its note stored.
@@ -285,13 +218,36 @@ async function main() {
     );
     console.log(
       `throughput: ${accepted} accepted in ${(burstMs / 1000).toFixed(2)} s = ${Math.round(accepted / (burstMs / 1000))}/s, ` +
-        `${perRequest(cpuMs, accepted)} ms CPU per request during the burst (the worker's share included)`,
+        `${perRequest(burstCpuMs, accepted)} ms CPU per request during the burst (the worker's share included)`,
     );
     console.log(
       `applied: ${done} done, ${byState.failed ?? 0} failed, ${notes} notes stored, ` +
         `all settled ${(appliedMs / 1000).toFixed(2)} s after the burst began`,
     );
 
+    const bareThroughput = baseline.latencies.length / (baseline.burstMs / 1000);
+    const throughput = accepted / (burstMs / 1000);
+    const bareP99 = percentile(baseline.latencies, 99);
+    reportResults("inbox-burst", [
+      {
+        metric: `signed inbox POSTs/s, ${CONNECTIONS} connections`,
+        wren: throughput,
+        baseline: bareThroughput,
+        unit: "/s",
+        ratio: throughput / bareThroughput,
+        target: `>= ${THROUGHPUT_RATIO}x`,
+        ok: throughput / bareThroughput >= THROUGHPUT_RATIO,
+      },
+      {
+        metric: "inbox 202 p99",
+        wren: p99,
+        baseline: bareP99,
+        unit: "ms",
+        ratio: p99 / bareP99,
+        target: `<= ${P99_RATIO}x, < ${P99_LIMIT_MS} ms`,
+        ok: p99 / bareP99 <= P99_RATIO && p99 < P99_LIMIT_MS,
+      },
+    ]);
     const problems = [];
     const fiveXx = [...statuses].filter(([s]) => s >= 500).reduce((sum, [, n]) => sum + n, 0);
     if (fiveXx > 0) problems.push(`${fiveXx} answers were 5xx`);
@@ -299,6 +255,9 @@ async function main() {
     if (done !== accepted || notes !== accepted)
       problems.push(`only ${done} of ${accepted} accepted activities applied (${notes} notes)`);
     if (!(p99 < P99_LIMIT_MS)) problems.push(`p99 ${p99.toFixed(1)} ms >= ${P99_LIMIT_MS} ms`);
+    if (!(p99 / bareP99 <= P99_RATIO)) problems.push(`p99 ${(p99 / bareP99).toFixed(2)}x the baseline's`);
+    if (!(throughput / bareThroughput >= THROUGHPUT_RATIO))
+      problems.push(`throughput ${(throughput / bareThroughput).toFixed(2)}x the baseline's`);
     if (problems.length > 0) {
       console.error(`FAIL: ${problems.join("; ")}`);
       process.exitCode = 1;

@@ -1,6 +1,8 @@
 // Helpers shared by the bench/ scripts: free ports, a child's memory from /proc, the environment a Wren
 // server runs with, waiting for a child to answer and stopping it, and latency statistics.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,10 +75,10 @@ export function wrenEnv(dir, port, extra = {}) {
 }
 
 /**
- * Polls `url` until it answers 2xx; fails when `child` exits first or after `timeoutMs`. Returns the
- * milliseconds it took.
+ * Polls `url` every `pollMs` until it answers 2xx; fails when `child` exits first or after `timeoutMs`.
+ * Returns the milliseconds it took.
  */
-export async function waitForHttp(url, child, timeoutMs = 30_000) {
+export async function waitForHttp(url, child, timeoutMs = 30_000, pollMs = 50) {
   const started = Date.now();
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
@@ -89,7 +91,7 @@ export async function waitForHttp(url, child, timeoutMs = 30_000) {
       // not listening yet
     }
     if (Date.now() - started > timeoutMs) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await sleep(50);
+    await sleep(pollMs);
   }
 }
 
@@ -113,4 +115,100 @@ export function percentile(sorted, p) {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+/**
+ * CPU time (user + system, in ms) a process has used so far, from /proc: it tells the cost of the work apart
+ * from what other load on the machine does to the latencies. NaN where there is no /proc.
+ */
+export function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const AS = "https://www.w3.org/ns/activitystreams";
+
+/**
+ * `count` remote actors on one port of 127.0.0.1 (`/users/s0`, `/users/s1`...), serving their documents with
+ * RSA public keys, so Wren fetches each key once. Returns { origin, keys, close }.
+ */
+export async function startActors(count) {
+  const { generateRsaKeyPair } = await loadDist("federation/keys.js");
+  const keys = Array.from({ length: count }, () => generateRsaKeyPair());
+  const server = createHttpServer((req, res) => {
+    const n = Number(/^\/users\/s(\d+)$/.exec(req.url ?? "")?.[1] ?? -1);
+    if (!(n >= 0 && n < count)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const uri = `${origin}/users/s${n}`;
+    res.writeHead(200, { "content-type": "application/activity+json" });
+    res.end(
+      JSON.stringify({
+        "@context": [AS, "https://w3id.org/security/v1"],
+        id: uri,
+        type: "Person",
+        preferredUsername: `s${n}`,
+        inbox: `${uri}/inbox`,
+        publicKey: { id: `${uri}#main-key`, owner: uri, publicKeyPem: keys[n].publicPem },
+      }),
+    );
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { origin, keys, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/**
+ * A signed POST to `inbox`: actor `n` of `actors` Creates note number `seq`, public and mentioning the
+ * local account `accountUri` (Wren stores it with its mention and notification). Returns { headers, body }.
+ */
+export async function signedMention(actors, n, seq, inbox, accountUri) {
+  const { signRequest } = await loadDist("federation/signatures/index.js");
+  const actor = `${actors.origin}/users/s${n}`;
+  const noteId = `${actor}/notes/${seq}`;
+  const { host } = new URL(accountUri);
+  const activity = {
+    "@context": AS,
+    id: `${noteId}/activity`,
+    type: "Create",
+    actor,
+    to: [`${AS}#Public`],
+    cc: [accountUri],
+    object: {
+      id: noteId,
+      type: "Note",
+      attributedTo: actor,
+      content: `<p>@alice note ${seq}</p>`,
+      to: [`${AS}#Public`],
+      cc: [accountUri],
+      tag: [{ type: "Mention", href: accountUri, name: `@alice@${host}` }],
+      published: new Date().toISOString(),
+    },
+  };
+  const body = new TextEncoder().encode(JSON.stringify(activity));
+  const signed = await signRequest(
+    new Request(inbox, { method: "POST", headers: { "content-type": "application/activity+json" } }),
+    body,
+    { keyId: `${actor}#main-key`, type: "rsa", privatePem: actors.keys[n].privatePem },
+    "draft-cavage",
+  );
+  const headers = Object.fromEntries(signed.headers);
+  headers["content-length"] = String(body.byteLength);
+  return { headers, body };
+}
+
+/**
+ * Prints a bench's results as one machine-readable line, which `npm run bench` (bench/run.mjs) gathers into
+ * one table. Each row: { metric, wren, baseline, unit, ratio, target, ok } (ratio and baseline may be null for
+ * an absolute target).
+ */
+export function reportResults(bench, rows) {
+  console.log(`BENCH-RESULT ${JSON.stringify({ bench, rows })}`);
 }
