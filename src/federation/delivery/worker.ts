@@ -79,6 +79,8 @@ type Outcome =
   /** Cannot succeed whatever we do (unusable URL, missing signing key). */
   | { kind: "fatal"; error: string };
 
+type DueRow = ReturnType<ReturnType<typeof prepareQueries>["due"]["all"]>[number];
+
 interface Payload {
   body: string;
   signer: string;
@@ -99,6 +101,9 @@ export class DeliveryWorker {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #hostLoad = new Map<string, number>();
   readonly #payloads = new Map<string, Payload>();
+  /** Due rows read and not started yet (see #fill), and the due time they were read for. */
+  #readAhead: DueRow[] = [];
+  #readAheadDueBy = 0;
 
   #started = false;
   #stopping = false;
@@ -172,6 +177,7 @@ export class DeliveryWorker {
    */
   async runOnce(): Promise<number> {
     const dueBy = this.#now();
+    this.#readAhead = [];
     const tried = new Set<string>();
     let count = 0;
     for (;;) {
@@ -201,6 +207,8 @@ export class DeliveryWorker {
   /** Sets the timer for the next look at the queue: the next due job, at most 30 s away. */
   #arm(forceMs?: number): void {
     if (!this.#started || this.#stopping) return;
+    // Deliveries in flight pump again when they finish: the queue need not be looked at until then.
+    if (forceMs === undefined && this.#inFlight.size > 0 && this.#timer) return;
     if (this.#timer) clearTimeout(this.#timer);
     let delay = forceMs ?? MAX_WAKE_MS;
     if (forceMs === undefined) {
@@ -222,19 +230,33 @@ export class DeliveryWorker {
   /**
    * Takes due jobs (next_attempt_at ≤ dueBy) until the caps are full or none is left, and starts them.
    * With `tried`, skips and records job ids (runOnce). Returns the number started.
+   *
+   * A look at the queue reads a batch; what the caps leave of it is kept (#readAhead) for the next fill, so
+   * a fan-out reads the queue once per batch instead of once per finished delivery. A kept row may have
+   * changed since: the claim takes it only if it is still queued and due.
    */
   #fill(dueBy: number, tried?: Set<string>): number {
     let started = 0;
+    let fresh = false;
     while (this.#inFlight.size < this.#concurrency && !this.#stopping) {
+      if (this.#readAhead.length === 0 || this.#readAheadDueBy > dueBy) {
+        if (fresh) break;
+        const saturated = [...this.#hostLoad].filter(([, n]) => n >= this.#perHost).map(([host]) => host);
+        this.#readAhead = this.#q.due.all({ dueBy, busy: JSON.stringify(saturated), limit: this.#batchSize });
+        this.#readAheadDueBy = dueBy;
+        fresh = true;
+        if (this.#readAhead.length === 0) break;
+      }
       const now = this.#now();
-      const saturated = [...this.#hostLoad].filter(([, n]) => n >= this.#perHost).map(([host]) => host);
-      const rows = this.#q.due.all({ dueBy, busy: JSON.stringify(saturated), limit: this.#batchSize });
+      const kept: DueRow[] = [];
       let progressed = false;
-      for (const row of rows) {
-        if (this.#inFlight.size >= this.#concurrency) break;
+      for (const row of this.#readAhead) {
         if (tried?.has(row.id)) continue;
         const load = this.#hostLoad.get(row.host) ?? 0;
-        if (load >= this.#perHost) continue;
+        if (this.#inFlight.size >= this.#concurrency || load >= this.#perHost) {
+          kept.push(row);
+          continue;
+        }
         let probe = false;
         if (row.unavailableSince !== null) {
           const probeAt = nextProbeAt(row, this.#probeIntervalMs);
@@ -246,14 +268,16 @@ export class DeliveryWorker {
           }
           probe = true;
         }
-        const claimed = this.#q.claim.run({ id: row.id, now });
+        const claimed = this.#q.claim.run({ id: row.id, now, dueBy });
         if (claimed.changes !== 1) continue;
         tried?.add(row.id);
         this.#start({ ...row, probe });
         started++;
         progressed = true;
       }
-      if (!progressed || rows.length === 0) break;
+      this.#readAhead = kept;
+      // Nothing startable among the kept rows: look at the queue itself (once per fill).
+      if (!progressed) this.#readAhead = [];
     }
     return started;
   }
@@ -470,7 +494,13 @@ function prepareQueries(db: Db) {
     claim: db
       .update(deliveryJobs)
       .set({ state: "running", lockedAt: value("now") })
-      .where(and(eq(deliveryJobs.id, p("id")), eq(deliveryJobs.state, "queued")))
+      .where(
+        and(
+          eq(deliveryJobs.id, p("id")),
+          eq(deliveryJobs.state, "queued"),
+          lte(deliveryJobs.nextAttemptAt, p("dueBy")),
+        ),
+      )
       .prepare(),
     finish: db
       .update(deliveryJobs)
