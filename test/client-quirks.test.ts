@@ -254,6 +254,11 @@ describe("Mastodon.py's trailing slashes", () => {
     expect(webfinger.json.subject).toBe(`acct:alice@${server.domain}`);
     const nodeinfo = await send("GET", "/.well-known/nodeinfo/", { token: null });
     expect(nodeinfo.status).toBe(200);
+
+    // A wrong method is still told apart from a missing route.
+    const wrong = await send("DELETE", "/api/v1/instance/");
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toContain("GET");
   });
 
   it("streams below /api/v1/streaming/ with a slash, over Server-Sent Events and WebSocket", async () => {

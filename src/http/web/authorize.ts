@@ -348,10 +348,8 @@ ${hidden(fields)}
     return errorPage(c, 400, "This form was not understood. Start again.", restartLink(params));
   }
 
-  // toot asks for /oauth/authorize/ with a trailing slash.
-  for (const path of ["/oauth/authorize", "/oauth/authorize/"]) {
-    app.get(path, show);
-    app.post(path, submit);
-  }
+  // toot's /oauth/authorize/ (trailing slash) comes here too: the app ignores trailing slashes.
+  app.get("/oauth/authorize", show);
+  app.post("/oauth/authorize", submit);
   return app;
 }
