@@ -310,6 +310,27 @@ describe("Mastodon.py's ids as JSON numbers", () => {
     expect((res.json.poll as Json).multiple).toBe(false);
   });
 
+  it("attaches media whose ids are sent as numbers", async () => {
+    let mediaId = "";
+    while (mediaId === "" || String(Number(mediaId)) === mediaId) {
+      const form = new FormData();
+      form.append("file", new Blob([new Uint8Array(await makePng(8, 8))], { type: "image/png" }), "a.png");
+      const res = await fetch(`${server.url}/api/v2/media`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}` },
+        body: form,
+      });
+      expect([200, 202]).toContain(res.status);
+      mediaId = String(((await res.json()) as Json).id);
+    }
+    const res = await send("POST", "/api/v1/statuses", {
+      type: "application/json",
+      body: `{"status": "with a picture", "media_ids": [${mediaId}], "sensitive": false}`,
+    });
+    expect(res.status).toBe(200);
+    expect((res.json.media_attachments as Json[]).map((m) => m.id)).toEqual([mediaId]);
+  });
+
   it("stores every digit of a marker's last_read_id", async () => {
     const id = await statusWithUnsafeId("read up to here");
     const res = await send("POST", "/api/v1/markers", {
