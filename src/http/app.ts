@@ -17,7 +17,9 @@ import { wellKnownRoutes } from "./wellknown.js";
 export type AppEnv = { Variables: { requestId: string } };
 
 export function createApp(ctx: Context): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  // strict: false ignores one trailing slash on every route, as Rails does: Mastodon.py asks for
+  // `/api/v1/instance/`, toot for `/oauth/authorize/`. c.req.path is then the path without it.
+  const app = new Hono<AppEnv>({ strict: false });
 
   app.use(requestId());
   app.use(async (c, next) => {
@@ -36,22 +38,26 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   });
   // overwrite: false keeps a header a route set itself: the OAuth consent page widens form-action to the app's
   // redirect scheme (Chromium applies form-action to the redirect), media files send a sandboxing policy.
-  app.use(
-    secureHeaders({
-      crossOriginResourcePolicy: false,
-      crossOriginEmbedderPolicy: false,
-      overwrite: false,
-      // Pages are plain server-rendered HTML with inline styles and no scripts.
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        imgSrc: ["'self'", "https:", "data:"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        formAction: ["'self'", "*"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-    }),
-  );
+  const headerOptions = {
+    crossOriginResourcePolicy: false,
+    crossOriginEmbedderPolicy: false,
+    overwrite: false,
+    // Pages are plain server-rendered HTML with inline styles and no scripts.
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      imgSrc: ["'self'", "https:", "data:"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      formAction: ["'self'", "*"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    },
+  };
+  const pageHeaders = secureHeaders(headerOptions);
+  // Web apps (Phanpy) open the authorize page in a popup and read the code through window.opener: any
+  // Cross-Origin-Opener-Policy there (same-origin-allow-popups too, in Chromium) cuts that link. The OAuth
+  // pages keep every other protection.
+  const oauthHeaders = secureHeaders({ ...headerOptions, crossOriginOpenerPolicy: false });
+  app.use((c, next) => (c.req.path.startsWith("/oauth/") ? oauthHeaders(c, next) : pageHeaders(c, next)));
   // Browser-based apps (Elk, Phanpy) call these from other origins.
   const apiCors = cors({
     origin: "*",
@@ -60,6 +66,8 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   });
   for (const path of ["/api/*", "/oauth/token", "/oauth/revoke", "/.well-known/*", "/nodeinfo/*"])
     app.use(path, apiCors);
+  // Browser apps (Phanpy) load the default avatar and header cross-origin and log CORS errors without this.
+  app.use("/static/*", cors({ origin: "*", maxAge: 86400 }));
   // A request body the route left unread stalls the connection: @hono/node-server drains it for at most half a
   // second and then drops the connection although the response said keep-alive, and the client's next request
   // on it fails. Read it to the end, discarding it (the limit below bounds it; a 413 closes the connection).

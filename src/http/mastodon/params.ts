@@ -1,4 +1,5 @@
 import type { Context as HonoContext } from "hono";
+import { parseJsonLossless } from "../body.js";
 import { HttpError } from "../errors.js";
 
 export type Params = Record<string, unknown>;
@@ -29,7 +30,7 @@ export async function readParams(c: HonoContext): Promise<Params> {
   if (type.includes("json") || (!type.includes("x-www-form-urlencoded") && /^\s*[{[]/.test(text))) {
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = parseJsonLossless(text);
     } catch {
       throw new HttpError(400, "the JSON body could not be parsed");
     }
@@ -65,7 +66,28 @@ function assign(params: Params, key: string, value: unknown): void {
   params[key] = value;
 }
 
-/** Typed readers that accept what apps really send: "true"/"1"/true, numbers as strings, null as absent. */
+// The spellings Rails reads as booleans (ActiveModel's FALSE_VALUES and their opposites), in any case: toot
+// sends Python's `True`, forms send `on`, others `1`, `t` or `yes`.
+const TRUE_WORDS = new Set(["true", "1", "on", "yes", "t"]);
+const FALSE_WORDS = new Set(["false", "0", "off", "no", "f"]);
+
+/**
+ * A boolean as apps send it: true/false, 1/0, or one of the words above in any case. Undefined when absent
+ * (undefined, null or ""), null when the value is none of these.
+ */
+export function parseBoolean(value: unknown): boolean | null | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value === "boolean") return value;
+  if (value === 1) return true;
+  if (value === 0) return false;
+  if (typeof value !== "string") return null;
+  const word = value.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  return null;
+}
+
+/** Typed readers that accept what apps really send: "True"/"1"/true, numbers as strings, null as absent. */
 export const read = {
   string(params: Params, key: string): string | undefined {
     const value = params[key];
@@ -75,12 +97,9 @@ export const read = {
     throw new HttpError(422, `${key} must be a string`);
   },
   boolean(params: Params, key: string): boolean | undefined {
-    const value = params[key];
-    if (value === undefined || value === null || value === "") return undefined;
-    if (typeof value === "boolean") return value;
-    if (value === "true" || value === "1" || value === 1 || value === "on") return true;
-    if (value === "false" || value === "0" || value === 0 || value === "off") return false;
-    throw new HttpError(422, `${key} must be true or false`);
+    const value = parseBoolean(params[key]);
+    if (value === null) throw new HttpError(422, `${key} must be true or false`);
+    return value;
   },
   integer(params: Params, key: string, min: number, max: number): number | undefined {
     const value = params[key];

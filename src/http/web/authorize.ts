@@ -23,7 +23,7 @@ import {
 } from "../../core/oauth.js";
 import { hashSecret, newSecret, secretMatches } from "../../core/secrets.js";
 import { findLocalUser } from "../../store/accounts.js";
-import { type Params, readParams } from "../mastodon/params.js";
+import { type Params, parseBoolean, readParams } from "../mastodon/params.js";
 import { clientAddress, type RateLimiter } from "../ratelimit.js";
 import { layout } from "./layout.js";
 
@@ -259,7 +259,7 @@ ${hidden(fields)}
     if (check.kind === "fatal") return errorPage(c, 400, check.message);
     if (check.kind === "redirect") return redirectError(c, check);
     const userId = findSessionUser(ctx, getCookie(c, SESSION_COOKIE));
-    const forceLogin = ["true", "1", "on", "yes"].includes((text(params, "force_login") ?? "").toLowerCase());
+    const forceLogin = parseBoolean(params.force_login) === true;
     if (userId && !forceLogin) return consentPage(c, check.request, params, userId);
     return loginPage(c, check.request, params);
   }
@@ -348,10 +348,8 @@ ${hidden(fields)}
     return errorPage(c, 400, "This form was not understood. Start again.", restartLink(params));
   }
 
-  // toot asks for /oauth/authorize/ with a trailing slash.
-  for (const path of ["/oauth/authorize", "/oauth/authorize/"]) {
-    app.get(path, show);
-    app.post(path, submit);
-  }
+  // toot's /oauth/authorize/ (trailing slash) comes here too: the app ignores trailing slashes.
+  app.get("/oauth/authorize", show);
+  app.post("/oauth/authorize", submit);
   return app;
 }

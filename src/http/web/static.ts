@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { DEFAULT_AVATAR_PATH, DEFAULT_HEADER_PATH } from "../mastodon/entities.js";
+import { FAVICON_ICO } from "./favicon.js";
 
 // Plain grey images for accounts without an avatar or header: apps need a real image URL (INTEROP.md).
 const AVATAR_PNG = Buffer.from(
@@ -13,11 +14,13 @@ const HEADER_PNG = Buffer.from(
 
 export function staticRoutes() {
   const app = new Hono();
-  const png = (bytes: Buffer) => () =>
-    new Response(new Uint8Array(bytes), {
-      headers: { "Content-Type": "image/png", "Cache-Control": "public, max-age=604800, immutable" },
-    });
-  app.get(DEFAULT_AVATAR_PATH, png(AVATAR_PNG));
-  app.get(DEFAULT_HEADER_PATH, png(HEADER_PNG));
+  const image =
+    (bytes: Buffer, type: string, cache = "public, max-age=604800, immutable") =>
+    () =>
+      new Response(new Uint8Array(bytes), { headers: { "Content-Type": type, "Cache-Control": cache } });
+  app.get(DEFAULT_AVATAR_PATH, image(AVATAR_PNG, "image/png"));
+  app.get(DEFAULT_HEADER_PATH, image(HEADER_PNG, "image/png"));
+  // A day, not immutable: the icon may change with a new version at the same address.
+  app.get("/favicon.ico", image(FAVICON_ICO, "image/x-icon", "public, max-age=86400"));
   return app;
 }

@@ -90,7 +90,9 @@ export function streamingRoutes(ctx: Context) {
       {
         start(controller) {
           transport.attach(controller);
-          transport.write(":)\n\n");
+          // Mastodon's first bytes. A blank line after them would end an empty event, which Mastodon.py
+          // refuses as malformed.
+          transport.write(":)\n");
         },
         cancel() {
           hub.remove(client);

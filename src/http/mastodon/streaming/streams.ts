@@ -2,6 +2,7 @@
  * The streams a client may subscribe to, as Mastodon names them, and which of them an event reaches.
  * Pure functions: the hub gathers the facts about a status, this file decides.
  */
+import { parseBoolean } from "../params.js";
 
 export type StreamKind = "home" | "notifications" | "public" | "hashtag" | "direct";
 
@@ -94,7 +95,7 @@ export function streamNameFromPath(rest: string, onlyMedia: string | undefined):
 }
 
 export function isTruthy(value: string | undefined): boolean {
-  return value !== undefined && ["1", "true", "True", "t", "on"].includes(value);
+  return parseBoolean(value) === true;
 }
 
 /**
