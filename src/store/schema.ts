@@ -616,3 +616,51 @@ export const inboundActivities = sqliteTable(
     index("inbound_activities_finished").on(t.state, t.finishedAt),
   ],
 );
+
+// --- filters ---
+
+/**
+ * The local account's filters (Mastodon's custom filters, v2 shape): what to do (`action`) with statuses that
+ * match one of its keywords or statuses, in which contexts, until when.
+ */
+export const filters = sqliteTable("filters", {
+  id: id(),
+  title: text("title").notNull(),
+  /** Where it applies: home, notifications, public, thread, account. */
+  context: text("context", { mode: "json" }).$type<string[]>().notNull(),
+  action: text("action", { enum: ["warn", "hide", "blur"] })
+    .notNull()
+    .default("warn"),
+  expiresAt: integer("expires_at"),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const filterKeywords = sqliteTable(
+  "filter_keywords",
+  {
+    id: id(),
+    filterId: text("filter_id")
+      .notNull()
+      .references(() => filters.id, { onDelete: "cascade" }),
+    keyword: text("keyword").notNull(),
+    wholeWord: integer("whole_word", { mode: "boolean" }).notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [index("filter_keywords_filter").on(t.filterId, t.id)],
+);
+
+export const filterStatuses = sqliteTable(
+  "filter_statuses",
+  {
+    id: id(),
+    filterId: text("filter_id")
+      .notNull()
+      .references(() => filters.id, { onDelete: "cascade" }),
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("filter_statuses_filter_status").on(t.filterId, t.statusId)],
+);

@@ -6,6 +6,7 @@
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { requireLocalAccount } from "../../core/common.js";
+import { applyFilters } from "../../core/filters.js";
 import {
   authorizeFollowRequest,
   follow,
@@ -263,9 +264,9 @@ export function accountRoutes(ctx: Context) {
     if (pinned) {
       // Pins are few and shown whole, newest pin first; they are not paginated.
       if (page.maxId || page.minId || page.sinceId) return c.json([]);
-      return c.json(
-        renderStatuses(ctx, pinnedStatuses(db, account.id, localId, filter, page.limit), localId),
-      );
+      const pins = pinnedStatuses(db, account.id, localId, filter, page.limit);
+      const { visible, filteredById } = applyFilters(ctx, "account", pins, localId);
+      return c.json(renderStatuses(ctx, visible, localId, filteredById));
     }
     const items = accountStatuses(db, account.id, localId, filter, page);
     setLinkHeader(
@@ -275,13 +276,13 @@ export function accountRoutes(ctx: Context) {
       page,
       "when-full",
     );
-    return c.json(
-      renderStatuses(
-        ctx,
-        items.map((i) => i.row),
-        localId,
-      ),
+    const { visible, filteredById } = applyFilters(
+      ctx,
+      "account",
+      items.map((i) => i.row),
+      localId,
     );
+    return c.json(renderStatuses(ctx, visible, localId, filteredById));
   });
 
   for (const [path, list] of [

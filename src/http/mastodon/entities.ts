@@ -3,6 +3,7 @@
  * apps such as Tusky crash on a missing field (INTEROP.md). Lists render with one query per relation.
  */
 import type { Context } from "../../context.js";
+import { applyFilters, type FilterResult } from "../../core/filters.js";
 import { NOTE_SOURCE_KEY } from "../../core/profile.js";
 import { htmlToText } from "../../core/text.js";
 import { isActiveMute } from "../../core/visibility.js";
@@ -19,6 +20,7 @@ import {
 } from "../../store/statuses.js";
 import { type NotificationRow, statusesByIds } from "../../store/timelines.js";
 import { loadViewerState, type ViewerState } from "../../store/viewer-state.js";
+import { renderFilterResults } from "./filters.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -171,6 +173,7 @@ function renderView(
   state: ViewerState,
   apps: Map<string, AppSummary>,
   accountCache: Map<string, Record<string, unknown>>,
+  filtered: Map<string, FilterResult[]>,
 ): Record<string, unknown> {
   const { status, account } = view;
   const accountEntity = () => {
@@ -181,7 +184,7 @@ function renderView(
     }
     return rendered;
   };
-  const inner = view.reblog ? renderView(ctx, view.reblog, state, apps, accountCache) : null;
+  const inner = view.reblog ? renderView(ctx, view.reblog, state, apps, accountCache, filtered) : null;
   const targetId = (view.reblog ?? view).status.id;
   const app = status.applicationId ? apps.get(status.applicationId) : undefined;
   return {
@@ -228,15 +231,20 @@ function renderView(
     application: app ? { name: app.name, website: app.website } : null,
     language: status.language,
     text: null,
-    filtered: [],
+    filtered: renderFilterResults(filtered.get(status.id) ?? []),
   };
 }
 
-/** Renders statuses for a viewer (the local account id, or null for anonymous requests), keeping their order. */
+/**
+ * Renders statuses for a viewer (the local account id, or null for anonymous requests), keeping their order.
+ * `filtered` is what `applyFilters` found for the surface's filter context; without it, the statuses are
+ * shown as asked for by themselves (every context's filter results, nothing hidden).
+ */
 export function renderStatuses(
   ctx: Context,
   rows: StatusRow[],
   viewerId: string | null,
+  filtered: Map<string, FilterResult[]> = applyFilters(ctx, null, rows, viewerId).filteredById,
 ): Record<string, unknown>[] {
   const views = loadStatusViews(ctx.store.db, rows);
   const state = viewerState(ctx, viewerId, views);
@@ -245,7 +253,7 @@ export function renderStatuses(
     ...views.map((v) => v.reblog).filter((v): v is StatusView => v !== null),
   ]);
   const cache = new Map<string, Record<string, unknown>>();
-  return views.map((view) => renderView(ctx, view, state, apps, cache));
+  return views.map((view) => renderView(ctx, view, state, apps, cache, filtered));
 }
 
 export function renderStatus(ctx: Context, row: StatusRow, viewerId: string | null): Record<string, unknown> {
@@ -254,16 +262,24 @@ export function renderStatus(ctx: Context, row: StatusRow, viewerId: string | nu
   return rendered;
 }
 
+/** Notifications; their statuses with the filter results of the `notifications` context unless `filtered` is given. */
 export function renderNotifications(
   ctx: Context,
   rows: NotificationRow[],
   viewerId: string,
+  filtered?: Map<string, FilterResult[]>,
 ): Record<string, unknown>[] {
   const accountIds = [...new Set(rows.map((n) => n.fromAccountId))];
   const accountRows = accountsByIds(ctx.store.db, accountIds);
   const accountById = new Map(accountRows.map((a) => [a.id, renderAccount(ctx, a)]));
   const statusIds = [...new Set(rows.map((n) => n.statusId).filter((id): id is string => id !== null))];
-  const rendered = renderStatuses(ctx, statusesByIds(ctx.store.db, statusIds), viewerId);
+  const statusRows = statusesByIds(ctx.store.db, statusIds);
+  const rendered = renderStatuses(
+    ctx,
+    statusRows,
+    viewerId,
+    filtered ?? applyFilters(ctx, "notifications", statusRows, viewerId).filteredById,
+  );
   const statusById = new Map(rendered.map((s) => [s.id as string, s]));
   return rows.flatMap((n) => {
     const account = accountById.get(n.fromAccountId);

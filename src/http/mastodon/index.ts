@@ -4,6 +4,7 @@ import { RateLimiter } from "../ratelimit.js";
 import { authorizeRoutes } from "../web/authorize.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
+import { filterRoutes } from "./filters.js";
 import { instanceRoutes } from "./instance.js";
 import { mediaRoutes } from "./media.js";
 import { notificationRoutes } from "./notifications.js";
@@ -35,5 +36,6 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", searchRoutes(ctx));
   app.route("/", mediaRoutes(ctx));
   app.route("/", streamingRoutes(ctx));
+  app.route("/", filterRoutes(ctx));
   return app;
 }

@@ -5,9 +5,15 @@
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
 import { clearNotifications, dismissNotification } from "../../core/dismissals.js";
+import { applyFilters } from "../../core/filters.js";
 import { isId } from "../../store/ids.js";
 import { findMarker } from "../../store/markers.js";
-import { countUnreadNotifications, findNotification, listNotifications } from "../../store/timelines.js";
+import {
+  countUnreadNotifications,
+  findNotification,
+  listNotifications,
+  statusesByIds,
+} from "../../store/timelines.js";
 import { HttpError, notFound } from "../errors.js";
 import { type ApiEnv, requireViewer } from "./auth.js";
 import { renderNotifications } from "./entities.js";
@@ -125,7 +131,16 @@ export function notificationRoutes(ctx: Context) {
       rows.map((n) => n.id),
       page,
     );
-    return c.json(renderNotifications(ctx, rows, viewerId));
+    // A notification whose status a `hide` filter of the notifications context matches is left out.
+    const statusIds = [...new Set(rows.flatMap((n) => (n.statusId ? [n.statusId] : [])))];
+    const { hidden, filteredById } = applyFilters(
+      ctx,
+      "notifications",
+      statusesByIds(db, statusIds),
+      viewerId,
+    );
+    const shown = rows.filter((n) => n.statusId === null || !hidden.has(n.statusId));
+    return c.json(renderNotifications(ctx, shown, viewerId, filteredById));
   });
 
   app.get("/api/v1/notifications/unread_count", (c) => {

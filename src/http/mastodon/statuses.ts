@@ -6,6 +6,7 @@
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
+import { applyFilters } from "../../core/filters.js";
 import { IDEMPOTENCY_TTL_MS, rememberIdempotencyKey } from "../../core/idempotency.js";
 import {
   bookmark,
@@ -351,9 +352,11 @@ export function statusRoutes(ctx: Context) {
         ? descendantsOf(db, target, CONTEXT_LIMIT, CONTEXT_LIMIT)
         : descendantsOf(db, target, ANONYMOUS_DESCENDANTS, ANONYMOUS_DEPTH),
     );
+    const thread = applyFilters(ctx, "thread", [...ancestors, ...descendants], viewerId);
+    const shown = (rows: StatusRow[]) => rows.filter((r) => !thread.hidden.has(r.id));
     return c.json({
-      ancestors: renderStatuses(ctx, ancestors, viewerId),
-      descendants: renderStatuses(ctx, descendants, viewerId),
+      ancestors: renderStatuses(ctx, shown(ancestors), viewerId, thread.filteredById),
+      descendants: renderStatuses(ctx, shown(descendants), viewerId, thread.filteredById),
     });
   });
 

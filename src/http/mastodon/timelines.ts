@@ -5,6 +5,7 @@
  */
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
+import { applyFilters, type FilterContext } from "../../core/filters.js";
 import { findLocalUser } from "../../store/accounts.js";
 import type { StatusRow } from "../../store/statuses.js";
 import { findTagByName, findTagsByNames, setTagFollowed, type TagRow } from "../../store/tags.js";
@@ -64,12 +65,16 @@ export function timelineRoutes(ctx: Context) {
   const db = ctx.store.db;
   const localAccountId = () => findLocalUser(db)?.account.id ?? null;
 
-  /** Renders a page of statuses and sets its Link header from the pagination ids. */
+  /**
+   * Renders a page of statuses and sets its Link header from the pagination ids (of the whole page: statuses
+   * a `hide` filter of `filterContext` removes still move the page on).
+   */
   const respond = (
     c: HonoContext<ApiEnv>,
     items: PagedRow<StatusRow>[],
     page: Page,
     viewerId: string | null,
+    filterContext: FilterContext | null,
     next: NextLink = "unless-empty",
   ) => {
     setLinkHeader(
@@ -79,19 +84,19 @@ export function timelineRoutes(ctx: Context) {
       page,
       next,
     );
-    return c.json(
-      renderStatuses(
-        ctx,
-        items.map((i) => i.row),
-        viewerId,
-      ),
+    const { visible, filteredById } = applyFilters(
+      ctx,
+      filterContext,
+      items.map((i) => i.row),
+      viewerId,
     );
+    return c.json(renderStatuses(ctx, visible, viewerId, filteredById));
   };
 
   app.get("/api/v1/timelines/home", (c) => {
     const { viewerId } = requireViewer(ctx, c, "read:statuses");
     const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
-    return respond(c, homeTimeline(db, viewerId, page), page, viewerId);
+    return respond(c, homeTimeline(db, viewerId, page), page, viewerId, "home");
   });
 
   app.get("/api/v1/timelines/public", async (c) => {
@@ -104,7 +109,7 @@ export function timelineRoutes(ctx: Context) {
       viewerId,
       localAccountId: localAccountId(),
     };
-    return respond(c, publicTimeline(db, filter, page), page, viewerId);
+    return respond(c, publicTimeline(db, filter, page), page, viewerId, "public");
   });
 
   app.get("/api/v1/timelines/tag/:hashtag", async (c) => {
@@ -129,7 +134,7 @@ export function timelineRoutes(ctx: Context) {
       all: all.map((t) => t.id),
       none: none.map((t) => t.id),
     };
-    return respond(c, tagTimeline(db, filter, page), page, viewerId);
+    return respond(c, tagTimeline(db, filter, page), page, viewerId, "public");
   });
 
   // Wren has no lists: every list id is unknown.
@@ -141,13 +146,13 @@ export function timelineRoutes(ctx: Context) {
   app.get("/api/v1/favourites", (c) => {
     const { viewerId } = requireViewer(ctx, c, "read:favourites");
     const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
-    return respond(c, favouritedStatuses(db, viewerId, page), page, viewerId, "when-full");
+    return respond(c, favouritedStatuses(db, viewerId, page), page, viewerId, null, "when-full");
   });
 
   app.get("/api/v1/bookmarks", (c) => {
     const { viewerId } = requireViewer(ctx, c, "read:bookmarks");
     const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
-    return respond(c, bookmarkedStatuses(db, page), page, viewerId, "when-full");
+    return respond(c, bookmarkedStatuses(db, page), page, viewerId, null, "when-full");
   });
 
   app.get("/api/v1/tags/:name", (c) => {

@@ -6,6 +6,7 @@
  */
 import type { Context } from "../../../context.js";
 import type { DomainEvent } from "../../../core/events.js";
+import { applyFilters, type FilterContext } from "../../../core/filters.js";
 import { hasScope } from "../../../core/scopes.js";
 import { isHidden, isVisible } from "../../../core/visibility.js";
 import { findLocalUser } from "../../../store/accounts.js";
@@ -17,9 +18,9 @@ import {
   type StatusRow,
   tagNamesOf,
 } from "../../../store/statuses.js";
-import { findNotification } from "../../../store/timelines.js";
+import { findNotification, statusesByIds } from "../../../store/timelines.js";
 import type { Auth } from "../auth.js";
-import { renderNotifications, renderStatus } from "../entities.js";
+import { renderNotifications, renderStatuses } from "../entities.js";
 import {
   notificationMatches,
   type StatusFacts,
@@ -355,16 +356,24 @@ export class StreamingHub {
       const matching = [...client.subscriptions.values()].filter((sub) => statusMatches(sub, facts));
       if (matching.length === 0) continue;
       const viewerId = client.access.viewerId;
-      let payload = payloads.get(viewerId);
-      if (payload === undefined) {
-        payload =
-          isHidden(db, viewerId, authors) || !isVisible(db, viewerId, row)
-            ? null
-            : JSON.stringify(renderStatus(this.#ctx, row, viewerId));
-        payloads.set(viewerId, payload);
+      for (const sub of matching) {
+        // Each stream shows the status with the filters of its context, and not at all when one hides it.
+        const context = filterContextOf(sub);
+        const key = `${viewerId}\u0000${context}`;
+        let payload = payloads.get(key);
+        if (payload === undefined) {
+          const filtered =
+            isHidden(db, viewerId, authors) || !isVisible(db, viewerId, row)
+              ? null
+              : applyFilters(this.#ctx, context, [row], viewerId);
+          payload =
+            filtered === null || filtered.hidden.has(row.id)
+              ? null
+              : JSON.stringify(renderStatuses(this.#ctx, [row], viewerId, filtered.filteredById)[0]);
+          payloads.set(key, payload);
+        }
+        if (payload !== null) this.#send(client, sub, event, payload);
       }
-      if (payload === null) continue;
-      for (const sub of matching) this.#send(client, sub, event, payload);
     }
   }
 
@@ -397,7 +406,11 @@ export class StreamingHub {
       const viewerId = client.access.viewerId;
       let payload = payloads.get(viewerId);
       if (payload === undefined) {
-        const [rendered] = renderNotifications(this.#ctx, [row], viewerId);
+        // Not sent when a `hide` filter of the notifications context matches its status.
+        const statuses = row.statusId ? statusesByIds(db, [row.statusId]) : [];
+        const { hidden, filteredById } = applyFilters(this.#ctx, "notifications", statuses, viewerId);
+        const [rendered] =
+          hidden.size > 0 ? [] : renderNotifications(this.#ctx, [row], viewerId, filteredById);
         payload = rendered ? JSON.stringify(rendered) : null;
         payloads.set(viewerId, payload);
       }
@@ -417,6 +430,11 @@ export class StreamingHub {
       tags: once(() => tagNamesOf(db, row.id)),
     };
   }
+}
+
+/** The filter context of a stream: home for the home (and list) streams, public for public and hashtag ones. */
+function filterContextOf(sub: Subscription): FilterContext {
+  return sub.kind === "public" || sub.kind === "hashtag" ? "public" : "home";
 }
 
 function once<T>(compute: () => T): () => T {
