@@ -505,6 +505,24 @@ describe("push delivery through the durable queue, on a fake clock", () => {
     expect(service.received).toHaveLength(2);
   });
 
+  it("drops a queued push whose token was revoked meanwhile, and the subscription with it", async () => {
+    const endpoint = await subscribe("/push/revoked-later");
+    mention();
+    const [row] = server.context.store.db.select().from(pushSubscriptions).all();
+    // What /oauth/revoke does to the token row.
+    server.context.store.db
+      .update(oauthTokens)
+      .set({ revokedAt: Date.now() })
+      .where(eq(oauthTokens.id, row?.tokenId as string))
+      .run();
+    await worker?.runOnce();
+    expect(jobsFor(endpoint)).toMatchObject([
+      { state: "failed", lastError: expect.stringMatching(/revoked/) },
+    ]);
+    expect(service.received).toEqual([]);
+    expect(server.context.store.db.select().from(pushSubscriptions).all()).toEqual([]);
+  });
+
   it("keeps a queued push across a restart of the worker", async () => {
     const endpoint = await subscribe("/push/later");
     mention();

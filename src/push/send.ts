@@ -10,6 +10,7 @@ import type { Context } from "../context.js";
 import { removeSubscription } from "../core/push-subscriptions.js";
 import type { OutboundResponse } from "../federation/fetch.js";
 import { findLocalUser } from "../store/accounts.js";
+import { liveTokenIds } from "../store/oauth-tokens.js";
 import { findPushSubscription, type PushSubscriptionRow } from "../store/push-subscriptions.js";
 import { findNotification } from "../store/timelines.js";
 import { encryptAes128gcm, encryptAesgcm } from "./encryption.js";
@@ -22,7 +23,8 @@ export const PUSH_TTL_SECONDS = 48 * 60 * 60;
 
 /**
  * Sends one queued push. Throws (the worker gives the job up) when there is nothing to send any more: the
- * subscription or the notification is gone, or the notification is older than the TTL. A 404 or 410 from
+ * subscription or the notification is gone, the token was revoked (its subscription goes with it), or the
+ * notification is older than the TTL. A 404 or 410 from
  * the push service means the subscription expired: it is removed.
  */
 export async function sendPush(
@@ -34,6 +36,10 @@ export async function sendPush(
   const db = ctx.store.db;
   const subscription = findPushSubscription(db, job.subscriptionId);
   if (!subscription) throw new Error("the push subscription was removed");
+  if (!liveTokenIds(db, [subscription.tokenId]).has(subscription.tokenId)) {
+    removeSubscription(ctx, subscription.id);
+    throw new Error("the subscription's access token was revoked");
+  }
   const notification = findNotification(db, job.notificationId);
   if (!notification) throw new Error("the notification was dismissed");
   if (notification.createdAt < options.now - PUSH_TTL_SECONDS * 1000)

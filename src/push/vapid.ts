@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { type CryptoKey, importJWK, SignJWT } from "jose";
+import type { CryptoKey } from "jose";
 import type { Db } from "../store/open.js";
 import { settings } from "../store/schema.js";
 
@@ -56,19 +56,24 @@ export function vapidKeys(db: Db): VapidKeys {
   return keys;
 }
 
+/** jose is loaded with the first push, so a server nobody subscribed to never pays for it. */
+const loadJose = () => import("jose");
+
 function signingKey(keys: VapidKeys): Promise<CryptoKey | Uint8Array> {
   let key = signingKeyCache.get(keys);
   if (!key) {
     const point = Buffer.from(keys.publicKey, "base64url");
-    key = importJWK(
-      {
-        kty: "EC",
-        crv: "P-256",
-        x: point.subarray(1, 33).toString("base64url"),
-        y: point.subarray(33, 65).toString("base64url"),
-        d: keys.privateKey,
-      },
-      "ES256",
+    key = loadJose().then(({ importJWK }) =>
+      importJWK(
+        {
+          kty: "EC",
+          crv: "P-256",
+          x: point.subarray(1, 33).toString("base64url"),
+          y: point.subarray(33, 65).toString("base64url"),
+          d: keys.privateKey,
+        },
+        "ES256",
+      ),
     );
     signingKeyCache.set(keys, key);
   }
@@ -80,6 +85,7 @@ function signingKey(keys: VapidKeys): Promise<CryptoKey | Uint8Array> {
  * contact URI (mailto: or the instance's URL).
  */
 export async function vapidJwt(keys: VapidKeys, endpoint: string, subject: string, nowMs: number) {
+  const { SignJWT } = await loadJose();
   return new SignJWT({ sub: subject })
     .setProtectedHeader({ alg: "ES256", typ: "JWT" })
     .setAudience(new URL(endpoint).origin)
