@@ -4,6 +4,7 @@ import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
 import type { Logger } from "./log.js";
+import { registerPush } from "./push/subscriber.js";
 import type { Store } from "./store/open.js";
 
 /** What every part of a running Wren shares: configuration, the store, public URLs and the logger. */
@@ -32,5 +33,7 @@ export function createContext(config: Config, store: Store, log: Logger, version
   };
   // The transactional outbox: every domain event that other servers should hear of becomes delivery jobs.
   registerOutbox(ctx);
+  // Web Push: notifications become push jobs in the same queue, in the same transaction.
+  registerPush(ctx);
   return ctx;
 }

@@ -68,8 +68,7 @@ describe("GET /api/v2/instance", () => {
 
     const configuration = body.configuration as Record<string, Json>;
     expect(configuration.urls?.streaming).toBe(`ws://${server.domain}`);
-    // No Web Push yet, so no key (null, as Mastodon renders a missing key); the object stays for apps.
-    expect(configuration.vapid).toEqual({ public_key: null });
+    expect(configuration.vapid).toEqual({ public_key: expect.stringMatching(/^B[A-Za-z0-9_-]{86}$/) });
     expect(configuration.accounts).toEqual({ max_featured_tags: 0, max_pinned_statuses: 5 });
     expect(configuration.statuses).toEqual({
       max_characters: 5000,
@@ -105,18 +104,18 @@ describe("GET /api/v2/instance", () => {
     expect(body.rules).toEqual([]);
   });
 
-  it("advertises no VAPID key, here or in app registration, as there is no Web Push", async () => {
+  it("advertises one VAPID key, here and in app registration", async () => {
     const app = (
       await api(server, null, "POST", "/api/v1/apps", {
         client_name: "x",
         redirect_uris: "urn:ietf:wg:oauth:2.0:oob",
       })
     ).json as Json;
-    expect(app).toHaveProperty("vapid_key", null);
     const body = (await api(server, null, "GET", "/api/v2/instance")).json as {
       configuration: { vapid: Json };
     };
-    expect(body.configuration.vapid.public_key).toBeNull();
+    expect(body.configuration.vapid.public_key).toMatch(/^B[A-Za-z0-9_-]{86}$/);
+    expect(app.vapid_key).toBe(body.configuration.vapid.public_key);
   });
 });
 
@@ -207,29 +206,6 @@ describe("instance side endpoints", () => {
       expect(res.headers.get("link"), path).toBeNull();
       expect((await api(server, null, "GET", path)).status, path).toBe(401);
     }
-  });
-
-  it("says Web Push is not supported: no subscription can be made, read or changed", async () => {
-    const push = issueToken(server, "push");
-    const subscription = {
-      subscription: { endpoint: "https://push.example/x", keys: { p256dh: "BCD", auth: "efg" } },
-      data: { alerts: { mention: true } },
-    };
-    const created = await api(server, push, "POST", "/api/v1/push/subscription", subscription);
-    expect(created.status).toBe(422);
-    expect(created.json).toEqual({ error: "Web Push is not supported yet" });
-    for (const method of ["GET", "PUT"] as const) {
-      const body = method === "PUT" ? subscription.data : undefined;
-      const res = await api(server, push, method, "/api/v1/push/subscription", body);
-      expect(res.status, method).toBe(404);
-      expect((res.json as Json).error, method).toMatch(/no push subscription.*not supported yet/);
-    }
-    // Removing the subscription there is not leaves none, as asked (Mastodon answers the same).
-    const removed = await api(server, push, "DELETE", "/api/v1/push/subscription");
-    expect(removed.status).toBe(200);
-    expect(removed.json).toEqual({});
-    expect((await api(server, null, "POST", "/api/v1/push/subscription", subscription)).status).toBe(401);
-    expect((await api(server, readOnly, "GET", "/api/v1/push/subscription")).status).toBe(403);
   });
 
   it("refuses a token without the needed scope", async () => {

@@ -54,8 +54,8 @@ describe("masto.js against Wren", () => {
     expect(instance.domain).toBe(server.domain);
     expect(instance.version).toMatch(/^4\.5\.0 \(compatible; Wren /);
     expect(instance.configuration.urls.streaming).toBe(`ws://${server.domain}`);
-    // No Web Push: the key is null in the instance and in the app, which masto.js reads without trouble.
-    expect(instance.configuration.vapid.publicKey).toBeNull();
+    // The VAPID key, the same in the instance and in the app.
+    expect(instance.configuration.vapid.publicKey).toMatch(/^B[A-Za-z0-9_-]{86}$/);
     const v1 = await anonymous.v1.instance.fetch();
     expect(v1.uri).toBe(server.domain);
 
@@ -66,7 +66,7 @@ describe("masto.js against Wren", () => {
       website: "https://masto-client.example",
     });
     expect(app.name).toBe("masto.js test");
-    expect(app.vapidKey).toBeNull();
+    expect(app.vapidKey).toBe(instance.configuration.vapid.publicKey);
     expect(app.clientId).toEqual(expect.any(String));
     expect(app.clientSecret).toEqual(expect.any(String));
     const clientId = app.clientId as string;

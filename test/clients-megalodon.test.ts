@@ -155,7 +155,7 @@ describe("megalodon against Wren", () => {
     const withToken = generator("mastodon", server.origin, token.access_token);
     const verifiedApp = (await withToken.verifyAppCredentials()).data;
     expect(verifiedApp.name).toBe("megalodon test");
-    expect(verifiedApp.vapid_key).toBeNull();
+    expect(verifiedApp.vapid_key).toMatch(/^B[A-Za-z0-9_-]{86}$/);
     expect((await withToken.verifyAccountCredentials()).data.username).toBe("alice");
 
     // The token is revocable through megalodon, after which it is refused.

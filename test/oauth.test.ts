@@ -169,9 +169,11 @@ describe("POST /api/v1/apps", () => {
     expect(JSON.stringify(row)).not.toContain(String(body.client_secret));
   });
 
-  it("returns vapid_key null: there is no Web Push, so no key is advertised", async () => {
-    const app = (await registerApp()) as unknown as Json;
-    expect(app).toHaveProperty("vapid_key", null);
+  it("returns vapid_key: the server's VAPID public key (an uncompressed P-256 point), the same for every app", async () => {
+    const first = (await registerApp()) as unknown as Json;
+    const second = (await registerApp()) as unknown as Json;
+    expect(first.vapid_key).toMatch(/^B[A-Za-z0-9_-]{86}$/);
+    expect(second.vapid_key).toBe(first.vapid_key);
   });
 
   it("accepts a form body with newline-separated redirect URIs", async () => {
@@ -322,7 +324,7 @@ describe("authorization code flow", () => {
       redirect_uri: "https://app.example/callback",
       redirect_uris: ["https://app.example/callback"],
     });
-    expect(verified.json.vapid_key).toBeNull();
+    expect(verified.json.vapid_key).toMatch(/^B[A-Za-z0-9_-]{86}$/);
     expect(verified.json).not.toHaveProperty("client_secret");
   });
 

@@ -3,13 +3,13 @@
  * refresh tokens) and the browser sessions of the authorize page. Client secrets, codes, tokens and session ids
  * are random 256-bit secrets stored only as their SHA-256 hash.
  */
-import { createHash, generateKeyPairSync, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { and, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { findLocalUser, type UserRow } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import { type Db, transaction } from "../store/open.js";
-import { oauthApps, oauthCodes, oauthTokens, settings, webSessions } from "../store/schema.js";
+import { oauthApps, oauthCodes, oauthTokens, webSessions } from "../store/schema.js";
 import { UserError } from "./account.js";
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from "./password.js";
 import { hasScope, isSubset, parseScopes, unknownScope } from "./scopes.js";
@@ -582,50 +582,4 @@ export function deleteSession(ctx: Context, id: string): void {
     .delete(webSessions)
     .where(eq(webSessions.idHash, hashSecret(id)))
     .run();
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// VAPID
-
-export interface VapidKeys {
-  /** Uncompressed P-256 point (65 bytes), base64url: what apps and push services are given. */
-  publicKey: string;
-  /** The private scalar d (32 bytes), base64url. */
-  privateKey: string;
-}
-
-const VAPID_SETTING = "vapid";
-const vapidCache = new WeakMap<Db, VapidKeys>();
-
-function isVapidKeys(value: unknown): value is VapidKeys {
-  const v = value as Partial<VapidKeys> | null;
-  return typeof v?.publicKey === "string" && typeof v.privateKey === "string";
-}
-
-/** The instance's Web Push (VAPID) key pair, made on first use and kept in `settings`. */
-export function vapidKeys(db: Db): VapidKeys {
-  const cached = vapidCache.get(db);
-  if (cached) return cached;
-  const read = () => {
-    const value = db.select().from(settings).where(eq(settings.key, VAPID_SETTING)).get()?.value;
-    return isVapidKeys(value) ? value : null;
-  };
-  let keys = read();
-  if (!keys) {
-    const pair = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    const pub = pair.publicKey.export({ format: "jwk" });
-    const priv = pair.privateKey.export({ format: "jwk" });
-    if (!pub.x || !pub.y || !priv.d) throw new Error("the P-256 key could not be exported");
-    const point = Buffer.concat([
-      Buffer.from([4]),
-      Buffer.from(pub.x, "base64url"),
-      Buffer.from(pub.y, "base64url"),
-    ]);
-    const made: VapidKeys = { publicKey: point.toString("base64url"), privateKey: priv.d };
-    // Another process may have made one meanwhile: the first written wins, and everyone reads that one.
-    db.insert(settings).values({ key: VAPID_SETTING, value: made }).onConflictDoNothing().run();
-    keys = read() ?? made;
-  }
-  vapidCache.set(db, keys);
-  return keys;
 }

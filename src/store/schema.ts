@@ -510,16 +510,26 @@ export const idempotencyKeys = sqliteTable(
   (t) => [primaryKey({ columns: [t.tokenId, t.key] })],
 );
 
+/** Web Push subscriptions, one per access token (as Mastodon). Keys are kept as base64url. */
 export const pushSubscriptions = sqliteTable("push_subscriptions", {
   id: id(),
   tokenId: text("token_id")
     .notNull()
     .unique()
     .references(() => oauthTokens.id, { onDelete: "cascade" }),
+  /**
+   * The bearer token itself (every other table keeps only hashes): Mastodon's push payload carries it, and
+   * apps use it to tell which of their accounts a push is for. It goes when the subscription goes. (Nullable
+   * only because SQLite cannot add a NOT NULL column without a default to an existing table.)
+   */
+  accessToken: text("access_token"),
   endpoint: text("endpoint").notNull(),
   p256dh: text("p256dh").notNull(),
   auth: text("auth").notNull(),
+  /** RFC 8291 `aes128gcm` when true, the legacy `aesgcm` draft otherwise (Mastodon's `standard`). */
+  standard: flag("standard"),
   alerts: text("alerts", { mode: "json" }).$type<Record<string, boolean>>().notNull(),
+  /** Whose notifications are pushed: all, followed (accounts followed), follower (followers) or none. */
   policy: text("policy").notNull().default("all"),
   createdAt: createdAt(),
 });

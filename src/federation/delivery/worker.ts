@@ -10,11 +10,14 @@
  * - Failures: 5xx, 401, 408, 429 and network errors are retried with exponential backoff and jitter (see
  *   backoff.ts; a 429's Retry-After wins), up to 16 attempts. Other 4xx and 501 end the job; 410 Gone also
  *   drops the followers whose inbox it is. Hosts that keep failing are parked and probed (see hosts.ts).
+ * - Web Push messages share the queue: their jobs (signer "vapid") are sent by src/push/send.ts.
  * - Wake-ups: on "delivery.queued", when a delivery finishes, and on a timer set to the next due job
  *   (at most 30 s away, unref'd so it never keeps the process alive).
  */
 import { and, eq, inArray, isNotNull, lt, lte, min, sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
+import { sendPush } from "../../push/send.js";
+import { VAPID_SIGNER } from "../../push/subscriber.js";
 import { type Db, transaction } from "../../store/open.js";
 import { accounts, deliveryJobs, follows, hosts, outboundActivities } from "../../store/schema.js";
 import { FetchError, type FetchErrorCode } from "../fetch.js";
@@ -355,12 +358,11 @@ export class DeliveryWorker {
       if (!payload) {
         outcome = { kind: "fatal", error: "the activity is no longer stored" };
       } else {
-        const response = await this.#ctx.federation.post(
-          job.inboxUrl,
-          payload.body,
-          payload.signer,
-          this.#timeoutMs,
-        );
+        // A Web Push job is sent encrypted to its push service; everything after the answer is the same.
+        const response =
+          payload.signer === VAPID_SIGNER
+            ? await sendPush(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs, now: this.#now() })
+            : await this.#ctx.federation.post(job.inboxUrl, payload.body, payload.signer, this.#timeoutMs);
         outcome = classifyResponse(response.status, response.headers, this.#now());
       }
     } catch (error) {
@@ -407,7 +409,7 @@ export class DeliveryWorker {
             const dropped = this.#dropGoneRecipients(job.inboxUrl, now);
             log.info(
               { ...base, status: outcome.status, dropped },
-              "inbox is gone: its followers were removed",
+              dropped > 0 ? "inbox is gone: its followers were removed" : "inbox or push endpoint is gone",
             );
           } else {
             log.info({ ...base, status: outcome.status }, "delivery refused: not retrying");

@@ -9,6 +9,7 @@ import { instanceRoutes } from "./instance.js";
 import { mediaRoutes } from "./media.js";
 import { notificationRoutes } from "./notifications.js";
 import { oauthApiRoutes } from "./oauth.js";
+import { pushRoutes } from "./push.js";
 import { searchRoutes } from "./search.js";
 import { statusRoutes } from "./statuses.js";
 import { streamingRoutes } from "./streaming/routes.js";
@@ -37,5 +38,7 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", mediaRoutes(ctx));
   app.route("/", streamingRoutes(ctx));
   app.route("/", filterRoutes(ctx));
+
+  app.route("/", pushRoutes(ctx));
   return app;
 }

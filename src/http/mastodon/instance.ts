@@ -2,7 +2,7 @@
  * What apps read about the server (instance v1/v2, peers, activity, custom emojis), the user's preferences
  * and markers, and the lists of features Wren does not have (trends, filters, lists, announcements…), which
  * are honest empty lists: apps break on a 404 there (INTEROP.md). Actions on features Wren does not have yet
- * (following hashtags, Web Push) answer that they are not supported instead of pretending.
+ * (following hashtags) answer that they are not supported instead of pretending.
  */
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
@@ -10,6 +10,7 @@ import { saveMarkers } from "../../core/markers.js";
 import { MAX_MEDIA_ATTACHMENTS, MAX_POLL_OPTIONS, MAX_STATUS_CHARACTERS } from "../../core/statuses.js";
 import { SUPPORTED_MIME_TYPES } from "../../media/sniff.js";
 import { MAX_DESCRIPTION } from "../../media/store.js";
+import { vapidKeys } from "../../push/vapid.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { listFollowedTags } from "../../store/followed-tags.js";
 import { isId } from "../../store/ids.js";
@@ -96,9 +97,7 @@ function instanceV2(ctx: Context) {
         privacy_policy: null,
         terms_of_service: null,
       },
-      // No Web Push yet, so no key: null, as Mastodon itself renders a missing key. The object stays, since
-      // masto.js types it as always present and apps read configuration.vapid.public_key.
-      vapid: { public_key: null },
+      vapid: { public_key: vapidKeys(ctx.store.db).publicKey },
       accounts: { max_featured_tags: 0, max_pinned_statuses: 5 },
       statuses: statusesConfiguration(),
       media_attachments: mediaConfiguration(ctx),
@@ -288,24 +287,6 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v1/featured_tags/suggestions", empty("read:accounts"));
   app.get("/api/v1/domain_blocks", empty("read:blocks"));
   app.get("/api/v1/scheduled_statuses", empty("read:statuses"));
-
-  // Web Push is not supported yet, so no subscription can exist: creating one is refused, reading or changing
-  // it finds nothing (as on Mastodon when there is none), and removing it succeeds with nothing to remove.
-  const noPush = "Web Push is not supported yet";
-  app.post("/api/v1/push/subscription", (c) => {
-    requireUser(c, "push");
-    throw new HttpError(422, noPush);
-  });
-  for (const method of ["get", "put"] as const) {
-    app[method]("/api/v1/push/subscription", (c) => {
-      requireUser(c, "push");
-      throw new HttpError(404, `there is no push subscription: ${noPush}`);
-    });
-  }
-  app.delete("/api/v1/push/subscription", (c) => {
-    requireUser(c, "push");
-    return c.json({});
-  });
 
   // Followed hashtags: the tags table knows which are followed; few enough for one page, so no Link header.
   app.get("/api/v1/followed_tags", (c) => {

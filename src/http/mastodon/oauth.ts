@@ -22,12 +22,13 @@ import {
   verifyLogin,
 } from "../../core/oauth.js";
 import { GRANULAR_SCOPES, TOP_LEVEL_SCOPES } from "../../core/scopes.js";
+import { vapidKeys } from "../../push/vapid.js";
 import { HttpError } from "../errors.js";
 import { clientAddress, type RateLimiter } from "../ratelimit.js";
 import type { ApiEnv } from "./auth.js";
 import { type Params, read, readParams } from "./params.js";
 
-function renderApp(app: AppRow) {
+function renderApp(ctx: Context, app: AppRow) {
   return {
     id: app.id,
     name: app.name,
@@ -35,9 +36,8 @@ function renderApp(app: AppRow) {
     scopes: app.scopes.split(" ").filter((s) => s !== ""),
     redirect_uri: app.redirectUris.join("\n"),
     redirect_uris: app.redirectUris,
-    // No Web Push yet, so no key: null, which is what Mastodon renders when it has none (masto.js and
-    // megalodon type it as optional and nullable).
-    vapid_key: null,
+    // Deprecated by Mastodon (configuration.vapid.public_key replaces it) but still sent and read.
+    vapid_key: vapidKeys(ctx.store.db).publicKey,
   };
 }
 
@@ -143,7 +143,7 @@ export function oauthApiRoutes(ctx: Context, logins: RateLimiter) {
         website: read.string(params, "website"),
       });
       return c.json({
-        ...renderApp(created),
+        ...renderApp(ctx, created),
         client_id: created.clientId,
         client_secret: clientSecret,
         client_secret_expires_at: 0,
@@ -160,7 +160,7 @@ export function oauthApiRoutes(ctx: Context, logins: RateLimiter) {
     if (!auth) throw new HttpError(401, "The access token is invalid");
     const row = findAppById(ctx.store.db, auth.appId);
     if (!row) throw new HttpError(401, "The access token is invalid");
-    return c.json(renderApp(row));
+    return c.json(renderApp(ctx, row));
   });
 
   app.post("/oauth/token", async (c) => {
