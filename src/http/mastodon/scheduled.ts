@@ -27,13 +27,15 @@ const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 40;
 
 /** An ISO 8601 date and time with an offset (or Z), or a bare date (midnight UTC), as Rails parses them. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:([T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /** Parses `scheduled_at`: the time in milliseconds, or null when absent. */
 export function readScheduledAt(value: string | undefined): number | null {
   if (value === undefined || value.trim() === "") return null;
   const text = value.trim();
-  const at = ISO_8601.test(text) ? Date.parse(text) : Number.NaN;
+  const match = ISO_8601.exec(text);
+  // Without an offset, Rails reads the time as UTC (its default zone); Date.parse would take local time.
+  const at = match ? Date.parse(match[1] && !match[2] ? `${text}Z` : text) : Number.NaN;
   if (Number.isNaN(at)) throw new UserError("Validation failed: Scheduled at is not an ISO 8601 time");
   return at;
 }
