@@ -214,7 +214,7 @@ describe("scheduling", () => {
     expect(scheduledCount(server)).toBe(0);
   });
 
-  it("applies Mastodon's limits: 25 a day", async () => {
+  it("applies Mastodon's limits: 25 a day, 300 in all", async () => {
     const day = new Date(Date.now() + 3 * 24 * 60 * MINUTE);
     day.setUTCHours(12, 0, 0, 0);
     for (let i = 0; i < 25; i++) {
@@ -235,6 +235,29 @@ describe("scheduling", () => {
       scheduled_at: new Date(day.getTime() + 24 * 60 * MINUTE).toISOString(),
     });
     expect(nextDay.status).toBe(200);
+
+    // 300 in all, spread over days so that no day is full.
+    const insert = server.context.store.sqlite.prepare(
+      "INSERT INTO scheduled_statuses (id, scheduled_at, params, media_ids, created_at) VALUES (?, ?, ?, '[]', ?)",
+    );
+    const template = server.context.store.sqlite
+      .prepare("SELECT params FROM scheduled_statuses LIMIT 1")
+      .get() as { params: string };
+    for (let i = scheduledCount(server); i < 300; i++)
+      insert.run(
+        `1${String(i).padStart(17, "0")}`,
+        day.getTime() + (10 + i) * 24 * 60 * MINUTE,
+        template.params,
+        Date.now(),
+      );
+    const full = await api(server, token, "POST", "/api/v1/statuses", {
+      status: "no room",
+      scheduled_at: new Date(day.getTime() + 5 * 24 * 60 * MINUTE).toISOString(),
+    });
+    expect(full.status).toBe(422);
+    expect(full.json).toEqual({
+      error: "Validation failed: You have exceeded the limit of 300 scheduled posts",
+    });
     server.context.store.sqlite.prepare("DELETE FROM scheduled_statuses").run();
   });
 });
