@@ -1,4 +1,5 @@
 import type { Config } from "./config/spec.js";
+import { registerConversations } from "./core/conversations.js";
 import { Events } from "./core/events.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
@@ -35,5 +36,7 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerOutbox(ctx);
   // Web Push: notifications become push jobs in the same queue, in the same transaction.
   registerPush(ctx);
+  // Direct-message conversations follow the statuses of their threads.
+  registerConversations(ctx);
   return ctx;
 }

@@ -8,6 +8,7 @@ import { DeliveryWorker } from "./federation/delivery/worker.js";
 import { InboxWorker } from "./federation/inbox/worker.js";
 import { createApp } from "./http/app.js";
 import { startStreaming } from "./http/mastodon/streaming/index.js";
+import { startScheduledPublisher } from "./jobs/scheduled.js";
 import { startUpkeep, type Upkeep } from "./jobs/upkeep.js";
 import { createLogger } from "./log.js";
 import { findLocalUser } from "./store/accounts.js";
@@ -68,11 +69,13 @@ export async function startServer(
   const inbox = new InboxWorker(ctx);
   inbox.start();
   const upkeep = startUpkeep(ctx);
+  const scheduled = startScheduledPublisher(ctx);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= new Promise<void>((resolve) => {
       upkeep.stop();
+      scheduled.stop();
       // Upgraded sockets are no longer the http server's: server.close() would wait for them.
       void streaming.close();
       const drained = Promise.all([delivery.stop(SHUTDOWN_GRACE_MS), inbox.stop(SHUTDOWN_GRACE_MS)]);

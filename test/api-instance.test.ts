@@ -194,11 +194,9 @@ describe("instance side endpoints", () => {
       "/api/v2/filters",
       "/api/v1/followed_tags",
       "/api/v1/lists",
-      "/api/v1/conversations",
       "/api/v1/endorsements",
       "/api/v1/featured_tags",
       "/api/v1/domain_blocks",
-      "/api/v1/scheduled_statuses",
     ]) {
       const res = await api(server, token, "GET", path);
       expect(res.status, path).toBe(200);

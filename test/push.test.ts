@@ -377,7 +377,10 @@ describe("Web Push from the Fedify peer's activities", () => {
     const keys = subscriberKeys();
     const endpoint = `${service.origin}/push/filtered`;
     const token = issueToken(server);
-    await subscribeWithForm(server, token, endpoint, keys, { ...ALL_ALERTS, "subscription[standard]": "true" });
+    await subscribeWithForm(server, token, endpoint, keys, {
+      ...ALL_ALERTS,
+      "subscription[standard]": "true",
+    });
     const filter = await api(server, token, "POST", "/api/v2/filters", {
       title: "no spoilers",
       context: ["notifications"],

@@ -54,7 +54,9 @@ export type DomainEvent =
     }
   /** A local poll's counts or state changed and should be shown to those who have a copy (not an edit). */
   | { type: "PollResultsChanged"; status: StatusRow }
-  | { type: "NotificationCreated"; notificationId: string };
+  | { type: "NotificationCreated"; notificationId: string }
+  /** A direct-message conversation got a status, lost one, or was read. */
+  | { type: "ConversationChanged"; conversationId: string };
 
 export type DomainEventType = DomainEvent["type"];
 
@@ -73,9 +75,9 @@ export type CommitSubscriber = (event: DomainEvent) => void;
  * The event bus of a running Wren. Domain events reach two kinds of subscribers: those inside the
  * transaction (the outbox, so a change and its deliveries commit together) and those after the commit
  * (streaming, so a rolled-back change is never announced). "delivery.queued" is a plain signal that wakes
- * the delivery workers.
+ * the delivery workers; "scheduled.changed" re-arms the scheduled-status timer.
  */
-export class Events extends EventEmitter<{ "delivery.queued": [] }> {
+export class Events extends EventEmitter<{ "delivery.queued": []; "scheduled.changed": [] }> {
   readonly #inTransaction: TransactionSubscriber[] = [];
   readonly #afterCommit = new Set<CommitSubscriber>();
 

@@ -109,7 +109,7 @@ function formatStatusText(ctx: Context, text: string, mentioned: Map<string, Acc
   });
 }
 
-function validateInput(input: StatusInput, hasMedia: boolean): void {
+export function validateInput(input: StatusInput, hasMedia: boolean): void {
   if (input.visibility && !VISIBILITIES.includes(input.visibility)) {
     throw new UserError(`visibility must be one of ${VISIBILITIES.join(", ")}`);
   }

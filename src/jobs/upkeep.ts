@@ -8,7 +8,8 @@
  *   until then so that a re-delivery is still recognised as a duplicate);
  * - every minute: a "poll" notification for each ended poll of the account's or that it voted in, the final
  *   counts of ended local polls to other servers, and the new counts of local polls that got votes;
- * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day.
+ * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day;
+ * - every minute: post the scheduled statuses that are due (a safety net for the timer in scheduled.ts).
  *
  * Remote actors need no periodic pass: a cached actor is refreshed when it is next used and its fetched_at
  * is old (checked lazily by the resolver), so nothing is marked stale here.
@@ -21,6 +22,7 @@ import { requeueStuckJobs } from "../federation/delivery/worker.js";
 import { INBOUND_RETENTION_MS } from "../federation/inbox/queue.js";
 import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboundActivities, outboundActivities } from "../store/schema.js";
+import { publishDue } from "./scheduled.js";
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -129,6 +131,11 @@ export function startUpkeep(ctx: Context): Upkeep {
             if (removed > 0) ctx.log.info({ removed }, "upkeep: unattached uploads older than a day removed");
           }),
           { ...options, name: "wren-purge-media" },
+        ),
+        cron.schedule(
+          "* * * * *",
+          guarded("scheduled", () => publishDue(ctx)),
+          { ...options, name: "wren-scheduled-statuses" },
         ),
       );
     })

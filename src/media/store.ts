@@ -182,7 +182,7 @@ export async function purgeUnattachedMedia(ctx: Context, olderThanMs = 24 * 3600
   const inUse = new Set(
     ctx.store.sqlite
       .prepare(
-        "SELECT avatar_media_id AS id FROM accounts WHERE avatar_media_id IS NOT NULL UNION SELECT header_media_id FROM accounts WHERE header_media_id IS NOT NULL",
+        "SELECT avatar_media_id AS id FROM accounts WHERE avatar_media_id IS NOT NULL UNION SELECT header_media_id FROM accounts WHERE header_media_id IS NOT NULL UNION SELECT m.value FROM scheduled_statuses, json_each(scheduled_statuses.media_ids) m",
       )
       .all()
       .map((r) => (r as { id: string }).id),

@@ -674,3 +674,74 @@ export const filterStatuses = sqliteTable(
   },
   (t) => [uniqueIndex("filter_statuses_filter_status").on(t.filterId, t.statusId)],
 );
+
+// --- conversations ---
+
+/**
+ * The owner's direct-message conversations (Mastodon's account conversations), one per thread: `thread_uri`
+ * is the statuses' conversation_uri, or the root's own uri. Deleting one (the API's DELETE) removes the row;
+ * the next message of the thread starts a new one, as on Mastodon.
+ */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: id(),
+    threadUri: text("thread_uri").notNull(),
+    lastStatusId: text("last_status_id").notNull(),
+    unread: flag("unread"),
+    /** Everyone in its statuses (authors and mentioned accounts) except the owner. */
+    participantIds: text("participant_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("conversations_thread").on(t.threadUri),
+    index("conversations_last").on(t.lastStatusId),
+  ],
+);
+
+export const conversationStatuses = sqliteTable(
+  "conversation_statuses",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.statusId] }),
+    index("conversation_statuses_status").on(t.statusId),
+  ],
+);
+
+// --- scheduled statuses ---
+
+/** What a scheduled status will be posted with (createStatus's input, without the resolved mentions). */
+export interface ScheduledParams {
+  text: string;
+  visibility: "public" | "unlisted" | "private" | "direct";
+  spoilerText: string;
+  sensitive: boolean;
+  inReplyToId: string | null;
+  language: string | null;
+  poll: { options: string[]; expiresIn: number; multiple: boolean; hideTotals: boolean } | null;
+  applicationId: string | null;
+}
+
+/**
+ * Statuses to post later. Publishing deletes the row in the transaction that creates the status, so a
+ * status is posted exactly once. The uploads it holds are listed in `media_ids` (the media purge spares them).
+ */
+export const scheduledStatuses = sqliteTable(
+  "scheduled_statuses",
+  {
+    id: id(),
+    scheduledAt: integer("scheduled_at").notNull(),
+    params: text("params", { mode: "json" }).$type<ScheduledParams>().notNull(),
+    mediaIds: text("media_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    createdAt: createdAt(),
+  },
+  (t) => [index("scheduled_statuses_due").on(t.scheduledAt)],
+);

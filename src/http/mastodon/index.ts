@@ -4,12 +4,15 @@ import { RateLimiter } from "../ratelimit.js";
 import { authorizeRoutes } from "../web/authorize.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
+import { conversationRoutes } from "./conversations.js";
 import { filterRoutes } from "./filters.js";
 import { instanceRoutes } from "./instance.js";
 import { mediaRoutes } from "./media.js";
 import { notificationRoutes } from "./notifications.js";
 import { oauthApiRoutes } from "./oauth.js";
 import { pushRoutes } from "./push.js";
+
+import { scheduledRoutes } from "./scheduled.js";
 import { searchRoutes } from "./search.js";
 import { statusRoutes } from "./statuses.js";
 import { streamingRoutes } from "./streaming/routes.js";
@@ -36,9 +39,10 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", notificationRoutes(ctx));
   app.route("/", searchRoutes(ctx));
   app.route("/", mediaRoutes(ctx));
+  app.route("/", conversationRoutes(ctx));
+  app.route("/", scheduledRoutes(ctx));
   app.route("/", streamingRoutes(ctx));
   app.route("/", filterRoutes(ctx));
-
   app.route("/", pushRoutes(ctx));
   return app;
 }

@@ -281,12 +281,10 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v1/suggestions", empty("read:accounts"));
   app.get("/api/v2/suggestions", empty("read:accounts"));
   app.get("/api/v1/lists", empty("read:lists"));
-  app.get("/api/v1/conversations", empty("read:statuses"));
   app.get("/api/v1/endorsements", empty("read:accounts"));
   app.get("/api/v1/featured_tags", empty("read:accounts"));
   app.get("/api/v1/featured_tags/suggestions", empty("read:accounts"));
   app.get("/api/v1/domain_blocks", empty("read:blocks"));
-  app.get("/api/v1/scheduled_statuses", empty("read:statuses"));
 
   // Followed hashtags: the tags table knows which are followed; few enough for one page, so no Link header.
   app.get("/api/v1/followed_tags", (c) => {

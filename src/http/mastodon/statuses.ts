@@ -47,6 +47,7 @@ import { type ApiEnv, optionalViewer, requireViewer } from "./auth.js";
 import { iso, renderAccount, renderMedia, renderStatus, renderStatuses } from "./entities.js";
 import { readPage, setLinkHeader } from "./pagination.js";
 import { type Params, read, readParams } from "./params.js";
+import { postScheduledStatus, readScheduledAt } from "./scheduled.js";
 
 type C = HonoContext<ApiEnv>;
 
@@ -160,11 +161,11 @@ function rememberedStatus(ctx: Context, tokenId: string, key: string): StatusRow
 async function postStatus(ctx: Context, c: C): Promise<Response> {
   const { auth, viewerId } = requireViewer(ctx, c, "write:statuses");
   const params = await readParams(c);
-  const scheduled = read.string(params, "scheduled_at");
-  if (scheduled !== undefined && scheduled !== "")
-    throw new UserError("scheduled statuses are not supported");
+  let scheduledAt = readScheduledAt(read.string(params, "scheduled_at"));
+  // A time already past is posted now, as Mastodon does; one less than 5 minutes ahead is refused.
+  if (scheduledAt !== null && scheduledAt <= Date.now()) scheduledAt = null;
   const key = c.req.header("idempotency-key")?.trim().slice(0, 200);
-  if (key) {
+  if (key && scheduledAt === null) {
     const flightKey = `${auth.tokenId}\u0000${key}`;
     const pending = inFlight.get(flightKey);
     if (pending) return c.json(renderStatus(ctx, reload(ctx, await pending), viewerId));
@@ -189,6 +190,10 @@ async function postStatus(ctx: Context, c: C): Promise<Response> {
   if (input.language === undefined) {
     const lang = preferences(ctx)["posting:default:language"];
     input.language = typeof lang === "string" && lang !== "" ? lang : null;
+  }
+  if (scheduledAt !== null) {
+    const idempotency = key ? { tokenId: auth.tokenId, key } : null;
+    return c.json(postScheduledStatus(ctx, input, scheduledAt, idempotency));
   }
   const post = async () => createStatus(ctx, { ...input, mentions: await resolveMentions(ctx, input.text) });
   let id: string;

@@ -10,6 +10,7 @@ import { applyFilters, type FilterContext } from "../../../core/filters.js";
 import { hasScope } from "../../../core/scopes.js";
 import { isHidden, isVisible } from "../../../core/visibility.js";
 import { findLocalUser } from "../../../store/accounts.js";
+import { findConversation, isConversationShown } from "../../../store/conversations.js";
 import { liveTokenIds } from "../../../store/oauth-tokens.js";
 import {
   findStatusById,
@@ -20,6 +21,7 @@ import {
 } from "../../../store/statuses.js";
 import { findNotification, statusesByIds } from "../../../store/timelines.js";
 import type { Auth } from "../auth.js";
+import { renderConversations } from "../conversations.js";
 import { renderNotifications, renderStatuses } from "../entities.js";
 import {
   notificationMatches,
@@ -88,7 +90,7 @@ export class StreamClient {
   ) {}
 }
 
-type EventName = "update" | "status.update" | "delete" | "notification";
+type EventName = "update" | "status.update" | "delete" | "notification" | "conversation";
 
 export class StreamingHub {
   readonly limits: StreamingLimits;
@@ -316,6 +318,8 @@ export class StreamingHub {
         return this.#defer(() => this.#deleteEvent(event.boost.id));
       case "NotificationCreated":
         return this.#defer(() => this.#notificationEvent(event.notificationId));
+      case "ConversationChanged":
+        return this.#defer(() => this.#conversationEvent(event.conversationId));
     }
   };
 
@@ -387,9 +391,12 @@ export class StreamingHub {
     const facts: StatusFacts = row
       ? this.#facts(row, true)
       : { inHome: () => true, isPublic: false, local: false, hasMedia: () => false, tags: () => new Set() };
+    // A direct message's deletion also goes to the direct streams (Mastodon's RemoveStatusService does so).
+    const direct = row?.visibility === "direct";
     for (const client of [...this.#clients]) {
       for (const sub of [...client.subscriptions.values()]) {
-        if (statusMatches(sub, facts)) this.#send(client, sub, "delete", id);
+        if (statusMatches(sub, facts) || (direct && sub.kind === "direct"))
+          this.#send(client, sub, "delete", id);
       }
     }
   }
@@ -416,6 +423,29 @@ export class StreamingHub {
       }
       if (payload === null) continue;
       for (const sub of matching) this.#send(client, sub, "notification", payload);
+    }
+  }
+
+  /** A changed direct-message conversation goes to the `direct` streams, as Mastodon's Conversation entity. */
+  #conversationEvent(id: string): void {
+    const db = this.#ctx.store.db;
+    const row = findConversation(db, id);
+    if (!row) return;
+    const payloads = new Map<string, string | null>();
+    for (const client of [...this.#clients]) {
+      const matching = [...client.subscriptions.values()].filter((sub) => sub.kind === "direct");
+      if (matching.length === 0) continue;
+      const viewerId = client.access.viewerId;
+      let payload = payloads.get(viewerId);
+      if (payload === undefined) {
+        const [rendered] = isConversationShown(db, viewerId, id)
+          ? renderConversations(this.#ctx, [row], viewerId)
+          : [];
+        payload = rendered ? JSON.stringify(rendered) : null;
+        payloads.set(viewerId, payload);
+      }
+      if (payload === null) continue;
+      for (const sub of matching) this.#send(client, sub, "conversation", payload);
     }
   }
 

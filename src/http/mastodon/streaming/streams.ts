@@ -131,7 +131,7 @@ export function statusMatches(sub: Subscription, facts: StatusFacts): boolean {
         facts.tags().has(sub.tag)
       );
     default:
-      // Notifications come as their own events; direct conversations are not streamed (the stream is accepted).
+      // Notifications and direct conversations come as their own events.
       return false;
   }
 }
