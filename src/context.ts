@@ -1,5 +1,6 @@
 import type { Config } from "./config/spec.js";
 import { Events } from "./core/events.js";
+import { registerFeeds } from "./core/feeds.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
@@ -32,5 +33,7 @@ export function createContext(config: Config, store: Store, log: Logger, version
   };
   // The transactional outbox: every domain event that other servers should hear of becomes delivery jobs.
   registerOutbox(ctx);
+  // Home and list feeds, filled in the transaction that stores a status.
+  registerFeeds(ctx);
   return ctx;
 }
