@@ -8,7 +8,7 @@ import type { AccountRow } from "./accounts.js";
 import type { Db } from "./open.js";
 import { keyset, newestFirst, type PageBounds } from "./pagination.js";
 import { inList, preparedPerDb } from "./prepared.js";
-import { accounts, listAccounts, lists } from "./schema.js";
+import { accounts, listAccounts, listFeed, lists } from "./schema.js";
 import type { StatusRow } from "./statuses.js";
 import { type PagedRow, pageIds, withRows } from "./timelines.js";
 
@@ -91,4 +91,17 @@ export function listTimeline(
     notHiddenSql(viewerId, [sql`s.account_id`, sql`r.account_id`], now),
   ];
   return withRows(db, pageIds(db, from, sql`lf.status_id`, filters, page));
+}
+
+const feedHas = preparedPerDb((db) =>
+  db
+    .select({ id: listFeed.statusId })
+    .from(listFeed)
+    .where(and(eq(listFeed.listId, sql.placeholder("list")), eq(listFeed.statusId, sql.placeholder("id"))))
+    .prepare(),
+);
+
+/** Whether a status is in a list's feed (streaming asks). */
+export function listFeedHas(db: Db, listId: string, statusId: string): boolean {
+  return feedHas(db).get({ list: listId, id: statusId }) !== undefined;
 }

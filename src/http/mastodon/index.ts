@@ -5,6 +5,7 @@ import { authorizeRoutes } from "../web/authorize.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
 import { instanceRoutes } from "./instance.js";
+import { listRoutes } from "./lists.js";
 import { mediaRoutes } from "./media.js";
 import { notificationRoutes } from "./notifications.js";
 import { oauthApiRoutes } from "./oauth.js";
@@ -31,6 +32,7 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", accountRoutes(ctx));
   app.route("/", statusRoutes(ctx));
   app.route("/", timelineRoutes(ctx));
+  app.route("/", listRoutes(ctx));
   app.route("/", notificationRoutes(ctx));
   app.route("/", searchRoutes(ctx));
   app.route("/", mediaRoutes(ctx));

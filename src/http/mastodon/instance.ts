@@ -283,7 +283,6 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v2/suggestions", empty("read:accounts"));
   app.get("/api/v1/filters", empty("read:filters"));
   app.get("/api/v2/filters", empty("read:filters"));
-  app.get("/api/v1/lists", empty("read:lists"));
   app.get("/api/v1/conversations", empty("read:statuses"));
   app.get("/api/v1/endorsements", empty("read:accounts"));
   app.get("/api/v1/featured_tags", empty("read:accounts"));
