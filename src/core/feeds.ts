@@ -20,6 +20,7 @@ import type { Context } from "../context.js";
 import { findLocalUser } from "../store/accounts.js";
 import { carriesFollowedTag } from "../store/followed-tags.js";
 import { type ListRow, listsContaining, membersAmong } from "../store/lists.js";
+import { preparedPerDb } from "../store/prepared.js";
 import { follows, homeFeed, listAccounts, listFeed, lists, mentions, statuses } from "../store/schema.js";
 import type { StatusRow } from "../store/statuses.js";
 import { setTagFollowed } from "../store/tags.js";
@@ -42,36 +43,42 @@ export function registerFeeds(ctx: Context): void {
   });
 }
 
+/** The statements every new status runs, prepared once per database. */
+const queries = preparedPerDb((db) => ({
+  follow: db
+    .select()
+    .from(follows)
+    .where(
+      and(eq(follows.followerId, sql.placeholder("local")), eq(follows.followingId, sql.placeholder("id"))),
+    )
+    .prepare(),
+  mention: db
+    .select({ id: mentions.statusId })
+    .from(mentions)
+    .where(
+      and(eq(mentions.statusId, sql.placeholder("status")), eq(mentions.accountId, sql.placeholder("id"))),
+    )
+    .prepare(),
+  exclusive: db
+    .select({ id: listAccounts.id })
+    .from(listAccounts)
+    .innerJoin(lists, eq(lists.id, listAccounts.listId))
+    .where(and(eq(listAccounts.accountId, sql.placeholder("id")), eq(lists.exclusive, true)))
+    .limit(1)
+    .prepare(),
+}));
+
 function followOf(ctx: Context, localId: string, accountId: string) {
-  return (
-    ctx.store.db
-      .select()
-      .from(follows)
-      .where(and(eq(follows.followerId, localId), eq(follows.followingId, accountId)))
-      .get() ?? null
-  );
+  return queries(ctx.store.db).follow.get({ local: localId, id: accountId }) ?? null;
 }
 
 function mentionsAccount(ctx: Context, statusId: string, accountId: string): boolean {
-  return (
-    ctx.store.db
-      .select({ id: mentions.statusId })
-      .from(mentions)
-      .where(and(eq(mentions.statusId, statusId), eq(mentions.accountId, accountId)))
-      .get() !== undefined
-  );
+  return queries(ctx.store.db).mention.get({ status: statusId, id: accountId }) !== undefined;
 }
 
 /** Whether the account is a member of an exclusive list: its posts then stay out of home. */
 function inExclusiveList(ctx: Context, accountId: string): boolean {
-  return (
-    ctx.store.db
-      .select({ id: listAccounts.id })
-      .from(listAccounts)
-      .innerJoin(lists, eq(lists.id, listAccounts.listId))
-      .where(and(eq(listAccounts.accountId, accountId), eq(lists.exclusive, true)))
-      .get() !== undefined
-  );
+  return queries(ctx.store.db).exclusive.get({ id: accountId }) !== undefined;
 }
 
 function addToHome(ctx: Context, status: StatusRow): void {
