@@ -1,6 +1,7 @@
 import type { Config } from "./config/spec.js";
 import { registerConversations } from "./core/conversations.js";
 import { Events } from "./core/events.js";
+import { registerFeeds } from "./core/feeds.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
@@ -38,5 +39,8 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerPush(ctx);
   // Direct-message conversations follow the statuses of their threads.
   registerConversations(ctx);
+
+  // Home and list feeds, filled in the transaction that stores a status.
+  registerFeeds(ctx);
   return ctx;
 }

@@ -328,7 +328,7 @@ describe("favourites and bookmarks", () => {
 });
 
 describe("tags", () => {
-  it("shows a hashtag, says following one is not supported yet, and unfollows", async () => {
+  it("shows a hashtag, follows and unfollows it", async () => {
     const tag = (await api(server, null, "GET", "/api/v1/tags/Knitting")).json as Json;
     expect(tag).toMatchObject({
       name: "Knitting",
@@ -336,13 +336,12 @@ describe("tags", () => {
       following: false,
       url: `${server.origin}/tags/knitting`,
     });
-    // Nothing would bring a followed tag's posts home, so following one answers that it is not supported.
     const followed = await api(server, token, "POST", "/api/v1/tags/Knitting/follow");
-    expect(followed.status).toBe(422);
-    expect(followed.json).toEqual({ error: "following hashtags is not supported yet" });
-    expect((await get("/api/v1/followed_tags")).items).toEqual([]);
+    expect(followed.status).toBe(200);
+    expect(followed.json).toMatchObject({ name: "Knitting", following: true });
+    expect((await get("/api/v1/followed_tags")).items).toMatchObject([{ name: "Knitting", following: true }]);
     expect((await api(server, token, "GET", "/api/v1/tags/knitting")).json).toMatchObject({
-      following: false,
+      following: true,
     });
     expect((await api(server, token, "POST", "/api/v1/tags/knitting/unfollow")).json).toMatchObject({
       following: false,

@@ -2,10 +2,11 @@ import { and, eq } from "drizzle-orm";
 import type { Context } from "../context.js";
 import type { AccountRow } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { accounts, follows, homeFeed } from "../store/schema.js";
+import { accounts, follows } from "../store/schema.js";
 import { UserError } from "./account.js";
 import { addNotification, requireLocalAccount } from "./common.js";
 import type { UnitOfWork } from "./events.js";
+import { dropAuthorFromFeeds } from "./feeds.js";
 import { commit } from "./unit-of-work.js";
 import { isBlocked } from "./visibility.js";
 
@@ -82,13 +83,9 @@ export function unfollow(ctx: Context, target: AccountRow): void {
     const existing = findFollow(ctx, local.id, target.id);
     if (!existing) return;
     ctx.store.db.delete(follows).where(eq(follows.id, existing.id)).run();
-    dropFromHomeFeed(ctx, target.id);
+    dropAuthorFromFeeds(ctx, target.id);
     uow.record({ type: "Unfollowed", follow: existing, follower: local, target });
   });
-}
-
-function dropFromHomeFeed(ctx: Context, authorId: string): void {
-  ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, authorId)).run();
 }
 
 /** Tells the follower's side that its Follow was accepted (or refused, or has ended). */
@@ -203,7 +200,7 @@ export function receiveFollowRejected(ctx: Context, target: AccountRow): void {
       .delete(follows)
       .where(and(eq(follows.followerId, local.id), eq(follows.followingId, target.id)))
       .run();
-    dropFromHomeFeed(ctx, target.id);
+    dropAuthorFromFeeds(ctx, target.id);
   });
 }
 

@@ -2,11 +2,11 @@ import { and, eq, isNotNull, isNull, or, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
-import { blocks, bookmarks, favourites, follows, homeFeed, statuses } from "../store/schema.js";
+import { blocks, bookmarks, favourites, follows, statuses } from "../store/schema.js";
 import { findReblog, findStatusById, findStatusByUri, type StatusRow } from "../store/statuses.js";
 import { UserError } from "./account.js";
 import { addNotification, requireLocalAccount } from "./common.js";
-import { findFollow } from "./follows.js";
+import { dropAuthorFromFeeds } from "./feeds.js";
 import { bumpReblogs, removeBoost, type Visibility } from "./statuses.js";
 import { commit } from "./unit-of-work.js";
 
@@ -90,7 +90,6 @@ export function reblog(ctx: Context, id: string, visibility: Visibility = "publi
       })
       .run();
     bumpReblogs(ctx, status.id, 1);
-    ctx.store.db.insert(homeFeed).values({ statusId: boostId, accountId: local.id }).run();
     const boost = findStatusById(ctx.store.db, boostId);
     if (!boost) throw new Error("boost vanished inside its transaction");
     uow.record({ type: "Reblogged", boost, target: status });
@@ -169,7 +168,7 @@ function followsBetween(ctx: Context, a: AccountRow, b: AccountRow) {
 function endFollowsBetween(ctx: Context, a: AccountRow, b: AccountRow) {
   const ended = followsBetween(ctx, a, b);
   for (const { follow } of ended) ctx.store.db.delete(follows).where(eq(follows.id, follow.id)).run();
-  ctx.store.db.delete(homeFeed).where(eq(homeFeed.accountId, b.id)).run();
+  dropAuthorFromFeeds(ctx, b.id);
   return ended;
 }
 
@@ -299,14 +298,6 @@ export function receiveAnnounce(
       .run();
     bumpReblogs(ctx, target.id, 1);
     if (local) {
-      const follow = findFollow(ctx, local.id, actor.id);
-      if (follow?.state === "accepted" && follow.showReblogs && target.accountId !== local.id) {
-        ctx.store.db
-          .insert(homeFeed)
-          .values({ statusId: id, accountId: actor.id })
-          .onConflictDoNothing()
-          .run();
-      }
       if (target.accountId === local.id) addNotification(ctx, uow, "reblog", actor.id, target.id);
     }
     const boost = findStatusById(ctx.store.db, id);

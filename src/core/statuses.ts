@@ -4,7 +4,6 @@ import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import {
   accounts,
-  homeFeed,
   mediaAttachments,
   mentions,
   notifications,
@@ -246,7 +245,6 @@ export function createStatus(ctx: Context, input: StatusInput): string {
         .run();
     }
     if (parent) bumpReplies(ctx, parent.id, 1);
-    ctx.store.db.insert(homeFeed).values({ statusId: id, accountId: local.id }).run();
     uow.record({ type: "StatusCreated", status: mustStatus(ctx, id) });
     return id;
   });
@@ -366,7 +364,6 @@ function tombstone(ctx: Context, uow: UnitOfWork, status: StatusRow) {
     .set({ deletedAt: now, pinnedAt: null })
     .where(eq(statuses.id, status.id))
     .run();
-  ctx.store.db.delete(homeFeed).where(eq(homeFeed.statusId, status.id)).run();
   ctx.store.db.delete(notifications).where(eq(notifications.statusId, status.id)).run();
   // Boosts of it go with it; other servers drop theirs when they hear of the Delete.
   const boosts = ctx.store.db.select().from(statuses).where(eq(statuses.reblogOfId, status.id)).all();
@@ -435,13 +432,6 @@ export function receiveNote(ctx: Context, author: AccountRow, note: RemoteNote):
     if (local) {
       const follow = findFollow(ctx, local.id, author.id);
       const mentionsLocal = mentionedAccounts.some((a) => a.id === local.id);
-      if ((follow?.state === "accepted" && visibility !== "direct") || mentionsLocal) {
-        ctx.store.db
-          .insert(homeFeed)
-          .values({ statusId: id, accountId: author.id })
-          .onConflictDoNothing()
-          .run();
-      }
       if (mentionsLocal) addNotification(ctx, uow, "mention", author.id, id);
       else if (follow?.state === "accepted" && follow.notify && !note.inReplyTo) {
         addNotification(ctx, uow, "status", author.id, id);

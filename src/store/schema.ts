@@ -745,3 +745,63 @@ export const scheduledStatuses = sqliteTable(
   },
   (t) => [index("scheduled_statuses_due").on(t.scheduledAt)],
 );
+
+// --- lists ---
+
+/** The local account's lists of followed accounts (Mastodon's lists). */
+export const lists = sqliteTable("lists", {
+  id: id(),
+  title: text("title").notNull(),
+  /** Which replies by members the list shows: to anyone followed, to list members, or none. */
+  repliesPolicy: text("replies_policy", { enum: ["followed", "list", "none"] })
+    .notNull()
+    .default("list"),
+  /** The members' posts leave the home feed. */
+  exclusive: flag("exclusive"),
+  createdAt: createdAt(),
+});
+
+/**
+ * Members of a list. A member is an account the local account follows (or asked to follow): the row goes
+ * with the follow (as on Mastodon), so ending a follow leaves the lists by itself.
+ */
+export const listAccounts = sqliteTable(
+  "list_accounts",
+  {
+    /** Pagination key of GET /api/v1/lists/:id/accounts. */
+    id: id(),
+    listId: text("list_id")
+      .notNull()
+      .references(() => lists.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    followId: text("follow_id")
+      .notNull()
+      .references(() => follows.id, { onDelete: "cascade" }),
+  },
+  (t) => [
+    uniqueIndex("list_accounts_pair").on(t.listId, t.accountId),
+    index("list_accounts_account").on(t.accountId),
+    index("list_accounts_follow").on(t.followId),
+  ],
+);
+
+/** A list's timeline, materialised like home_feed. */
+export const listFeed = sqliteTable(
+  "list_feed",
+  {
+    listId: text("list_id")
+      .notNull()
+      .references(() => lists.id, { onDelete: "cascade" }),
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    /** Author of the entry (the booster for a boost), to drop a member's entries. */
+    accountId: text("account_id").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.listId, t.statusId] }),
+    index("list_feed_account").on(t.accountId, t.listId),
+  ],
+);

@@ -26,7 +26,7 @@ function whereAll(parts: SQL[]): SQL {
 }
 
 /** Runs an id query built from `select ... where ... order by column` and returns ids newest first. */
-function pageIds(
+export function pageIds(
   db: Db,
   from: SQL,
   column: SQL,
@@ -55,7 +55,7 @@ export function statusesByIds(db: Db, ids: string[]): StatusRow[] {
   return ids.map((id) => rows.get(id)).filter((r): r is StatusRow => r !== undefined);
 }
 
-function withRows(db: Db, ids: { pageId: string; statusId: string }[]): PagedRow<StatusRow>[] {
+export function withRows(db: Db, ids: { pageId: string; statusId: string }[]): PagedRow<StatusRow>[] {
   const rows = new Map(
     statusesByIds(
       db,

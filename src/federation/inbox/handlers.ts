@@ -19,6 +19,7 @@ import {
   receiveUndoLike,
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
+import type { RemoteNote } from "../../core/remote.js";
 import { receiveReport } from "../../core/reports.js";
 import {
   receiveFeatured,
@@ -30,6 +31,7 @@ import {
 import { isBlocked } from "../../core/visibility.js";
 import { findAccountByUri } from "../../store/account-lookups.js";
 import { type AccountRow, findLocalUser } from "../../store/accounts.js";
+import { followsAnyTag } from "../../store/followed-tags.js";
 import { findStatusByUri } from "../../store/statuses.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
 import {
@@ -93,10 +95,17 @@ function localActor(ctx: Context): AccountRow {
 }
 
 /** Whether a remote note concerns the local account at all: we keep only what its owner would see. */
-function isWanted(ctx: Context, actor: AccountRow, mentions: string[], inReplyTo: string | null): boolean {
+function isWanted(ctx: Context, actor: AccountRow, note: RemoteNote): boolean {
+  const { mentions, inReplyTo } = note;
   const local = localActor(ctx);
   if (findFollow(ctx, local.id, actor.id)?.state === "accepted") return true;
   if (mentions.includes(local.uri)) return true;
+  // A followed hashtag brings public and unlisted posts home (core/feeds.ts).
+  if (
+    (note.visibility === "public" || note.visibility === "unlisted") &&
+    followsAnyTag(ctx.store.db, note.hashtags)
+  )
+    return true;
   if (inReplyTo) {
     const parent = findStatusByUri(ctx.store.db, inReplyTo);
     if (parent && parent.deletedAt === null) return true;
@@ -218,7 +227,7 @@ const HANDLERS: Record<string, Handler> = {
       return;
     }
     const note = await noteOf(ctx, actor, object);
-    if (!isWanted(ctx, actor, note.mentions, note.inReplyTo)) return;
+    if (!isWanted(ctx, actor, note)) return;
     receiveNote(ctx, actor, note);
   },
 
@@ -232,8 +241,7 @@ const HANDLERS: Record<string, Handler> = {
     }
     if (objectType && !NOTE_TYPES.has(objectType)) return;
     const note = await noteOf(ctx, actor, object);
-    if (!findStatusByUri(ctx.store.db, note.uri) && !isWanted(ctx, actor, note.mentions, note.inReplyTo))
-      return;
+    if (!findStatusByUri(ctx.store.db, note.uri) && !isWanted(ctx, actor, note)) return;
     receiveNoteUpdate(ctx, actor, note);
   },
 

@@ -7,6 +7,7 @@ import { type ApiEnv, authenticate } from "./auth.js";
 import { conversationRoutes } from "./conversations.js";
 import { filterRoutes } from "./filters.js";
 import { instanceRoutes } from "./instance.js";
+import { listRoutes } from "./lists.js";
 import { mediaRoutes } from "./media.js";
 import { notificationRoutes } from "./notifications.js";
 import { oauthApiRoutes } from "./oauth.js";
@@ -36,6 +37,7 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", accountRoutes(ctx));
   app.route("/", statusRoutes(ctx));
   app.route("/", timelineRoutes(ctx));
+  app.route("/", listRoutes(ctx));
   app.route("/", notificationRoutes(ctx));
   app.route("/", searchRoutes(ctx));
   app.route("/", mediaRoutes(ctx));

@@ -1,14 +1,15 @@
 /**
- * Timelines (home, public, hashtag; lists do not exist), favourites and bookmarks, and hashtags
+ * Timelines (home, public, hashtag; lists are in lists.ts), favourites and bookmarks, and hashtags
  * (/api/v1/tags; the followed_tags list is served by instance.ts). Lists are keyset pages with a Link header;
  * see src/store/timelines.ts.
  */
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
+import { followTag, unfollowTag } from "../../core/feeds.js";
 import { applyFilters, type FilterContext } from "../../core/filters.js";
 import { findLocalUser } from "../../store/accounts.js";
 import type { StatusRow } from "../../store/statuses.js";
-import { findTagByName, findTagsByNames, setTagFollowed, type TagRow } from "../../store/tags.js";
+import { findTagByName, findTagsByNames, type TagRow } from "../../store/tags.js";
 import {
   bookmarkedStatuses,
   favouritedStatuses,
@@ -17,7 +18,7 @@ import {
   publicTimeline,
   tagTimeline,
 } from "../../store/timelines.js";
-import { HttpError, notFound } from "../errors.js";
+import { notFound } from "../errors.js";
 import { type ApiEnv, optionalViewer, requireViewer } from "./auth.js";
 import { renderStatuses } from "./entities.js";
 import { type NextLink, type Page, readPage, setLinkHeader } from "./pagination.js";
@@ -137,12 +138,6 @@ export function timelineRoutes(ctx: Context) {
     return respond(c, tagTimeline(db, filter, page), page, viewerId, "public");
   });
 
-  // Wren has no lists: every list id is unknown.
-  app.get("/api/v1/timelines/list/:id", (c) => {
-    requireViewer(ctx, c, "read:lists");
-    throw notFound();
-  });
-
   app.get("/api/v1/favourites", (c) => {
     const { viewerId } = requireViewer(ctx, c, "read:favourites");
     const page = readPage(c, TIMELINE_LIMIT, TIMELINE_MAX);
@@ -162,18 +157,20 @@ export function timelineRoutes(ctx: Context) {
     return c.json(renderTag(ctx, findTagByName(db, name), name));
   });
 
-  // Following a hashtag is not supported yet: nothing would bring the tag's posts home, so it says so rather
-  // than answer `following: true`. Unfollowing clears a follow stored before this answer existed.
+  // A followed hashtag brings public and unlisted posts that carry it home (core/feeds.ts).
   app.post("/api/v1/tags/:name/follow", (c) => {
     requireViewer(ctx, c, "write:follows");
-    throw new HttpError(422, "following hashtags is not supported yet");
+    const name = hashtagName(c.req.param("name"));
+    if (!name) throw notFound();
+    followTag(ctx, name);
+    return c.json(renderTag(ctx, findTagByName(db, name), name));
   });
 
   app.post("/api/v1/tags/:name/unfollow", (c) => {
     requireViewer(ctx, c, "write:follows");
     const name = hashtagName(c.req.param("name"));
     if (!name) throw notFound();
-    setTagFollowed(db, name, false);
+    unfollowTag(ctx, name);
     return c.json(renderTag(ctx, findTagByName(db, name), name));
   });
 

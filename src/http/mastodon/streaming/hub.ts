@@ -11,6 +11,8 @@ import { hasScope } from "../../../core/scopes.js";
 import { isHidden, isVisible } from "../../../core/visibility.js";
 import { findLocalUser } from "../../../store/accounts.js";
 import { findConversation, isConversationShown } from "../../../store/conversations.js";
+import { isId } from "../../../store/ids.js";
+import { findList, listFeedHas } from "../../../store/lists.js";
 import { liveTokenIds } from "../../../store/oauth-tokens.js";
 import {
   findStatusById,
@@ -168,6 +170,9 @@ export class StreamingHub {
   subscribe(client: StreamClient, sub: Subscription): StreamError | null {
     if (!hasScope(client.access.scopes, sub.scope)) {
       return { error: "Access token does not have the required scopes", status: 403 };
+    }
+    if (sub.kind === "list" && (!isId(sub.list ?? "") || !findList(this.#ctx.store.db, sub.list as string))) {
+      return { error: "Not authorized to stream this list", status: 404 };
     }
     if (client.subscriptions.has(sub.key)) return null;
     if (client.subscriptions.size >= this.limits.maxSubscriptions) {
@@ -390,7 +395,14 @@ export class StreamingHub {
     const row = findStatusById(this.#ctx.store.db, id);
     const facts: StatusFacts = row
       ? this.#facts(row, true)
-      : { inHome: () => true, isPublic: false, local: false, hasMedia: () => false, tags: () => new Set() };
+      : {
+          inHome: () => true,
+          inList: () => true,
+          isPublic: false,
+          local: false,
+          hasMedia: () => false,
+          tags: () => new Set(),
+        };
     // A direct message's deletion also goes to the direct streams (Mastodon's RemoveStatusService does so).
     const direct = row?.visibility === "direct";
     for (const client of [...this.#clients]) {
@@ -458,6 +470,7 @@ export class StreamingHub {
       local: row.local,
       hasMedia: once(() => hasMedia(db, row.id)),
       tags: once(() => tagNamesOf(db, row.id)),
+      inList: deleted ? () => true : (listId) => listFeedHas(db, listId, row.id),
     };
   }
 }

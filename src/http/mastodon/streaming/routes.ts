@@ -75,7 +75,7 @@ export function streamingRoutes(ctx: Context) {
     const access = hub.authorize(c.get("auth"));
     if ("error" in access) return c.json({ error: access.error }, access.status as 401 | 403);
     const name = streamNameFromPath(c.req.path.slice(PREFIX.length), c.req.query("only_media"));
-    const sub = parseStream(name, c.req.query("tag"));
+    const sub = parseStream(name, c.req.query("tag"), c.req.query("list"));
     if (isStreamError(sub)) return c.json({ error: sub.error }, sub.status as 400 | 404);
     if (!hub.reserve()) return c.json({ error: "Too many streaming connections" }, 503);
     const transport = new EventStreamTransport();

@@ -4,7 +4,7 @@
  */
 import { parseBoolean } from "../params.js";
 
-export type StreamKind = "home" | "notifications" | "public" | "hashtag" | "direct";
+export type StreamKind = "home" | "notifications" | "public" | "hashtag" | "direct" | "list";
 
 export interface Subscription {
   /** The stream as Mastodon names it: "user", "public:local:media", "hashtag", ... */
@@ -12,6 +12,8 @@ export interface Subscription {
   kind: StreamKind;
   /** Lower-cased tag name without '#', for hashtag streams. */
   tag: string | null;
+  /** The list's id, for list streams. */
+  list?: string | null;
   /** Only local statuses (true), only remote ones (false) or both (null). */
   local: boolean | null;
   onlyMedia: boolean;
@@ -48,8 +50,8 @@ export function normalizeTag(tag: string): string {
   return tag.trim().replace(/^#/, "").normalize("NFKC").toLowerCase();
 }
 
-/** Parses a stream name (and its `tag` parameter) into a subscription, or the error to answer. */
-export function parseStream(name: unknown, tag: unknown): Subscription | StreamError {
+/** Parses a stream name (and its `tag` or `list` parameter) into a subscription, or the error to answer. */
+export function parseStream(name: unknown, tag: unknown, list?: unknown): Subscription | StreamError {
   if (typeof name !== "string" || name === "") return { error: "Unknown stream type", status: 400 };
   const base = {
     name,
@@ -80,7 +82,12 @@ export function parseStream(name: unknown, tag: unknown): Subscription | StreamE
       label: [name, tag],
     };
   }
-  if (name === "list") return { error: "Lists are not supported", status: 404 };
+  if (name === "list") {
+    const id = typeof list === "number" ? String(list) : list;
+    if (typeof id !== "string" || id === "") return { error: "Missing list name parameter", status: 400 };
+    // The hub checks that the list exists.
+    return { ...base, kind: "list", list: id, key: `list\u0000${id}`, label: ["list", id] };
+  }
   return { error: "Unknown stream type", status: 400 };
 }
 
@@ -110,6 +117,8 @@ export interface StatusFacts {
   local: boolean;
   hasMedia: () => boolean;
   tags: () => Set<string>;
+  /** In this list's feed (for a deletion: assumed, like home). */
+  inList?: (listId: string) => boolean;
 }
 
 /** Whether a status event reaches a subscription. */
@@ -130,6 +139,8 @@ export function statusMatches(sub: Subscription, facts: StatusFacts): boolean {
         sub.tag !== null &&
         facts.tags().has(sub.tag)
       );
+    case "list":
+      return sub.list != null && facts.inList?.(sub.list) === true;
     default:
       // Notifications and direct conversations come as their own events.
       return false;

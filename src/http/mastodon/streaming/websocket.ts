@@ -153,7 +153,8 @@ export class WebSocketEndpoint {
     });
     ws.on("message", (data, isBinary) => this.#message(client, transport, data, isBinary));
     const initial = url.searchParams.get("stream");
-    if (initial) this.#subscribe(client, transport, initial, url.searchParams.get("tag"));
+    if (initial)
+      this.#subscribe(client, transport, initial, url.searchParams.get("tag"), url.searchParams.get("list"));
   }
 
   #message(client: StreamClient, transport: WebSocketTransport, data: RawData, isBinary: boolean): void {
@@ -173,17 +174,23 @@ export class WebSocketEndpoint {
     }
     if (typeof message !== "object" || message === null)
       return { error: "Expected a JSON object", status: 400 };
-    const { type, stream, tag } = message as Record<string, unknown>;
+    const { type, stream, tag, list } = message as Record<string, unknown>;
     if (type !== "subscribe" && type !== "unsubscribe") return { error: "Unknown message type", status: 400 };
-    const sub = parseStream(stream, tag);
+    const sub = parseStream(stream, tag, list);
     if (isStreamError(sub)) return sub;
     if (type === "subscribe") return this.#hub.subscribe(client, sub);
     this.#hub.unsubscribe(client, sub.key);
     return null;
   }
 
-  #subscribe(client: StreamClient, transport: WebSocketTransport, stream: unknown, tag: unknown): void {
-    const sub = parseStream(stream, tag);
+  #subscribe(
+    client: StreamClient,
+    transport: WebSocketTransport,
+    stream: unknown,
+    tag: unknown,
+    list: unknown,
+  ): void {
+    const sub = parseStream(stream, tag, list);
     const error = isStreamError(sub) ? sub : this.#hub.subscribe(client, sub);
     if (error) sendError(transport, error);
   }
