@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
+import { applyFilters } from "../../core/filters.js";
 import {
   addListAccounts,
   createList,
@@ -122,13 +123,14 @@ export function listRoutes(ctx: Context) {
       items.map((i) => i.pageId),
       page,
     );
-    return c.json(
-      renderStatuses(
-        ctx,
-        items.map((i) => i.row),
-        viewerId,
-      ),
+    // Mastodon applies the home context's filters to lists.
+    const { visible, filteredById } = applyFilters(
+      ctx,
+      "home",
+      items.map((i) => i.row),
+      viewerId,
     );
+    return c.json(renderStatuses(ctx, visible, viewerId, filteredById));
   });
 
   // The lists an account is on (the local account's lists: Wren has one user).
