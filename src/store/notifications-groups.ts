@@ -228,12 +228,11 @@ export function groupedNotifications(
 export function countGroups(
   db: Db,
   viewerId: string,
-  groupedTypes: readonly string[],
+  filter: GroupFilter,
   afterId: string | null,
   cap: number,
   now = Date.now(),
 ): number {
-  const filter: GroupFilter = { types: null, excludeTypes: [], fromAccountId: null, groupedTypes };
   const page: PageBounds = { maxId: null, sinceId: null, minId: afterId, limit: cap };
   return pageRepresentatives(db, viewerId, filter, page, now).length;
 }
@@ -264,9 +263,7 @@ export function findNotificationGroup(
   );
   const [row] = newest ? notificationRows(db, [newest.id]) : [];
   if (!row) return null;
-  const key = groupKey.startsWith(UNGROUPED) ? groupKey : row.groupKey === groupKey ? groupKey : null;
-  if (key === null) return null;
-  return toGroup(db, viewerId, key, row, null, false, now);
+  return toGroup(db, viewerId, groupKey, row, null, false, now);
 }
 
 /** The accounts of a group's notifications, newest first, paginated by the notifications' ids. */

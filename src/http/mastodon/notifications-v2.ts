@@ -15,6 +15,7 @@ import { findMarker } from "../../store/markers.js";
 import {
   countGroups,
   findNotificationGroup,
+  type GroupFilter,
   groupedNotifications,
   type NotificationGroup,
   notificationGroupAccounts,
@@ -50,6 +51,19 @@ function groupedTypes(params: Params): string[] {
   const asked = read.strings(params, "grouped_types");
   if (asked === undefined) return [...GROUPABLE_TYPES];
   return asked.filter((t) => (GROUPABLE_TYPES as readonly string[]).includes(t));
+}
+
+/** The list's filters; null when account_id names no account (nothing matches). */
+function listFilter(params: Params): GroupFilter | null {
+  const accountId = read.string(params, "account_id");
+  if (accountId !== undefined && accountId !== "" && !isId(accountId)) return null;
+  return {
+    types: typeList(params, "types"),
+    excludeTypes: typeList(params, "exclude_types") ?? [],
+    fromAccountId: accountId || null,
+    includeFiltered: read.boolean(params, "include_filtered") ?? false,
+    groupedTypes: groupedTypes(params),
+  };
 }
 
 function groupStatusId(group: NotificationGroup): string | null {
@@ -132,22 +146,9 @@ export function groupedNotificationRoutes(ctx: Context) {
     const params = await readParams(c);
     const page = readPage(c, 40, 80);
     const expand = expandAccounts(params);
-    const accountId = read.string(params, "account_id");
-    if (accountId !== undefined && accountId !== "" && !isId(accountId)) {
-      return c.json(renderGrouped(ctx, [], viewerId, expand));
-    }
-    const { groups, pageIds } = groupedNotifications(
-      db,
-      viewerId,
-      {
-        types: typeList(params, "types"),
-        excludeTypes: typeList(params, "exclude_types") ?? [],
-        fromAccountId: accountId || null,
-        includeFiltered: read.boolean(params, "include_filtered") ?? false,
-        groupedTypes: groupedTypes(params),
-      },
-      page,
-    );
+    const filter = listFilter(params);
+    if (!filter) return c.json(renderGrouped(ctx, [], viewerId, expand));
+    const { groups, pageIds } = groupedNotifications(db, viewerId, filter, page);
     setLinkHeader(ctx, c, pageIds, page);
     return c.json(renderGrouped(ctx, groups, viewerId, expand));
   });
@@ -158,9 +159,9 @@ export function groupedNotificationRoutes(ctx: Context) {
     const raw = Number.parseInt(c.req.query("limit") ?? "", 10);
     const limit = Number.isFinite(raw) ? Math.min(Math.max(raw, 1), UNREAD_MAX) : UNREAD_DEFAULT;
     const marker = findMarker(db, "notifications");
-    return c.json({
-      count: countGroups(db, viewerId, groupedTypes(params), marker?.lastReadId ?? null, limit),
-    });
+    const filter = listFilter(params);
+    if (!filter) return c.json({ count: 0 });
+    return c.json({ count: countGroups(db, viewerId, filter, marker?.lastReadId ?? null, limit) });
   });
 
   app.post("/api/v2/notifications/clear", (c) => {
