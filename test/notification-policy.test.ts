@@ -133,6 +133,8 @@ describe("notification policy and requests", () => {
     // Asked for, or asked for by sender, they are there.
     expect(await listed("&include_filtered=true")).toEqual([second, first]);
     expect(await listed(`&account_id=${accountId("stranger")}`)).toEqual([second, first]);
+    const shown = await api(server, token, "GET", "/api/v1/notifications?include_filtered=true");
+    expect((shown.json as Json[]).map((n) => n.filtered)).toEqual([true, true]);
     const grouped = await client.v2.notifications.list({ includeFiltered: true });
     expect(grouped.notificationGroups.map((g) => g.type)).toEqual(["mention", "mention"]);
 
