@@ -15,7 +15,7 @@ import { type NotificationFilter, type NotificationRow, notificationFilters } fr
 
 /** Read this many notifications at a time while looking for the next groups of a page. */
 const SCAN_BATCH = 200;
-export const SAMPLE_ACCOUNTS_SIZE = 8;
+const SAMPLE_ACCOUNTS_SIZE = 8;
 
 export interface GroupFilter extends NotificationFilter {
   /** The types grouped by their key; a notification of any other type is a group of its own. */

@@ -14,7 +14,7 @@ import {
   type PolicyAction,
 } from "./schema.js";
 
-export type { PolicyAction } from "./schema.js";
+export { POLICY_ACTIONS, type PolicyAction } from "./schema.js";
 export type NotificationRequestRow = typeof notificationRequests.$inferSelect;
 
 export interface NotificationPolicy {
@@ -120,7 +120,7 @@ export function listNotificationRequests(db: Db, page: PageBounds): Notification
   return requestsByIds(db, newestFirst(ids, page));
 }
 
-export function requestsByIds(db: Db, ids: string[]): NotificationRequestRow[] {
+function requestsByIds(db: Db, ids: string[]): NotificationRequestRow[] {
   if (ids.length === 0) return [];
   const found = new Map(
     db
@@ -135,16 +135,6 @@ export function requestsByIds(db: Db, ids: string[]): NotificationRequestRow[] {
 
 export function findNotificationRequest(db: Db, id: string): NotificationRequestRow | null {
   return db.select().from(notificationRequests).where(eq(notificationRequests.id, id)).get() ?? null;
-}
-
-export function findRequestFrom(db: Db, fromAccountId: string): NotificationRequestRow | null {
-  return (
-    db
-      .select()
-      .from(notificationRequests)
-      .where(eq(notificationRequests.fromAccountId, fromAccountId))
-      .get() ?? null
-  );
 }
 
 /** The filtered mentions pending from each sender, counted up to MAX_MEANINGFUL_COUNT. */

@@ -18,6 +18,7 @@ import {
   listNotificationRequests,
   type NotificationPolicy,
   type NotificationRequestRow,
+  POLICY_ACTIONS,
   type PolicyAction,
   pendingCounts,
   requestsSummary,
@@ -28,8 +29,6 @@ import { type ApiEnv, requireViewer } from "./auth.js";
 import { iso, renderAccount, renderStatuses } from "./entities.js";
 import { readPage, setLinkHeader } from "./pagination.js";
 import { type Params, read, readParams } from "./params.js";
-
-const ACTIONS: readonly PolicyAction[] = ["accept", "filter", "drop"];
 
 /** Each policy key, with its v2 and (where v1 has it) v1 name. */
 const KEYS: { key: keyof NotificationPolicy; v2: string; v1: string | null }[] = [
@@ -60,8 +59,8 @@ function policyChanges(params: Params): Partial<NotificationPolicy> {
     if (flag !== undefined) changes[key] = flag ? "filter" : "accept";
     const action = read.string(params, v2);
     if (action === undefined || action === "") continue;
-    if (!ACTIONS.includes(action as PolicyAction)) {
-      throw new HttpError(422, `${v2} must be one of ${ACTIONS.join(", ")}`);
+    if (!(POLICY_ACTIONS as readonly string[]).includes(action)) {
+      throw new HttpError(422, `${v2} must be one of ${POLICY_ACTIONS.join(", ")}`);
     }
     changes[key] = action as PolicyAction;
   }
