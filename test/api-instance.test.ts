@@ -96,7 +96,7 @@ describe("GET /api/v2/instance", () => {
       message: null,
       url: null,
     });
-    expect(body.api_versions).toEqual({ mastodon: 1 });
+    expect(body.api_versions).toEqual({ mastodon: 2 });
     const contact = body.contact as Json;
     expect(typeof contact.email).toBe("string");
     expectAccount(contact.account);

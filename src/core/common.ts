@@ -4,6 +4,7 @@ import { newId } from "../store/ids.js";
 import { notifications } from "../store/schema.js";
 import { UserError } from "./account.js";
 import type { UnitOfWork } from "./events.js";
+import { groupKeyFor, policyVerdict, recordFilteredMention } from "./notifications.js";
 import { isBlocked, isMutedForNotifications } from "./visibility.js";
 
 export function requireLocalAccount(ctx: Context): AccountRow {
@@ -26,7 +27,9 @@ export type NotificationType =
 
 /**
  * Adds a notification for the local account unless the sender is blocked or muted, inside the change's unit
- * of work (streaming and push hear of it after the commit). Returns its id, or null when none was added.
+ * of work (streaming and push hear of it after the commit). The notification policy may drop it, or keep it
+ * filtered: stored, not announced, and for a mention counted in its sender's request. Returns its id, or
+ * null when none was added.
  */
 export function addNotification(
   ctx: Context,
@@ -44,7 +47,11 @@ export function addNotification(
     isMutedForNotifications(ctx.store.db, local.id, fromAccountId)
   )
     return null;
-  const id = newId();
+  const now = Date.now();
+  const verdict = policyVerdict(ctx, local, type, fromAccountId, statusId, now);
+  if (verdict === "drop") return null;
+  const filtered = verdict === "filter";
+  const id = newId(now);
   ctx.store.db
     .insert(notifications)
     .values({
@@ -53,10 +60,15 @@ export function addNotification(
       fromAccountId,
       statusId,
       reportId,
-      groupKey: `${type}-${statusId ?? fromAccountId}`,
-      createdAt: Date.now(),
+      groupKey: filtered ? null : groupKeyFor(ctx, type, statusId, now),
+      filtered,
+      createdAt: now,
     })
     .run();
+  if (filtered) {
+    if (type === "mention" && statusId !== null) recordFilteredMention(ctx, fromAccountId, statusId, now);
+    return id;
+  }
   uow.record({ type: "NotificationCreated", notificationId: id });
   return id;
 }

@@ -427,8 +427,14 @@ export const notifications = sqliteTable(
     groupKey: text("group_key"),
     createdAt: createdAt(),
     dismissedAt: integer("dismissed_at"),
+    /** Held back by the notification policy: shown only in its request, or when asked for. */
+    filtered: flag("filtered"),
   },
-  (t) => [index("notifications_type").on(t.type, t.id), index("notifications_from").on(t.fromAccountId)],
+  (t) => [
+    index("notifications_type").on(t.type, t.id),
+    index("notifications_from").on(t.fromAccountId),
+    index("notifications_group").on(t.groupKey, t.id),
+  ],
 );
 
 /** Flags received from other servers, kept for the owner to read. */
@@ -805,3 +811,42 @@ export const listFeed = sqliteTable(
     index("list_feed_account").on(t.accountId, t.listId),
   ],
 );
+
+// --- notification policy ---
+
+export const POLICY_ACTIONS = ["accept", "filter", "drop"] as const;
+export type PolicyAction = (typeof POLICY_ACTIONS)[number];
+const policyAction = (name: string) => text(name, { enum: POLICY_ACTIONS }).notNull().default("accept");
+
+/** What the owner's notification policy does with notifications from each kind of sender (one row). */
+export const notificationPolicy = sqliteTable("notification_policy", {
+  accountId: text("account_id")
+    .primaryKey()
+    .references(() => accounts.id, { onDelete: "cascade" }),
+  forNotFollowing: policyAction("for_not_following"),
+  forNotFollowers: policyAction("for_not_followers"),
+  forNewAccounts: policyAction("for_new_accounts"),
+  forPrivateMentions: policyAction("for_private_mentions"),
+  forLimitedAccounts: policyAction("for_limited_accounts"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** One per sender whose mentions the policy filtered, until accepted or dismissed. */
+export const notificationRequests = sqliteTable("notification_requests", {
+  id: id(),
+  fromAccountId: text("from_account_id")
+    .notNull()
+    .unique()
+    .references(() => accounts.id, { onDelete: "cascade" }),
+  lastStatusId: text("last_status_id").references(() => statuses.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Senders whose request was accepted: the policy lets them through from then on. */
+export const notificationPermissions = sqliteTable("notification_permissions", {
+  fromAccountId: text("from_account_id")
+    .primaryKey()
+    .references(() => accounts.id, { onDelete: "cascade" }),
+  createdAt: createdAt(),
+});

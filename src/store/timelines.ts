@@ -296,9 +296,12 @@ export interface NotificationFilter {
   types: string[] | null;
   excludeTypes: string[];
   fromAccountId: string | null;
+  /** Also those the notification policy filtered (always when asking for one sender's, as Mastodon). */
+  includeFiltered?: boolean;
 }
 
-function notificationFilters(viewerId: string, filter: NotificationFilter, now: number): SQL[] {
+/** The conditions every notification list applies, over the alias `n`. */
+export function notificationFilters(viewerId: string, filter: NotificationFilter, now: number): SQL[] {
   const parts = [
     sql`n.dismissed_at IS NULL`,
     sql`NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ${viewerId} AND b.target_id = n.from_account_id)`,
@@ -310,6 +313,7 @@ function notificationFilters(viewerId: string, filter: NotificationFilter, now: 
   }
   if (filter.excludeTypes.length > 0) parts.push(sql`n.type NOT IN ${filter.excludeTypes}`);
   if (filter.fromAccountId !== null) parts.push(sql`n.from_account_id = ${filter.fromAccountId}`);
+  else if (!filter.includeFiltered) parts.push(sql`n.filtered = 0`);
   return parts;
 }
 

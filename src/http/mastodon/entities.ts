@@ -289,6 +289,7 @@ export function renderNotifications(
         id: n.id,
         type: n.type,
         group_key: n.groupKey ?? `ungrouped-${n.id}`,
+        ...(n.filtered ? { filtered: true } : {}),
         created_at: iso(n.createdAt),
         account,
         status: n.statusId ? (statusById.get(n.statusId) ?? null) : null,

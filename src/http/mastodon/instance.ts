@@ -113,8 +113,8 @@ function instanceV2(ctx: Context) {
       message: null,
       url: null,
     },
-    // 2 would announce grouped notifications, which Wren does not serve (INTEROP.md).
-    api_versions: { mastodon: 1 },
+    // 2 announces grouped notifications (/api/v2/notifications): Phanpy, Elk and the official app use them.
+    api_versions: { mastodon: 2 },
     contact: { email: contactEmail(ctx, local?.user.email ?? null), account: contact },
     rules: [],
   };

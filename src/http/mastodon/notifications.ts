@@ -1,6 +1,7 @@
 /**
- * /api/v1/notifications (API v1 only: the instance advertises api_versions.mastodon 1, so apps do not ask for
- * grouped notifications). Dismissing keeps the row with dismissed_at set; clearing deletes them all.
+ * /api/v1/notifications, with the grouped v2 routes (notifications-v2.ts) and the policy and its requests
+ * (notification-policy.ts) mounted in front. Dismissing keeps the row with dismissed_at set; clearing deletes
+ * them all. Notifications the policy filtered are left out unless asked for (include_filtered).
  */
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
@@ -14,98 +15,24 @@ import {
   listNotifications,
   statusesByIds,
 } from "../../store/timelines.js";
-import { HttpError, notFound } from "../errors.js";
+import { notFound } from "../errors.js";
 import { type ApiEnv, requireViewer } from "./auth.js";
 import { renderNotifications } from "./entities.js";
+import { typeList } from "./notification-params.js";
+import { notificationPolicyRoutes } from "./notification-policy.js";
+import { groupedNotificationRoutes } from "./notifications-v2.js";
 import { readPage, setLinkHeader } from "./pagination.js";
-import { type Params, read, readParams } from "./params.js";
-
-/** Every type Mastodon knows; filters drop anything else instead of failing, as apps send newer types. */
-const NOTIFICATION_TYPES = new Set([
-  "mention",
-  "status",
-  "reblog",
-  "follow",
-  "follow_request",
-  "favourite",
-  "poll",
-  "update",
-  "admin.sign_up",
-  "admin.report",
-  "severed_relationships",
-  "moderation_warning",
-  "annual_report",
-  "quote",
-  "quoted_update",
-  "moved",
-]);
+import { read, readParams } from "./params.js";
 
 const UNREAD_DEFAULT = 100;
 const UNREAD_MAX = 1000;
 
-/**
- * The one policy Wren applies: it filters nothing. This is what Mastodon reports when every filter is off,
- * with the keys of v1 (filter_*) and v2 (for_*).
- */
-const POLICY = {
-  filter_not_following: false,
-  filter_not_followers: false,
-  filter_new_accounts: false,
-  filter_private_mentions: false,
-  for_not_following: "accept",
-  for_not_followers: "accept",
-  for_new_accounts: "accept",
-  for_private_mentions: "accept",
-  for_limited_accounts: "accept",
-  summary: { pending_requests_count: 0, pending_notifications_count: 0 },
-};
-
-const POLICY_FLAGS = [
-  "filter_not_following",
-  "filter_not_followers",
-  "filter_new_accounts",
-  "filter_private_mentions",
-] as const;
-const POLICY_CHOICES = [
-  "for_not_following",
-  "for_not_followers",
-  "for_new_accounts",
-  "for_private_mentions",
-  "for_limited_accounts",
-] as const;
-
-/**
- * A policy change is accepted only when it asks for the policy already applied; anything else is refused by
- * name, so an app never shows a filter as on while nothing is filtered.
- */
-function checkPolicyChange(params: Params): void {
-  const refused: string[] = [];
-  for (const key of POLICY_FLAGS) {
-    const value = read.boolean(params, key);
-    if (value !== undefined && value !== POLICY[key]) refused.push(`${key}=${value}`);
-  }
-  for (const key of POLICY_CHOICES) {
-    const value = read.string(params, key);
-    if (value !== undefined && value !== "" && value !== POLICY[key]) refused.push(`${key}=${value}`);
-  }
-  if (refused.length > 0) {
-    throw new HttpError(
-      422,
-      `filtering notifications is not supported yet: every notification is accepted (refused: ${refused.join(", ")})`,
-    );
-  }
-}
-
-/** The known types of a filter; null when the filter is absent or empty. */
-function typeList(params: Params, key: string): string[] | null {
-  const list = (read.strings(params, key) ?? []).map((t) => t.trim()).filter((t) => t !== "");
-  if (list.length === 0) return null;
-  return list.filter((t) => NOTIFICATION_TYPES.has(t));
-}
-
 export function notificationRoutes(ctx: Context) {
   const app = new Hono<ApiEnv>();
   const db = ctx.store.db;
+  // Mounted first: their paths (requests, policy) would otherwise be taken for a notification id.
+  app.route("/", notificationPolicyRoutes(ctx));
+  app.route("/", groupedNotificationRoutes(ctx));
 
   app.get("/api/v1/notifications", async (c) => {
     const { viewerId } = requireViewer(ctx, c, "read:notifications");
@@ -122,6 +49,7 @@ export function notificationRoutes(ctx: Context) {
         types,
         excludeTypes: typeList(params, "exclude_types") ?? [],
         fromAccountId: accountId || null,
+        includeFiltered: read.boolean(params, "include_filtered") ?? false,
       },
       page,
     );
@@ -149,29 +77,6 @@ export function notificationRoutes(ctx: Context) {
     const cap = Number.isFinite(raw) ? Math.min(Math.max(raw, 1), UNREAD_MAX) : UNREAD_DEFAULT;
     const marker = findMarker(db, "notifications");
     return c.json({ count: countUnreadNotifications(db, viewerId, marker?.lastReadId ?? null, cap) });
-  });
-
-  // v1 and v2 (Mastodon 4.3+, where v1 is deprecated): apps that read the 4.5.0 version string ask for v2, as
-  // masto.js's v2.notifications.policy does. One answer holds the keys of both.
-  for (const version of ["v1", "v2"] as const) {
-    const path = `/api/${version}/notifications/policy`;
-    app.get(path, (c) => {
-      requireViewer(ctx, c, "read:notifications");
-      return c.json(POLICY);
-    });
-    for (const method of ["put", "patch"] as const) {
-      app[method](path, async (c) => {
-        requireViewer(ctx, c, "write:notifications");
-        checkPolicyChange(await readParams(c));
-        return c.json(POLICY);
-      });
-    }
-  }
-
-  // Filtered-notification requests: never any, as nothing is filtered.
-  app.get("/api/v1/notifications/requests", (c) => {
-    requireViewer(ctx, c, "read:notifications");
-    return c.json([]);
   });
 
   app.post("/api/v1/notifications/clear", (c) => {
