@@ -186,7 +186,7 @@ describe("instance side endpoints", () => {
     }
   });
 
-  it("answers empty lists for user features Wren lacks, with a token only", async () => {
+  it("answers empty lists with a token only: suggestions (Wren has none) and what a new account has not filled", async () => {
     for (const path of [
       "/api/v1/suggestions",
       "/api/v2/suggestions",

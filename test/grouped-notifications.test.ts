@@ -261,6 +261,25 @@ describe("grouped notifications", () => {
     expect((await getJson("/api/v2/notifications/ungrouped-123456789012345678")).status).toBe(404);
   });
 
+  it("leaves out a group whose status a hide filter of the notifications context matches", async () => {
+    const keysBefore = groupsOf(await client.v2.notifications.list()).map((g) => g.type);
+    expect(keysBefore).toContain("mention");
+    const filter = await client.v2.filters.create({
+      title: "no greetings",
+      context: ["notifications"],
+      filterAction: "hide",
+      keywordsAttributes: [{ keyword: "hello", wholeWord: true }],
+    });
+    try {
+      const types = groupsOf(await client.v2.notifications.list()).map((g) => g.type);
+      expect(types).not.toContain("mention");
+      expect(types).toEqual(keysBefore.filter((t) => t !== "mention"));
+    } finally {
+      await client.v2.filters.$select(filter.id).remove();
+    }
+    expect(groupsOf(await client.v2.notifications.list()).map((g) => g.type)).toEqual(keysBefore);
+  });
+
   it("dismisses a whole group, then counts unread groups after the marker", async () => {
     const groups = groupsOf(await client.v2.notifications.list());
     const favouriteKey = groups[1]?.groupKey as string;

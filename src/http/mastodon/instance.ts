@@ -280,7 +280,6 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v1/trends/links", empty(null));
   app.get("/api/v1/suggestions", empty("read:accounts"));
   app.get("/api/v2/suggestions", empty("read:accounts"));
-  app.get("/api/v1/lists", empty("read:lists"));
   app.get("/api/v1/endorsements", empty("read:accounts"));
   app.get("/api/v1/featured_tags", empty("read:accounts"));
   app.get("/api/v1/featured_tags/suggestions", empty("read:accounts"));

@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
 import { clearNotifications } from "../../core/dismissals.js";
+import { applyFilters } from "../../core/filters.js";
 import { GROUPABLE_TYPES } from "../../core/notifications.js";
 import { dismissNotificationGroup } from "../../core/notifications-policy.js";
 import { accountsByIds } from "../../store/account-lookups.js";
@@ -102,8 +103,14 @@ function renderGrouped(
 ): Record<string, unknown> {
   const db = ctx.store.db;
   const statusIds = [...new Set(groups.map(groupStatusId).filter((id): id is string => id !== null))];
-  const statusRows = statusesByIds(db, statusIds);
-  const statuses = renderStatuses(ctx, statusRows, viewerId);
+  // A group whose status a `hide` filter of the notifications context matches is left out, as in v1.
+  const filtered = applyFilters(ctx, "notifications", statusesByIds(db, statusIds), viewerId);
+  const statusRows = filtered.visible;
+  groups = groups.filter((g) => {
+    const statusId = groupStatusId(g);
+    return statusId === null || !filtered.hidden.has(statusId);
+  });
+  const statuses = renderStatuses(ctx, statusRows, viewerId, filtered.filteredById);
   const full = new Set<string>();
   const partial = new Set<string>();
   for (const group of groups) {
