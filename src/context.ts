@@ -1,4 +1,5 @@
 import type { Config } from "./config/spec.js";
+import { registerEndorsements } from "./core/endorsements.js";
 import { Events } from "./core/events.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
@@ -32,5 +33,6 @@ export function createContext(config: Config, store: Store, log: Logger, version
   };
   // The transactional outbox: every domain event that other servers should hear of becomes delivery jobs.
   registerOutbox(ctx);
+  registerEndorsements(ctx);
   return ctx;
 }

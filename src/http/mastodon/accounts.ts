@@ -296,12 +296,7 @@ export function accountRoutes(ctx: Context) {
     });
   }
 
-  // Wren has no featured tags, lists or identity proofs: honest empty lists (INTEROP.md: never 404 there).
-  app.get("/api/v1/accounts/:id{[0-9]+}/featured_tags", (c) => {
-    optionalUser(c, "read:accounts");
-    findAccount(ctx, c.req.param("id"));
-    return c.json([]);
-  });
+  // Wren has no lists or identity proofs: honest empty lists (INTEROP.md: never 404 there).
   app.get("/api/v1/accounts/:id{[0-9]+}/lists", (c) => {
     requireUser(c, "read:lists");
     findAccount(ctx, c.req.param("id"));

@@ -4,6 +4,8 @@ import { RateLimiter } from "../ratelimit.js";
 import { authorizeRoutes } from "../web/authorize.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
+import { domainBlockRoutes } from "./domain-blocks.js";
+import { featuredRoutes } from "./featured.js";
 import { instanceRoutes } from "./instance.js";
 import { mediaRoutes } from "./media.js";
 import { notificationRoutes } from "./notifications.js";
@@ -34,6 +36,8 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", notificationRoutes(ctx));
   app.route("/", searchRoutes(ctx));
   app.route("/", mediaRoutes(ctx));
+  app.route("/", domainBlockRoutes(ctx));
+  app.route("/", featuredRoutes(ctx));
   app.route("/", streamingRoutes(ctx));
   return app;
 }

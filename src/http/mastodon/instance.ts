@@ -285,10 +285,6 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v2/filters", empty("read:filters"));
   app.get("/api/v1/lists", empty("read:lists"));
   app.get("/api/v1/conversations", empty("read:statuses"));
-  app.get("/api/v1/endorsements", empty("read:accounts"));
-  app.get("/api/v1/featured_tags", empty("read:accounts"));
-  app.get("/api/v1/featured_tags/suggestions", empty("read:accounts"));
-  app.get("/api/v1/domain_blocks", empty("read:blocks"));
   app.get("/api/v1/scheduled_statuses", empty("read:statuses"));
 
   // Web Push is not supported yet, so no subscription can exist: creating one is refused, reading or changing
