@@ -70,7 +70,7 @@ describe("GET /api/v2/instance", () => {
     expect(configuration.urls?.streaming).toBe(`ws://${server.domain}`);
     // No Web Push yet, so no key (null, as Mastodon renders a missing key); the object stays for apps.
     expect(configuration.vapid).toEqual({ public_key: null });
-    expect(configuration.accounts).toEqual({ max_featured_tags: 0, max_pinned_statuses: 5 });
+    expect(configuration.accounts).toEqual({ max_featured_tags: 10, max_pinned_statuses: 5 });
     expect(configuration.statuses).toEqual({
       max_characters: 5000,
       max_media_attachments: 4,

@@ -6,6 +6,8 @@
  */
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
+import { MAX_FEATURED_TAGS } from "../../core/featured-tags.js";
+import { MAX_PINNED_STATUSES } from "../../core/interactions.js";
 import { saveMarkers } from "../../core/markers.js";
 import { MAX_MEDIA_ATTACHMENTS, MAX_POLL_OPTIONS, MAX_STATUS_CHARACTERS } from "../../core/statuses.js";
 import { SUPPORTED_MIME_TYPES } from "../../media/sniff.js";
@@ -99,7 +101,7 @@ function instanceV2(ctx: Context) {
       // No Web Push yet, so no key: null, as Mastodon itself renders a missing key. The object stays, since
       // masto.js types it as always present and apps read configuration.vapid.public_key.
       vapid: { public_key: null },
-      accounts: { max_featured_tags: 0, max_pinned_statuses: 5 },
+      accounts: { max_featured_tags: MAX_FEATURED_TAGS, max_pinned_statuses: MAX_PINNED_STATUSES },
       statuses: statusesConfiguration(),
       media_attachments: mediaConfiguration(ctx),
       polls: { max_options: MAX_POLL_OPTIONS, ...POLL_LIMITS },
@@ -144,7 +146,7 @@ function instanceV1(ctx: Context) {
     // Read by older Pleroma-aware clients.
     max_toot_chars: MAX_STATUS_CHARACTERS,
     configuration: {
-      accounts: { max_featured_tags: 0, max_pinned_statuses: 5 },
+      accounts: { max_featured_tags: MAX_FEATURED_TAGS, max_pinned_statuses: MAX_PINNED_STATUSES },
       statuses: statusesConfiguration(),
       media_attachments: mediaConfiguration(ctx),
       polls: { max_options: MAX_POLL_OPTIONS, ...POLL_LIMITS },
