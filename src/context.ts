@@ -1,5 +1,6 @@
 import type { Config } from "./config/spec.js";
 import { registerConversations } from "./core/conversations.js";
+import { registerEndorsements } from "./core/endorsements.js";
 import { Events } from "./core/events.js";
 import { registerFeeds } from "./core/feeds.js";
 import { registerOutbox } from "./federation/outbox.js";
@@ -39,8 +40,9 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerPush(ctx);
   // Direct-message conversations follow the statuses of their threads.
   registerConversations(ctx);
-
   // Home and list feeds, filled in the transaction that stores a status.
   registerFeeds(ctx);
+  // Endorsements end with the follow they need.
+  registerEndorsements(ctx);
   return ctx;
 }

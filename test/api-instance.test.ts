@@ -69,7 +69,7 @@ describe("GET /api/v2/instance", () => {
     const configuration = body.configuration as Record<string, Json>;
     expect(configuration.urls?.streaming).toBe(`ws://${server.domain}`);
     expect(configuration.vapid).toEqual({ public_key: expect.stringMatching(/^B[A-Za-z0-9_-]{86}$/) });
-    expect(configuration.accounts).toEqual({ max_featured_tags: 0, max_pinned_statuses: 5 });
+    expect(configuration.accounts).toEqual({ max_featured_tags: 10, max_pinned_statuses: 5 });
     expect(configuration.statuses).toEqual({
       max_characters: 5000,
       max_media_attachments: 4,

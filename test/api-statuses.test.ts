@@ -523,10 +523,9 @@ describe("POST /api/v1/statuses", () => {
     const pinned = (await api(server, token, "POST", path(status.id, "pin"))).json as Json;
     expect(pinned.pinned).toBe(true);
     expect((await api(server, token, "POST", path(remoteId, "pin"))).status).toBe(422);
-    // Muting a conversation is not supported yet: it says so instead of answering muted: true.
     const muted = await api(server, token, "POST", path(remoteId, "mute"));
-    expect(muted.status).toBe(422);
-    expect(muted.json).toEqual({ error: "muting a conversation is not supported yet" });
+    expect(muted.status).toBe(200);
+    expect(muted.json).toMatchObject({ id: remoteId, muted: true });
     expect((await api(server, token, "POST", path("123", "mute"))).status).toBe(404);
 
     const seen = (await api(server, token, "GET", `/api/v1/statuses/${remoteId}`)).json as Json;
@@ -561,8 +560,8 @@ describe("POST /api/v1/statuses", () => {
       pinned: false,
     });
     const unmuted = await api(server, token, "POST", path(remoteId, "unmute"));
-    expect(unmuted.status).toBe(422);
-    expect(unmuted.json).toEqual({ error: "muting a conversation is not supported yet" });
+    expect(unmuted.status).toBe(200);
+    expect(unmuted.json).toMatchObject({ id: remoteId, muted: false });
     expect(((await api(server, token, "GET", `/api/v1/statuses/${remoteId}`)).json as Json).muted).toBe(
       false,
     );

@@ -44,7 +44,7 @@ export function addNotification(
   if (fromAccountId === local.id && type !== "poll") return null;
   if (
     isBlocked(ctx.store.db, local.id, fromAccountId) ||
-    isMutedForNotifications(ctx.store.db, local.id, fromAccountId)
+    isMutedForNotifications(ctx.store.db, local.id, fromAccountId, Date.now(), statusId)
   )
     return null;
   const now = Date.now();

@@ -10,7 +10,17 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../store/open.js";
 import { inList, preparedPerDb } from "../store/prepared.js";
-import { accounts, blocks, follows, homeFeed, mentions, mutes, statuses } from "../store/schema.js";
+import {
+  accounts,
+  blocks,
+  conversationMutes,
+  domainBlocks,
+  follows,
+  homeFeed,
+  mentions,
+  mutes,
+  statuses,
+} from "../store/schema.js";
 import type { StatusRow } from "../store/statuses.js";
 
 /** A column of a table alias (`s`, `statuses`, ...) as SQL. */
@@ -33,15 +43,53 @@ export function activeMuteSql(alias: string, now: Now): SQL {
   return sql`(${col(alias, "expires_at")} IS NULL OR ${col(alias, "expires_at")} > ${now})`;
 }
 
+// ---- Domain blocks (the local account's; a domain is a host, with its port when not the default) ----
+
+/** The host without its port (`[v6]` literals keep their brackets). */
+function bareHost(domain: string): string {
+  if (domain.startsWith("[")) return domain.slice(0, domain.indexOf("]") + 1);
+  const colon = domain.indexOf(":");
+  return colon > 0 ? domain.slice(0, colon) : domain;
+}
+
+/**
+ * Whether a block of `blocked` covers an account on `domain`: the same host, or a subdomain of it (as on
+ * Mastodon); a block without a port covers every port of the host, one with a port only that port.
+ */
+export function domainMatches(domain: string, blocked: string): boolean {
+  return [domain, bareHost(domain)].some((d) => d === blocked || d.endsWith(`.${blocked}`));
+}
+
+function bareHostSql(domain: SQL): SQL {
+  return sql`(CASE WHEN substr(${domain}, 1, 1) = '[' THEN substr(${domain}, 1, instr(${domain}, ']'))
+    WHEN instr(${domain}, ':') > 0 THEN substr(${domain}, 1, instr(${domain}, ':') - 1) ELSE ${domain} END)`;
+}
+
+/** domainMatches in SQL. */
+export function domainMatchesSql(domain: SQL, blocked: SQL): SQL {
+  const host = bareHostSql(domain);
+  return sql`(${domain} = ${blocked} OR ${host} = ${blocked}
+    OR substr(${domain}, -length(${blocked}) - 1) = '.' || ${blocked}
+    OR substr(${host}, -length(${blocked}) - 1) = '.' || ${blocked})`;
+}
+
+/** True when none of the accounts given by `authors` (SQL expressions) is on a domain the local account blocks. */
+export function notDomainBlockedSql(authors: SQL[]): SQL {
+  const targets = sql`(${sql.join(authors, sql`, `)})`;
+  return sql`NOT EXISTS (SELECT 1 FROM accounts da JOIN domain_blocks db
+      ON ${domainMatchesSql(sql`da.domain`, sql`db.domain`)} WHERE da.id IN ${targets})`;
+}
+
 /**
  * True when none of the accounts given by `authors` (SQL expressions, such as `s.account_id`) is muted
- * (unexpired) or blocked by the viewer: what the timelines and the streams hide.
+ * (unexpired) or blocked by the viewer, or on a domain it blocks: what the timelines and the streams hide.
  */
 export function notHiddenSql(viewerId: string, authors: SQL[], now: Now): SQL {
   const targets = sql`(${sql.join(authors, sql`, `)})`;
   return sql`NOT EXISTS (SELECT 1 FROM mutes hm WHERE hm.account_id = ${viewerId} AND hm.target_id IN ${targets}
       AND ${activeMuteSql("hm", now)})
-    AND NOT EXISTS (SELECT 1 FROM blocks hb WHERE hb.account_id = ${viewerId} AND hb.target_id IN ${targets})`;
+    AND NOT EXISTS (SELECT 1 FROM blocks hb WHERE hb.account_id = ${viewerId} AND hb.target_id IN ${targets})
+    AND ${notDomainBlockedSql(authors)}`;
 }
 
 /** True unless the viewer muted the sender (`from`, an SQL expression) with its notifications, unexpired. */
@@ -68,26 +116,118 @@ const hiddenQueries = preparedPerDb((db) => ({
     .where(and(eq(blocks.accountId, sql.placeholder("viewer")), inList(blocks.targetId, "ids")))
     .limit(1)
     .prepare(),
+  domainBlocked: db
+    .select({ id: accounts.id })
+    .from(accounts)
+    .innerJoin(domainBlocks, domainMatchesSql(sql`${accounts.domain}`, sql`${domainBlocks.domain}`))
+    .where(inList(accounts.id, "ids"))
+    .prepare(),
+  domains: db.select({ domain: domainBlocks.domain }).from(domainBlocks).prepare(),
+  conversationMuted: db
+    .select({ uri: conversationMutes.conversationUri })
+    .from(conversationMutes)
+    .where(inList(conversationMutes.conversationUri, "uris"))
+    .prepare(),
 }));
 
-/** Whether the viewer muted (unexpired) or blocked any of these accounts. */
+/** The domains the local account blocks. */
+export function blockedDomains(db: Db): string[] {
+  return hiddenQueries(db)
+    .domains.all()
+    .map((d) => d.domain);
+}
+
+/** Which of these accounts are on a domain the local account blocks. */
+export function domainBlockedAccounts(db: Db, accountIds: string[]): Set<string> {
+  if (accountIds.length === 0) return new Set();
+  return new Set(
+    hiddenQueries(db)
+      .domainBlocked.all({ ids: JSON.stringify(accountIds) })
+      .map((a) => a.id),
+  );
+}
+
+/** Whether the host of an inbox or an actor (`host[:port]`) is on a domain the local account blocks. */
+export function isDomainBlockedHost(db: Db, host: string): boolean {
+  const lower = host.toLowerCase();
+  return blockedDomains(db).some((blocked) => domainMatches(lower, blocked));
+}
+
+/** The thread a status belongs to, as conversation mutes name it: its root's URI. */
+export function threadKey(row: Pick<StatusRow, "conversationUri" | "uri">): string {
+  return row.conversationUri ?? row.uri;
+}
+
+/** Which of these threads (threadKey) the local account muted. */
+export function mutedThreads(db: Db, keys: string[]): Set<string> {
+  if (keys.length === 0) return new Set();
+  return new Set(
+    hiddenQueries(db)
+      .conversationMuted.all({ uris: JSON.stringify([...new Set(keys)]) })
+      .map((m) => m.uri),
+  );
+}
+
+/** Whether the viewer muted (unexpired) or blocked any of these accounts, or blocks the domain of one. */
 export function isHidden(db: Db, viewerId: string, accountIds: string[], now = Date.now()): boolean {
   if (accountIds.length === 0) return false;
   const q = hiddenQueries(db);
   const ids = JSON.stringify(accountIds);
   return (
     q.muted.all({ viewer: viewerId, ids, now }).length > 0 ||
-    q.blocked.get({ viewer: viewerId, ids }) !== undefined
+    q.blocked.get({ viewer: viewerId, ids }) !== undefined ||
+    domainBlockedAccounts(db, accountIds).size > 0
   );
 }
 
-/** Whether `accountId` blocks `targetId` (the local account blocks someone, or a remote account blocked it). */
-export function isBlocked(db: Db, accountId: string, targetId: string): boolean {
-  return hiddenQueries(db).blocked.get({ viewer: accountId, ids: JSON.stringify([targetId]) }) !== undefined;
+/** The statuses whose authors (and boosted authors) the viewer has not hidden (isHidden): a thread, a search. */
+export function filterNotHidden(db: Db, viewerId: string | null, rows: StatusRow[]): StatusRow[] {
+  if (viewerId === null || rows.length === 0) return rows;
+  const boosted = new Map(
+    statusQueries(db)
+      .byIds.all({ ids: JSON.stringify(rows.map((r) => r.reblogOfId).filter((id) => id !== null)) })
+      .map((r) => [r.id, r.accountId]),
+  );
+  const hidden = new Map<string, boolean>();
+  const isHiddenAuthor = (id: string) => {
+    let value = hidden.get(id);
+    if (value === undefined) {
+      value = id !== viewerId && isHidden(db, viewerId, [id]);
+      hidden.set(id, value);
+    }
+    return value;
+  };
+  return rows.filter((row) => {
+    const booster = row.reblogOfId ? boosted.get(row.reblogOfId) : undefined;
+    return !isHiddenAuthor(row.accountId) && (booster === undefined || !isHiddenAuthor(booster));
+  });
 }
 
-/** Whether the local account hides notifications from `otherId`: an unexpired mute that covers them. */
-export function isMutedForNotifications(db: Db, localId: string, otherId: string, now = Date.now()): boolean {
+/**
+ * Whether `accountId` blocks `targetId`: the local account blocks someone or their domain (domain blocks are
+ * only ever the local account's, and the local account has no domain), or a remote account blocked it.
+ */
+export function isBlocked(db: Db, accountId: string, targetId: string): boolean {
+  const ids = JSON.stringify([targetId]);
+  const q = hiddenQueries(db);
+  return q.blocked.get({ viewer: accountId, ids }) !== undefined || q.domainBlocked.all({ ids }).length > 0;
+}
+
+/**
+ * Whether the local account hides notifications from `otherId`: an unexpired mute that covers them, or, for a
+ * notification about a status (`statusId`), a mute of that status's thread.
+ */
+export function isMutedForNotifications(
+  db: Db,
+  localId: string,
+  otherId: string,
+  now = Date.now(),
+  statusId: string | null = null,
+): boolean {
+  if (statusId !== null) {
+    const [status] = statusQueries(db).byIds.all({ ids: JSON.stringify([statusId]) });
+    if (status && mutedThreads(db, [threadKey(status)]).size > 0) return true;
+  }
   return hiddenQueries(db)
     .muted.all({ viewer: localId, ids: JSON.stringify([otherId]), now })
     .some((m) => m.hideNotifications);

@@ -17,6 +17,7 @@ import {
   outboxPage,
   publicReplyUris,
 } from "../store/collections.js";
+import { listFeaturedTags } from "../store/featured-tags.js";
 import { isId } from "../store/ids.js";
 import { findStatusById, loadStatusViews, type StatusView } from "../store/statuses.js";
 import { HttpError } from "./errors.js";
@@ -164,11 +165,20 @@ export function activityPubRoutes(ctx: Context) {
     });
   });
 
+  // The featured hashtags, as Mastodon serves them: an unordered Collection of Hashtag objects.
   app.get("/users/:username/collections/tags", (c) => {
     const account = localAccount(ctx, c);
+    const items = listFeaturedTags(db, account.id).map(({ tag }) => ({
+      type: "Hashtag",
+      href: `${ctx.urls.origin}/tags/${encodeURIComponent(tag.name)}`,
+      name: `#${tag.displayName}`,
+    }));
     return activityJson(c.req.header("accept"), {
-      ...orderedCollection(`${account.uri}/collections/tags`, 0),
-      orderedItems: [],
+      "@context": OBJECT_CONTEXT,
+      id: `${ctx.urls.actor(account.username)}/collections/tags`,
+      type: "Collection",
+      totalItems: items.length,
+      items,
     });
   });
 

@@ -850,3 +850,51 @@ export const notificationPermissions = sqliteTable("notification_permissions", {
     .references(() => accounts.id, { onDelete: "cascade" }),
   createdAt: createdAt(),
 });
+
+// --- misc: domain blocks, conversation mutes, account notes, endorsements, featured tags ---
+
+/**
+ * Domains the local account blocks (Mastodon's user domain blocks): lower case, as `accounts.domain` holds
+ * hosts (with a port when not the default one). A block covers the domain's subdomains, and without a port
+ * every port (core/visibility.ts, `domainMatches`).
+ */
+export const domainBlocks = sqliteTable("domain_blocks", {
+  id: id(),
+  domain: text("domain").notNull().unique(),
+  createdAt: createdAt(),
+});
+
+/** Threads whose notifications the local account muted, by the thread's key (the root's URI). */
+export const conversationMutes = sqliteTable("conversation_mutes", {
+  conversationUri: text("conversation_uri").primaryKey(),
+  createdAt: createdAt(),
+});
+
+/** The local account's private notes on other accounts. */
+export const accountNotes = sqliteTable("account_notes", {
+  targetId: text("target_id")
+    .primaryKey()
+    .references(() => accounts.id, { onDelete: "cascade" }),
+  comment: text("comment").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Accounts the local account features on its profile (Mastodon's endorsements, "account pins"). */
+export const endorsements = sqliteTable("endorsements", {
+  id: id(),
+  targetId: text("target_id")
+    .notNull()
+    .unique()
+    .references(() => accounts.id, { onDelete: "cascade" }),
+  createdAt: createdAt(),
+});
+
+/** Hashtags the local account features on its profile. */
+export const featuredTags = sqliteTable("featured_tags", {
+  id: id(),
+  tagId: text("tag_id")
+    .notNull()
+    .unique()
+    .references(() => tags.id, { onDelete: "cascade" }),
+  createdAt: createdAt(),
+});

@@ -3,7 +3,7 @@
  * a URL names among what we already have. Hashtags are searched in tags.ts.
  */
 import { and, asc, eq, isNull, or, type SQL, sql } from "drizzle-orm";
-import { visibleStatusSql } from "../core/visibility.js";
+import { notHiddenSql, visibleStatusSql } from "../core/visibility.js";
 import { type AccountRow, findLocalAccountByUsername } from "./accounts.js";
 import type { Db } from "./open.js";
 import { keyset, newestFirst, type PageBounds } from "./pagination.js";
@@ -105,6 +105,7 @@ export function searchStatuses(db: Db, viewerId: string, match: StatusMatch): St
   const conditions = [
     sql`s.reblog_of_id IS NULL`,
     visibleStatusSql(viewerId, "s"),
+    notHiddenSql(viewerId, [sql`s.account_id`], Date.now()),
     sql`(s.content LIKE ${pattern} ESCAPE '\\' OR s.spoiler_text LIKE ${pattern} ESCAPE '\\')`,
     ...bounds.where,
   ];

@@ -5,7 +5,12 @@
  * by primary key, so the wide rows are read only for what is returned.
  */
 import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
-import { notHiddenSql, notificationsNotMutedSql, visibleStatusSql } from "../core/visibility.js";
+import {
+  notDomainBlockedSql,
+  notHiddenSql,
+  notificationsNotMutedSql,
+  visibleStatusSql,
+} from "../core/visibility.js";
 import type { Db } from "./open.js";
 import { comparableId, cutPage, keyset, newestFirst, type PageBounds } from "./pagination.js";
 import { inList, preparedPerDb } from "./prepared.js";
@@ -306,6 +311,7 @@ export function notificationFilters(viewerId: string, filter: NotificationFilter
     sql`n.dismissed_at IS NULL`,
     sql`NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ${viewerId} AND b.target_id = n.from_account_id)`,
     notificationsNotMutedSql(viewerId, sql`n.from_account_id`, now),
+    notDomainBlockedSql([sql`n.from_account_id`]),
   ];
   if (filter.types !== null) {
     if (filter.types.length === 0) parts.push(sql`0`);

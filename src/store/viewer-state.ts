@@ -1,11 +1,12 @@
 /**
  * What the viewer did to the statuses of a page: favourited, boosted, bookmarked, voted in their polls, muted
- * their authors. Every rendered list asks, so the queries are prepared once per database.
+ * their conversations. Every rendered list asks, so the queries are prepared once per database.
  */
 import { and, eq, sql } from "drizzle-orm";
+import { mutedThreads } from "../core/visibility.js";
 import type { Db } from "./open.js";
 import { inList, preparedPerDb } from "./prepared.js";
-import { bookmarks, favourites, mutes, pollVotes, statuses } from "./schema.js";
+import { bookmarks, favourites, pollVotes, statuses } from "./schema.js";
 
 export interface ViewerState {
   favourited: Set<string>;
@@ -13,8 +14,8 @@ export interface ViewerState {
   bookmarked: Set<string>;
   /** Poll id → the viewer's choices. */
   votes: Map<string, number[]>;
-  /** Author ids the viewer has a mute row for. */
-  muted: Set<string>;
+  /** The muted conversations among the statuses' threads (threadKey in core/visibility.ts). */
+  mutedThreads: Set<string>;
 }
 
 const queries = preparedPerDb((db) => ({
@@ -40,25 +41,20 @@ const queries = preparedPerDb((db) => ({
     .from(pollVotes)
     .where(and(eq(pollVotes.accountId, sql.placeholder("viewer")), inList(pollVotes.pollId, "ids")))
     .prepare(),
-  muted: db
-    .select({ id: mutes.targetId })
-    .from(mutes)
-    .where(and(eq(mutes.accountId, sql.placeholder("viewer")), inList(mutes.targetId, "ids")))
-    .prepare(),
 }));
 
 /** One query per relation; `statusIds` are the statuses shown (the boosted one for a boost). */
 export function loadViewerState(
   db: Db,
   viewerId: string | null,
-  of: { statusIds: string[]; pollIds: string[]; authorIds: string[] },
+  of: { statusIds: string[]; pollIds: string[]; threadKeys: string[] },
 ): ViewerState {
   const state: ViewerState = {
     favourited: new Set(),
     reblogged: new Set(),
     bookmarked: new Set(),
     votes: new Map(),
-    muted: new Set(),
+    mutedThreads: new Set(),
   };
   if (!viewerId || of.statusIds.length === 0) return state;
   const q = queries(db);
@@ -71,9 +67,6 @@ export function loadViewerState(
       state.votes.set(r.pollId, [...(state.votes.get(r.pollId) ?? []), r.choice]);
     }
   }
-  if (of.authorIds.length > 0) {
-    for (const r of q.muted.all({ viewer: viewerId, ids: JSON.stringify(of.authorIds) }))
-      state.muted.add(r.id);
-  }
+  state.mutedThreads = mutedThreads(db, of.threadKeys);
   return state;
 }

@@ -1,3 +1,4 @@
+import { blockedDomains, domainMatches } from "../../core/visibility.js";
 import { newId } from "../../store/ids.js";
 import type { Db } from "../../store/open.js";
 import { deliveryJobs, outboundActivities } from "../../store/schema.js";
@@ -35,6 +36,12 @@ export function enqueueActivity(
   inboxes: string[],
   now = Date.now(),
 ): string | null {
+  // Nothing goes to a domain the local account blocks.
+  const blocked = blockedDomains(db);
+  if (blocked.length > 0)
+    inboxes = inboxes.filter(
+      (url) => !blocked.some((d) => domainMatches(new URL(url).host.toLowerCase(), d)),
+    );
   if (inboxes.length === 0) return null;
   const activityId = newId(now);
   db.insert(outboundActivities)

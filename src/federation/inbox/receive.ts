@@ -1,5 +1,6 @@
 import type { Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
+import { isDomainBlockedHost } from "../../core/visibility.js";
 import { readBody } from "../../http/body.js";
 import { markHostAlive } from "../delivery/hosts.js";
 import { JsonParseError, parseJsonBounded } from "../fetch.js";
@@ -89,6 +90,8 @@ export async function receiveInbox(ctx: Context, c: HonoContext): Promise<Respon
   const actorHost = hostOf(actorUri);
   if (!actorHost) return reject(c, 400, "the actor is not a URL");
   if (id && hostOf(id) !== actorHost) return reject(c, 400, "the activity id is not on its actor's host");
+  // A domain the local account blocks is not told so (as on Mastodon): accepted, and dropped unrecorded.
+  if (isDomainBlockedHost(ctx.store.db, actorHost)) return c.body(null, 202);
   markHostAlive(ctx, actorHost);
 
   await recordInbound(ctx, { key: dedupeKey(id, raw), actorUri, body });

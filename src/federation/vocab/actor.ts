@@ -49,6 +49,7 @@ export function renderPerson(
     followers: urls.followers(account.username),
     following: urls.following(account.username),
     featured: urls.featured(account.username),
+    featuredTags: `${id}/collections/tags`,
     endpoints: { sharedInbox: urls.sharedInbox },
     manuallyApprovesFollowers: account.locked,
     discoverable: account.discoverable,

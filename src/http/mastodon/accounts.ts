@@ -297,12 +297,7 @@ export function accountRoutes(ctx: Context) {
     });
   }
 
-  // Wren has no featured tags or identity proofs: honest empty lists (INTEROP.md: never 404 there).
-  app.get("/api/v1/accounts/:id{[0-9]+}/featured_tags", (c) => {
-    optionalUser(c, "read:accounts");
-    findAccount(ctx, c.req.param("id"));
-    return c.json([]);
-  });
+  // Wren has no identity proofs (Mastodon removed them): an honest empty list (INTEROP.md: never 404 there).
   app.get("/api/v1/accounts/:id{[0-9]+}/identity_proofs", (c) => {
     optionalUser(c, "read:accounts");
     findAccount(ctx, c.req.param("id"));

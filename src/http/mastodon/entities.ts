@@ -6,7 +6,8 @@ import type { Context } from "../../context.js";
 import { applyFilters, type FilterResult } from "../../core/filters.js";
 import { NOTE_SOURCE_KEY } from "../../core/profile.js";
 import { htmlToText } from "../../core/text.js";
-import { isActiveMute } from "../../core/visibility.js";
+import { blockedDomains, domainMatches, isActiveMute, threadKey } from "../../core/visibility.js";
+import { endorsedAmong, notesOn } from "../../store/account-extras.js";
 import { accountsByIds, countFollowRequests, findAccountByUri } from "../../store/account-lookups.js";
 import { loadRelationRows } from "../../store/account-relations.js";
 import type { AccountRow } from "../../store/accounts.js";
@@ -157,7 +158,7 @@ function viewerState(ctx: Context, viewerId: string | null, views: StatusView[])
   return loadViewerState(ctx.store.db, viewerId, {
     statusIds: shown.map((v) => v.status.id),
     pollIds: shown.map((v) => v.poll?.id).filter((id): id is string => id !== undefined),
-    authorIds: [...new Set(shown.map((v) => v.account.id))],
+    threadKeys: shown.map((v) => threadKey(v.status)),
   });
 }
 
@@ -210,7 +211,7 @@ function renderView(
     reblogged: state.reblogged.has(targetId),
     favourited: state.favourited.has(targetId),
     bookmarked: state.bookmarked.has(targetId),
-    muted: state.muted.has((view.reblog ?? view).account.id),
+    muted: state.mutedThreads.has(threadKey((view.reblog ?? view).status)),
     pinned: status.pinnedAt !== null,
     sensitive: status.sensitive,
     spoiler_text: status.spoilerText,
@@ -308,6 +309,9 @@ export function renderRelationships(ctx: Context, localId: string, targets: Acco
   const incoming = new Map(rows.incoming.map((f) => [f.followerId, f]));
   const blocked = new Set(rows.blockedIds);
   const muted = new Map(rows.mutes.filter((m) => isActiveMute(m)).map((m) => [m.targetId, m]));
+  const domains = blockedDomains(ctx.store.db);
+  const endorsed = endorsedAmong(ctx.store.db, localId, ids);
+  const notes = notesOn(ctx.store.db, ids);
   return targets.map((t) => {
     const out = outgoing.get(t.id);
     const inc = incoming.get(t.id);
@@ -325,9 +329,9 @@ export function renderRelationships(ctx: Context, localId: string, targets: Acco
       muting_notifications: mute?.hideNotifications ?? false,
       requested: out?.state === "pending",
       requested_by: inc?.state === "pending",
-      domain_blocking: false,
-      endorsed: false,
-      note: "",
+      domain_blocking: t.domain !== null && domains.some((d) => domainMatches(t.domain as string, d)),
+      endorsed: endorsed.has(t.id),
+      note: notes.get(t.id) ?? "",
     };
   });
 }

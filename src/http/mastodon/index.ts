@@ -5,6 +5,8 @@ import { authorizeRoutes } from "../web/authorize.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
 import { conversationRoutes } from "./conversations.js";
+import { domainBlockRoutes } from "./domain-blocks.js";
+import { featuredRoutes } from "./featured.js";
 import { filterRoutes } from "./filters.js";
 import { instanceRoutes } from "./instance.js";
 import { listRoutes } from "./lists.js";
@@ -43,6 +45,8 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", mediaRoutes(ctx));
   app.route("/", conversationRoutes(ctx));
   app.route("/", scheduledRoutes(ctx));
+  app.route("/", domainBlockRoutes(ctx));
+  app.route("/", featuredRoutes(ctx));
   app.route("/", streamingRoutes(ctx));
   app.route("/", filterRoutes(ctx));
   app.route("/", pushRoutes(ctx));

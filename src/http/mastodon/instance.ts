@@ -6,6 +6,8 @@
  */
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
+import { MAX_FEATURED_TAGS } from "../../core/featured-tags.js";
+import { MAX_PINNED_STATUSES } from "../../core/interactions.js";
 import { saveMarkers } from "../../core/markers.js";
 import { MAX_MEDIA_ATTACHMENTS, MAX_POLL_OPTIONS, MAX_STATUS_CHARACTERS } from "../../core/statuses.js";
 import { SUPPORTED_MIME_TYPES } from "../../media/sniff.js";
@@ -98,7 +100,7 @@ function instanceV2(ctx: Context) {
         terms_of_service: null,
       },
       vapid: { public_key: vapidKeys(ctx.store.db).publicKey },
-      accounts: { max_featured_tags: 0, max_pinned_statuses: 5 },
+      accounts: { max_featured_tags: MAX_FEATURED_TAGS, max_pinned_statuses: MAX_PINNED_STATUSES },
       statuses: statusesConfiguration(),
       media_attachments: mediaConfiguration(ctx),
       polls: { max_options: MAX_POLL_OPTIONS, ...POLL_LIMITS },
@@ -143,7 +145,7 @@ function instanceV1(ctx: Context) {
     // Read by older Pleroma-aware clients.
     max_toot_chars: MAX_STATUS_CHARACTERS,
     configuration: {
-      accounts: { max_featured_tags: 0, max_pinned_statuses: 5 },
+      accounts: { max_featured_tags: MAX_FEATURED_TAGS, max_pinned_statuses: MAX_PINNED_STATUSES },
       statuses: statusesConfiguration(),
       media_attachments: mediaConfiguration(ctx),
       polls: { max_options: MAX_POLL_OPTIONS, ...POLL_LIMITS },
@@ -280,10 +282,6 @@ export function instanceRoutes(ctx: Context) {
   app.get("/api/v1/trends/links", empty(null));
   app.get("/api/v1/suggestions", empty("read:accounts"));
   app.get("/api/v2/suggestions", empty("read:accounts"));
-  app.get("/api/v1/endorsements", empty("read:accounts"));
-  app.get("/api/v1/featured_tags", empty("read:accounts"));
-  app.get("/api/v1/featured_tags/suggestions", empty("read:accounts"));
-  app.get("/api/v1/domain_blocks", empty("read:blocks"));
 
   // Followed hashtags: the tags table knows which are followed; few enough for one page, so no Link header.
   app.get("/api/v1/followed_tags", (c) => {

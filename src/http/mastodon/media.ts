@@ -2,6 +2,7 @@ import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
+import { deleteUpload } from "../../media/delete.js";
 import { findOwnMedia, mediaFilePath, saveUpload, updateMedia } from "../../media/store.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { findMediaById } from "../../store/media.js";
@@ -69,6 +70,12 @@ export function mediaRoutes(ctx: Context) {
       focus: read.string(params, "focus"),
     });
     return c.json(renderMedia(ctx, row));
+  });
+
+  app.delete("/api/v1/media/:id", async (c) => {
+    requireUser(c, "write:media");
+    await deleteUpload(ctx, localAccountId(ctx), c.req.param("id"));
+    return c.json({});
   });
 
   // The files themselves: streamed from disk, never buffered; names are random and immutable.

@@ -1,11 +1,11 @@
 /**
  * /api/v1/statuses and /api/v1/polls: posting (with Idempotency-Key), reading with visibility rules, edits and
- * their history, threads, and the interactions (favourite, boost, bookmark, pin; muting a conversation is not
- * supported yet and says so).
+ * their history, threads, and the interactions (favourite, boost, bookmark, pin, muting a conversation).
  */
 import { Hono, type Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
+import { setConversationMuted } from "../../core/conversation-mutes.js";
 import { applyFilters } from "../../core/filters.js";
 import { IDEMPOTENCY_TTL_MS, rememberIdempotencyKey } from "../../core/idempotency.js";
 import {
@@ -27,7 +27,7 @@ import {
   VISIBILITIES,
   type Visibility,
 } from "../../core/statuses.js";
-import { filterVisible, isVisible } from "../../core/visibility.js";
+import { filterNotHidden, filterVisible, isVisible } from "../../core/visibility.js";
 import { resolveMentions } from "../../federation/mentions.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { findIdempotentStatusId } from "../../store/idempotency-keys.js";
@@ -349,10 +349,10 @@ export function statusRoutes(ctx: Context) {
     const viewerId = optionalViewer(ctx, c, "read:statuses");
     const status = visibleStatus(ctx, c.req.param("id"), viewerId);
     const target = status.reblogOfId ? visibleStatus(ctx, status.reblogOfId, viewerId) : status;
-    const ancestors = filterVisible(db, viewerId, ancestorsOf(db, target));
-    const descendants = filterVisible(
-      db,
-      viewerId,
+    // As on Mastodon, a thread leaves out the accounts the viewer muted or blocked, and their domains.
+    const seen = (rows: StatusRow[]) => filterNotHidden(db, viewerId, filterVisible(db, viewerId, rows));
+    const ancestors = seen(ancestorsOf(db, target));
+    const descendants = seen(
       viewerId
         ? descendantsOf(db, target, CONTEXT_LIMIT, CONTEXT_LIMIT)
         : descendantsOf(db, target, ANONYMOUS_DESCENDANTS, ANONYMOUS_DEPTH),
@@ -412,13 +412,17 @@ export function statusRoutes(ctx: Context) {
     action("write:accounts", (id) => pin(ctx, id, false).id),
   );
 
-  // Muting a conversation is not supported yet (nothing would store it), so it says so instead of answering
-  // `muted: true` and forgetting it. Mastodon asks write:mutes for these.
-  for (const path of ["mute", "unmute"]) {
+  // Muting a conversation: its notifications stop. Mastodon asks write:mutes for these.
+  for (const [path, muted] of [
+    ["mute", true],
+    ["unmute", false],
+  ] as const) {
     app.post(`/api/v1/statuses/:id/${path}`, (c) => {
       const { viewerId } = requireViewer(ctx, c, "write:conversations", ["write:mutes"]);
-      visibleStatus(ctx, c.req.param("id"), viewerId);
-      throw new UserError("muting a conversation is not supported yet");
+      const shown = visibleStatus(ctx, c.req.param("id"), viewerId);
+      const status = shown.reblogOfId ? visibleStatus(ctx, shown.reblogOfId, viewerId) : shown;
+      setConversationMuted(ctx, status, muted);
+      return c.json(renderStatus(ctx, reload(ctx, status.id), viewerId));
     });
   }
 
