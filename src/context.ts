@@ -3,6 +3,7 @@ import { Events } from "./core/events.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
+import { registerLinkVerification } from "./federation/verify-links.js";
 import type { Logger } from "./log.js";
 import type { Store } from "./store/open.js";
 
@@ -32,5 +33,6 @@ export function createContext(config: Config, store: Store, log: Logger, version
   };
   // The transactional outbox: every domain event that other servers should hear of becomes delivery jobs.
   registerOutbox(ctx);
+  registerLinkVerification(ctx);
   return ctx;
 }
