@@ -137,6 +137,26 @@ describe("the profile page", () => {
     expect(await css.text()).toContain("prefers-color-scheme:dark");
   });
 
+  it("is sent under a strict policy: no scripts, media only from this server", async () => {
+    const { response } = await page("/@alice");
+    const csp = response.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("media-src 'self'");
+    expect(csp).not.toContain("script-src");
+    expect(csp).not.toContain("unsafe-inline");
+  });
+
+  it("answers an unknown account with an HTML page for browsers and the usual error for scripts", async () => {
+    const browser = await page("/@nobody");
+    expect(browser.response.status).toBe(404);
+    expect(browser.response.headers.get("content-type")).toContain("text/html");
+    expect(textOf(byTag(browser.doc, "h1")[0] as Element)).toBe("Not found");
+    const script = await fetch(`${server.origin}/@nobody`, { headers: { Accept: "application/json" } });
+    expect(script.status).toBe(404);
+    expect(script.headers.get("content-type")).not.toContain("text/html");
+    expect(await script.text()).toBe("no such account");
+  });
+
   it("is also what a browser gets at the actor URL", async () => {
     const { response, doc } = await page("/users/alice");
     expect(response.status).toBe(200);

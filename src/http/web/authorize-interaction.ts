@@ -23,7 +23,7 @@ import { findStatusById, findStatusByUri, loadStatusViews, type StatusRow } from
 import { resolveUrl } from "../mastodon/search.js";
 import { clientAddress, RateLimiter } from "../ratelimit.js";
 import { SESSION_COOKIE } from "./authorize.js";
-import { type Html, layout } from "./layout.js";
+import { type Html, layout, sendPage } from "./layout.js";
 import { siteNav } from "./profile.js";
 import { byline, dateFormat, readerLanguage, statusArticle, statusUrl } from "./render.js";
 
@@ -41,8 +41,8 @@ export function authorizeInteractionRoutes(ctx: Context) {
   const logins = new RateLimiter({ limit: 5, windowMs: 5 * 60_000 });
 
   function page(c: HonoContext, status: ContentfulStatusCode, title: string, body: Html) {
-    c.header("Cache-Control", "no-store");
-    return c.html(
+    return sendPage(
+      c,
       layout(title, html`<main><h1>${title}</h1>${body}</main>`, "", { nav: siteNav(ctx), noindex: true }),
       status,
     );

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
+import { PAGE_CSP } from "./layout.js";
 
 const lastChange = new WeakMap<Context, number>();
 
@@ -46,5 +47,6 @@ export function sendCached(ctx: Context, c: HonoContext, body: string, contentTy
     notModified = Number.isFinite(since) && since >= changed;
   }
   if (notModified) return c.body(null, 304, headers);
+  if (contentType.startsWith("text/html")) headers["Content-Security-Policy"] = PAGE_CSP;
   return c.body(body, 200, { ...headers, "Content-Type": contentType });
 }

@@ -12,7 +12,15 @@ import type { AccountRow } from "../../store/accounts.js";
 import { webStatuses } from "../../store/public-pages.js";
 import { loadStatusViews, type StatusView } from "../../store/statuses.js";
 import { sendCached } from "./caching.js";
-import { avatarSrc, displayName, handleOf, localMediaUrl, statusUrl, summaryOf } from "./render.js";
+import {
+  avatarSrc,
+  displayName,
+  handleOf,
+  localMediaUrl,
+  ownerLanguage,
+  statusUrl,
+  summaryOf,
+} from "./render.js";
 
 export type FeedFormat = "rss" | "atom";
 const FEED_SIZE = 20;
@@ -103,7 +111,7 @@ export function sendFeed(
       ? `Public posts of ${handleOf(ctx, account)} with #${tag.displayName}`
       : `Public posts of ${handleOf(ctx, account)}`,
     link: base,
-    language: "en",
+    language: ownerLanguage(ctx),
     image: avatarSrc(ctx, account),
     favicon: `${ctx.urls.origin}/favicon.ico`,
     updated: new Date(newest || account.updatedAt),

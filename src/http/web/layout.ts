@@ -1,8 +1,25 @@
+import type { Context as HonoContext } from "hono";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+/**
+ * The policy of the public pages: app.ts's, narrowed (images and media only from this server, the one
+ * stylesheet, no inline styles) and with media-src for the video and audio players. A form may end at
+ * another server: remote follow redirects the visitor to their own.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "img-src 'self' data:",
+  "media-src 'self'",
+  "style-src 'self'",
+  "form-action 'self' *",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
 
 export interface LayoutOptions {
   /** The page's language (BCP 47); "en" when unknown. */
@@ -32,4 +49,11 @@ ${options.nav ?? ""}
 ${body}
 </body>
 </html>`;
+}
+
+/** Sends a page that is not cached (forms, errors) under the pages' policy. */
+export function sendPage(c: HonoContext, page: Html, status: ContentfulStatusCode = 200) {
+  c.header("Content-Security-Policy", PAGE_CSP);
+  c.header("Cache-Control", "no-store");
+  return c.html(page, status);
 }

@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { html } from "hono/html";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Context } from "../../context.js";
 import { type AccountRow, findLocalAccountByUsername, findLocalUser } from "../../store/accounts.js";
 import { isId } from "../../store/ids.js";
@@ -14,7 +15,7 @@ import { HttpError } from "../errors.js";
 import { authorizeInteractionRoutes } from "./authorize-interaction.js";
 import { trackChanges } from "./caching.js";
 import { type FeedFormat, sendFeed } from "./feeds.js";
-import { layout } from "./layout.js";
+import { layout, sendPage } from "./layout.js";
 import { renderProfilePage, siteNav } from "./profile.js";
 import { remoteFollowRoutes } from "./remote-follow.js";
 import { renderStatusPage } from "./status.js";
@@ -95,9 +96,23 @@ ${
     ? html`<p>This is the home of <a href="${ctx.urls.profile(local.username)}">@${local.username}@${ctx.urls.domain}</a>.</p>`
     : html`<p>No account yet. Create it on the server with <code>npx wren account create --username NAME</code>.</p>`
 }</main>`;
-    return c.html(layout(ctx.config.server.title, body, "", { nav: siteNav(ctx) }));
+    return sendPage(c, layout(ctx.config.server.title, body, "", { nav: siteNav(ctx) }));
   });
 
   app.get("/about", (c) => c.redirect("/", 302));
+
+  // Visitors get an HTML page for a missing (or hidden) page; other clients the error app.ts gives everywhere.
+  app.onError((error, c) => {
+    if (!(error instanceof HttpError) || !(c.req.header("accept") ?? "").includes("text/html")) throw error;
+    const title = error.status === 404 ? "Not found" : "Something went wrong";
+    return sendPage(
+      c,
+      layout(title, html`<main><h1>${title}</h1><p>${error.message}.</p></main>`, "", {
+        nav: siteNav(ctx),
+        noindex: true,
+      }),
+      error.status as ContentfulStatusCode,
+    );
+  });
   return app;
 }

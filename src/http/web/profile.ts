@@ -18,6 +18,7 @@ import {
   dateFormat,
   displayName,
   handleOf,
+  ownerLanguage,
   readerLanguage,
   statusArticle,
   timeTag,
@@ -182,7 +183,7 @@ ${pager(
     `${displayName(account)} (${handleOf(ctx, account)})`,
     html`<main>${profileHeader(ctx, account, format)}${posts}</main>`,
     profileHead(ctx, account, showPosts),
-    { noindex: hidesFromSearch(account), nav: siteNav(ctx) },
+    { lang: ownerLanguage(ctx), noindex: hidesFromSearch(account), nav: siteNav(ctx) },
   );
   c.header("Vary", "Accept, Accept-Language");
   return sendCached(ctx, c, page.toString(), "text/html; charset=utf-8");

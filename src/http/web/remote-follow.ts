@@ -3,12 +3,12 @@
  * Favourite links of a status ask for the visitor's own handle, find their server's subscribe template by
  * WebFinger (through the guarded client) and send them there with the URI of the account or post.
  */
-import { Hono } from "hono";
+import { Hono, type Context as HonoContext } from "hono";
 import { html } from "hono/html";
 import type { Context } from "../../context.js";
 import { ResolveError } from "../../federation/resolve.js";
 import { fillTemplate, subscribeTemplate } from "../../federation/subscribe.js";
-import { layout } from "./layout.js";
+import { layout, sendPage } from "./layout.js";
 import { siteNav } from "./profile.js";
 
 export const INTERACT_PATH = "/interact";
@@ -90,7 +90,7 @@ ${interactForm(uri, action, ACTIONS[action], { acct, error })}</main>`,
         error.code === "invalid"
           ? "Enter your handle as you@your.server."
           : `Your server could not be asked (${error.message}). Search for ${uri} in your app instead.`;
-      return c.html(await page(uri, action, acct, message), 422);
+      return sendPage(c, page(uri, action, acct, message), 422);
     }
   });
   return app;

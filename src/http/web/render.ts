@@ -8,12 +8,18 @@
  */
 import { html, raw } from "hono/html";
 import type { Context } from "../../context.js";
-import type { AccountRow } from "../../store/accounts.js";
+import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import type { MediaRow, PollRow, StatusView } from "../../store/statuses.js";
 import { DEFAULT_AVATAR_PATH } from "../mastodon/entities.js";
 import type { Html } from "./layout.js";
 
 export type DateFormat = (ms: number) => string;
+
+/** The language the owner posts in by default (their app's posting setting), for the pages' lang. */
+export function ownerLanguage(ctx: Context): string {
+  const language = findLocalUser(ctx.store.db)?.user.preferences["posting:default:language"];
+  return typeof language === "string" && /^[a-z]{2,3}$/.test(language) ? language : "en";
+}
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const MAX_FORMATTERS = 32;

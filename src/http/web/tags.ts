@@ -9,7 +9,7 @@ import type { TagRow } from "../../store/tags.js";
 import { sendCached } from "./caching.js";
 import { layout } from "./layout.js";
 import { hidesFromSearch, pageFrom, pager, siteNav } from "./profile.js";
-import { dateFormat, displayName, handleOf, readerLanguage, statusArticle } from "./render.js";
+import { dateFormat, displayName, handleOf, ownerLanguage, readerLanguage, statusArticle } from "./render.js";
 
 export async function renderTagPage(
   ctx: Context,
@@ -47,7 +47,11 @@ ${pager(
   list.more,
 )}
 </main>`;
-  const rendered = await layout(title, body, head, { noindex: hidesFromSearch(account), nav: siteNav(ctx) });
+  const rendered = await layout(title, body, head, {
+    lang: ownerLanguage(ctx),
+    noindex: hidesFromSearch(account),
+    nav: siteNav(ctx),
+  });
   c.header("Vary", "Accept-Language");
   return sendCached(ctx, c, rendered.toString(), "text/html; charset=utf-8");
 }
