@@ -47,26 +47,28 @@ function cdataSafe(text: string): string {
   return text.replaceAll("]]>", "]]&gt;");
 }
 
-function item(ctx: Context, view: StatusView): Item {
+function item(ctx: Context, view: StatusView, format: FeedFormat): Item {
   const shown = view.reblog ?? view;
   const { status } = shown;
-  const link = statusUrl(ctx, shown);
   const summary = summaryOf(shown);
+  const title = view.reblog
+    ? `Boosted ${handleOf(ctx, shown.account)}: ${summary}`
+    : summary || `Post of ${new Date(status.createdAt).toISOString().slice(0, 10)}`;
   const first = shown.media[0];
   const firstUrl = first ? (localMediaUrl(ctx, first) ?? first.remoteUrl) : null;
   return {
-    title: cdataSafe(
-      view.reblog
-        ? `Boosted ${handleOf(ctx, shown.account)}: ${summary}`
-        : summary || `Post of ${new Date(status.createdAt).toISOString().slice(0, 10)}`,
-    ),
-    id: view.reblog ? view.status.uri : status.uri,
-    guid: view.reblog ? view.status.uri : status.uri,
-    link,
+    // Atom's title is written as type="html"; RSS's is text.
+    title: cdataSafe(format === "atom" ? escapeHtml(title) : title),
+    id: view.status.uri,
+    guid: view.status.uri,
+    link: statusUrl(ctx, shown),
     date: new Date(view.status.editedAt ?? view.status.createdAt),
     published: new Date(view.status.createdAt),
     content: itemHtml(ctx, shown),
-    author: [{ name: displayName(shown.account), link: shown.account.url ?? shown.account.uri }],
+    // RSS wants an e-mail address as author, which there is none of; Atom names the author of a boosted post.
+    ...(format === "atom"
+      ? { author: [{ name: displayName(shown.account), link: shown.account.url ?? shown.account.uri }] }
+      : {}),
     category: shown.tags.map((t) => ({ name: t.displayName, term: t.name })),
     ...(first && firstUrl
       ? {
@@ -74,7 +76,8 @@ function item(ctx: Context, view: StatusView): Item {
             url: firstUrl,
             type: first.contentType ?? undefined,
             length: first.fileSize ?? 0,
-            title: first.description ?? undefined,
+            // RSS 2.0's enclosure has url, length and type only.
+            title: format === "atom" ? (first.description ?? undefined) : undefined,
           },
         }
       : {}),
@@ -120,7 +123,7 @@ export function sendFeed(
     author: { name: displayName(account), link: ctx.urls.profile(account.username) },
     copyright: `${displayName(account)}`,
   });
-  for (const view of views) feed.addItem(item(ctx, view));
+  for (const view of views) feed.addItem(item(ctx, view, format));
   return format === "rss"
     ? sendCached(ctx, c, feed.rss2(), "application/rss+xml; charset=utf-8")
     : sendCached(ctx, c, feed.atom1(), "application/atom+xml; charset=utf-8");

@@ -57,6 +57,7 @@ export function pager(base: string, ids: string[], page: PageBounds, more: boole
       ? html`<nav class="pager" aria-label="Pages"><a href="${base}">Newest posts</a></nav>`
       : "";
   }
+  if (!newer && !older) return "";
   const join = base.includes("?") ? "&" : "?";
   return html`<nav class="pager" aria-label="Pages">
 <span>${newer ? html`<a rel="prev" href="${base}${join}min_id=${first}">Newer posts</a>` : ""}</span>

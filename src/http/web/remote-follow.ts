@@ -8,6 +8,7 @@ import { html } from "hono/html";
 import type { Context } from "../../context.js";
 import { ResolveError } from "../../federation/resolve.js";
 import { fillTemplate, subscribeTemplate } from "../../federation/subscribe.js";
+import { clientAddress, RateLimiter } from "../ratelimit.js";
 import { layout, sendPage } from "./layout.js";
 import { siteNav } from "./profile.js";
 
@@ -50,8 +51,13 @@ function isAction(value: unknown): value is InteractAction {
   return typeof value === "string" && Object.hasOwn(ACTIONS, value);
 }
 
+/** Lookups of visitors' servers allowed per client address and window: each makes Wren fetch from a host. */
+const LOOKUPS = 20;
+const LOOKUP_WINDOW_MS = 5 * 60_000;
+
 export function remoteFollowRoutes(ctx: Context) {
   const app = new Hono();
+  const lookups = new RateLimiter({ limit: LOOKUPS, windowMs: LOOKUP_WINDOW_MS });
   // Only this server's accounts and posts are offered to others' servers.
   const ours = (uri: unknown): uri is string =>
     typeof uri === "string" && uri.startsWith(`${ctx.urls.origin}/`);
@@ -80,6 +86,13 @@ ${interactForm(uri, action, ACTIONS[action], { acct, error })}</main>`,
     const acct = typeof form.acct === "string" ? form.acct.trim() : "";
     if (!ours(uri) || !isAction(action))
       return c.html(await page(ctx.urls.origin, "follow", acct, "Nothing to interact with."), 400);
+    const address = clientAddress(c);
+    const wait = lookups.retryAfterMs(address);
+    if (wait > 0) {
+      c.header("Retry-After", String(Math.ceil(wait / 1000)));
+      return sendPage(c, page(uri, action, acct, "Too many attempts. Try again in a few minutes."), 429);
+    }
+    lookups.hit(address);
     try {
       const template = await subscribeTemplate(ctx, acct);
       c.header("Cache-Control", "no-store");

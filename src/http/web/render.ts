@@ -146,7 +146,7 @@ function pollResults(poll: PollRow, format: DateFormat) {
   const expired = poll.expiresAt !== null && poll.expiresAt <= Date.now();
   const hidden = poll.hideTotals && !expired;
   const total = poll.options.reduce((sum, o) => sum + o.votes, 0);
-  const voters = poll.multiple ? (poll.votersCount ?? total) : (poll.votersCount ?? total);
+  const voters = poll.votersCount ?? total;
   return html`<ul class="poll">
 ${poll.options.map((o) => {
   if (hidden) return html`<li>${o.title}</li>`;
@@ -176,6 +176,10 @@ ${view.poll ? pollResults(view.poll, format) : ""}`;
   return html`<details class="cw"><summary${status.language ? html` lang="${status.language}"` : ""}>${status.spoilerText}</summary>${inner}</details>`;
 }
 
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** One status as an <article>; a boost shows who boosted and the boosted status. */
 export function statusArticle(ctx: Context, view: StatusView, options: StatusOptions): Html {
   const shown = view.reblog ?? view;
@@ -193,7 +197,7 @@ ${body(ctx, shown, options.format)}
       : ""
   }${
     status.visibility === "unlisted" ? " · unlisted" : ""
-  } · <span class="counts">${status.repliesCount} replies, ${status.reblogsCount} boosts, ${status.favouritesCount} favourites</span></p>
+  } · <span class="counts">${count(status.repliesCount, "reply", "replies")}, ${count(status.reblogsCount, "boost", "boosts")}, ${count(status.favouritesCount, "favourite", "favourites")}</span></p>
 </article>`;
 }
 
