@@ -31,6 +31,7 @@ let client: mastodon.rest.Client;
 let peer: FedifyPeer;
 let pages: Server;
 let pagesOrigin: string;
+let pagesDown = false;
 
 beforeAll(async () => {
   [server, peer] = await Promise.all([startTestServer({ account: "alice" }), startFedifyPeer()]);
@@ -38,6 +39,10 @@ beforeAll(async () => {
   client = createRestAPIClient({ url: server.origin, accessToken: issueToken(server) });
   // Two personal pages on this machine: one links back to Alice with rel="me", the other links without it.
   pages = createServer((req, res) => {
+    if (pagesDown) {
+      res.writeHead(503).end();
+      return;
+    }
     const profile = `${server.origin}/@alice`;
     const body =
       req.url === "/links-back"
@@ -82,6 +87,29 @@ describe("profile link verification", () => {
     expect(verifiedTexts.join(" ")).toContain("links-back");
     const links = values.flatMap((dd) => byTag(dd, "a"));
     expect(links.map((a) => attr(a, "rel")?.split(" ").includes("me"))).toEqual([true, true, true]);
+  });
+
+  it("keeps a verified link verified when the profile is saved again and its page cannot be read", async () => {
+    const before = (await client.v1.accounts.verifyCredentials()).fields.find((f) => f.name === "Site");
+    expect(before?.verifiedAt).toEqual(expect.any(String));
+    pagesDown = true;
+    try {
+      await client.v1.accounts.updateCredentials({
+        displayName: "Alice, saved again",
+        fieldsAttributes: [
+          { name: "Site", value: `${pagesOrigin}/links-back` },
+          { name: "Other", value: `${pagesOrigin}/no-link-back` },
+        ],
+      });
+      await linkVerificationSettled(server.context);
+    } finally {
+      pagesDown = false;
+    }
+    const fields = (await client.v1.accounts.verifyCredentials()).fields;
+    expect(fields.map((f) => [f.name, f.verifiedAt])).toEqual([
+      ["Site", before?.verifiedAt],
+      ["Other", null],
+    ]);
   });
 
   it("checks again when the fields change", async () => {

@@ -1,9 +1,9 @@
 /**
  * Stores the result of a profile link check (federation/verify-links.ts): a field keeps the time it was
- * first found verified, and loses it when its page no longer links back. Only fields still as they were
- * checked are touched, so a check that raced a profile edit changes nothing of the new fields. Verification
- * is shown to apps (Account `fields[].verified_at`) and on the profile page; other servers check for
- * themselves, so nothing is sent.
+ * first found verified, and loses it when its page, read again, no longer links back (a page that cannot be
+ * read is not reported, so it changes nothing). Only fields still as they were checked are touched, so a
+ * check that raced a profile edit changes nothing of the new fields. Verification is shown to apps (Account
+ * `fields[].verified_at`) and on the profile page; other servers check for themselves, so nothing is sent.
  */
 import { eq } from "drizzle-orm";
 import type { Context } from "../context.js";

@@ -47,7 +47,8 @@ export function fieldUrl(value: string): string | null {
   }
 }
 
-async function linksBack(ctx: Context, url: string, targets: string[]): Promise<boolean> {
+/** Whether the page links back; null when that cannot be told (unreachable, an error status). */
+async function linksBack(ctx: Context, url: string, targets: string[]): Promise<boolean | null> {
   try {
     const res = await ctx.federation.plain({
       url,
@@ -55,11 +56,11 @@ async function linksBack(ctx: Context, url: string, targets: string[]): Promise<
       maxBytes: MAX_PAGE_BYTES,
       timeoutMs: TIMEOUT_MS,
     });
-    if (res.status !== 200) return false;
+    if (res.status !== 200) return null;
     return relMeLinks(res.text(), res.url.href).some((href) => targets.includes(href.toLowerCase()));
   } catch (error) {
-    ctx.log.debug({ err: error, url }, "profile link not verified");
-    return false;
+    ctx.log.debug({ err: error, url }, "profile link could not be checked");
+    return null;
   }
 }
 
@@ -71,11 +72,9 @@ export async function verifyProfileLinks(ctx: Context): Promise<void> {
   const checks: ProfileLinkCheck[] = [];
   for (const field of local.fields) {
     const url = fieldUrl(field.value);
-    checks.push({
-      name: field.name,
-      value: field.value,
-      verified: url ? await linksBack(ctx, url, targets) : false,
-    });
+    const verified = url ? await linksBack(ctx, url, targets) : false;
+    // A page that could not be read leaves the field as it was (a verified link stays verified).
+    if (verified !== null) checks.push({ name: field.name, value: field.value, verified });
   }
   markProfileLinks(ctx, checks);
 }
