@@ -1,9 +1,9 @@
 /**
  * Conditional requests for the public pages and feeds. The ETag is a digest of the exact bytes sent, so it is
  * right whatever changed. Last-Modified is the time of the last change the core committed (any domain event:
- * a post, an edit, a deletion, a reply or a favourite arriving, a profile change), or the process start: a
- * page cannot have changed since then, so answering If-Modified-Since from it is never wrong, only sometimes
- * more conservative than needed.
+ * a post, an edit, a deletion, a reply or a favourite arriving, a profile change), or the process start; the
+ * few changes that are not domain events (a remote author renamed, a poll closing) are caught by the ETag,
+ * which takes precedence (see docs/decisions.md).
  */
 import { createHash } from "node:crypto";
 import type { Context as HonoContext } from "hono";

@@ -4,7 +4,7 @@
  * as the enclosure (RSS allows one per item).
  */
 
-import { Feed, type Item } from "feed";
+import type { Item } from "feed";
 import type { Context as HonoContext } from "hono";
 import type { Context } from "../../context.js";
 import { escapeHtml } from "../../core/text.js";
@@ -85,13 +85,15 @@ function item(ctx: Context, view: StatusView, format: FeedFormat): Item {
 }
 
 /** The feed of the owner's public posts (boosts too), or of those with `tag`. */
-export function sendFeed(
+export async function sendFeed(
   ctx: Context,
   c: HonoContext,
   account: AccountRow,
   format: FeedFormat,
   tag: { name: string; displayName: string } | null,
-): Response {
+): Promise<Response> {
+  // Loaded on the first feed request: a server nobody reads by feed never loads the library and its XML writer.
+  const { Feed } = await import("feed");
   const page = { maxId: null, minId: null, sinceId: null, limit: FEED_SIZE };
   const { rows } = webStatuses(
     ctx.store.db,

@@ -67,6 +67,7 @@ export async function renderStatusPage(ctx: Context, c: HonoContext, view: Statu
   const ancestors = loadStatusViews(ctx.store.db, thread.ancestors);
   const descendants = loadStatusViews(ctx.store.db, thread.descendants);
   const body = html`<main>
+<h1 class="visually-hidden">Post by ${displayName(account)}</h1>
 ${ancestors.length > 0 ? html`<section aria-label="Earlier in the thread">${ancestors.map((v) => statusArticle(ctx, v, { format }))}</section>` : ""}
 ${statusArticle(ctx, view, { format, focus: true })}
 ${interactLinks(status.uri)}
