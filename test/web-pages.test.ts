@@ -110,6 +110,24 @@ describe("the profile page", () => {
       expect(text).not.toContain(hidden);
   });
 
+  it("never shows followers-only or direct posts on any list or feed", async () => {
+    const paths = [
+      "/@alice/with_replies",
+      "/@alice/media",
+      "/users/alice",
+      "/tags/gardening",
+      "/@alice.rss",
+      "/@alice.atom",
+      "/tags/gardening.rss",
+      "/tags/gardening.atom",
+    ];
+    for (const path of paths) {
+      const { response, body } = await page(path);
+      expect(response.status, path).toBe(200);
+      for (const hidden of ["Marker-private", "Marker-direct"]) expect(body, path).not.toContain(hidden);
+    }
+  });
+
   it("has OpenGraph and Twitter tags, feed links, a copyable handle and counts", async () => {
     const { doc } = await page("/@alice");
     expect(meta(doc, "og:title")).toBe(`Alice Example (@alice@${server.domain})`);
@@ -216,6 +234,19 @@ describe("a status page", () => {
     // Reply, boost and favourite ask the visitor for their handle.
     const actions = byTag(doc, "a").filter((a) => (attr(a, "href") ?? "").startsWith("/interact?"));
     expect(actions.map(textOf)).toEqual(["Reply", "Boost", "Favourite"]);
+  });
+
+  it("writes dates in the reader's language", async () => {
+    const { doc } = await page(`/@alice/${posts.picture?.id}`, {
+      "Accept-Language": "de-DE,de;q=0.9,en;q=0.5",
+    });
+    const time = byTag(doc, "time")[0] as Element;
+    const expected = new Intl.DateTimeFormat("de-DE", {
+      dateStyle: "medium",
+      timeStyle: "short",
+      timeZone: "UTC",
+    });
+    expect(textOf(time)).toBe(`${expected.format(new Date(attr(time, "datetime") as string))} UTC`);
   });
 
   it("is what a browser gets at the ActivityPub URL", async () => {
