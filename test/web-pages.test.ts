@@ -2,9 +2,11 @@
  * The owner's public face: profile, status and tag pages and their feeds, read as a visitor would (pages parsed
  * with parse5, feeds with fast-xml-parser), with posts made through the client API (masto).
  */
+import { eq } from "drizzle-orm";
 import { XMLParser } from "fast-xml-parser";
 import { createRestAPIClient, type mastodon } from "masto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { statuses } from "../src/store/schema.js";
 import { api, issueToken } from "./helpers/api.js";
 import { restoreNativeResponse } from "./helpers/clients.js";
 import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
@@ -173,6 +175,51 @@ describe("the profile page", () => {
     expect(script.status).toBe(404);
     expect(script.headers.get("content-type")).not.toContain("text/html");
     expect(await script.text()).toBe("no such account");
+  });
+
+  it("shows pinned posts first, and boosts as boosts (never of a non-public post)", async () => {
+    const dave = remoteAccount(server, "dave", "remote.example", { displayName: "Dave Remote" });
+    const open = remoteNote(server, dave, { content: "<p>Marker-boosted-public</p>" });
+    const closed = remoteNote(server, dave, {
+      content: "<p>Marker-boosted-followers-only</p>",
+      to: [dave.followersUrl ?? ""],
+      cc: [],
+    });
+    await client.v1.statuses.$select(open).reblog();
+    // The API lets the owner boost only what may be boosted; the pages' rule is checked on a stored row.
+    const { db } = server.context.store;
+    const hiddenBoost = { id: "999999999999999999", uri: `${server.origin}/users/alice/statuses/9/activity` };
+    db.insert(statuses)
+      .values({
+        ...hiddenBoost,
+        accountId: posts.poll?.account.id as string,
+        local: true,
+        reblogOfId: closed,
+        visibility: "public",
+        createdAt: Date.now(),
+      })
+      .run();
+    await client.v1.statuses.$select(posts.poll?.id as string).pin();
+    try {
+      const { doc } = await page("/@alice");
+      const pinned = byId(doc, "pinned");
+      expect(pinned).not.toBeNull();
+      const firstArticle = articles(doc)[0] as Element;
+      expect(textOf(firstArticle)).toContain("Marker-poll");
+      const boost = articleWith(doc, "Marker-boosted-public") as Element;
+      expect(textOf(findAll(boost, (el) => hasClass(el, "boosted"))[0] as Element)).toBe(
+        "Alice Example boosted",
+      );
+      expect(textOf(boost)).toContain("Dave Remote");
+      expect(textOf(doc)).not.toContain("Marker-boosted-followers-only");
+      const rss = await (await fetch(`${server.origin}/@alice.rss`)).text();
+      expect(rss).toContain("Marker-boosted-public");
+      expect(rss).not.toContain("Marker-boosted-followers-only");
+    } finally {
+      await client.v1.statuses.$select(posts.poll?.id as string).unpin();
+      await client.v1.statuses.$select(open).unreblog();
+      db.delete(statuses).where(eq(statuses.id, hiddenBoost.id)).run();
+    }
   });
 
   it("is also what a browser gets at the actor URL", async () => {
