@@ -177,6 +177,12 @@ describe("remote follow", () => {
     expect(response.status).toBe(422);
     const doc = parseHtml(await response.text());
     expect(findAll(doc, (el) => hasClass(el, "error")).length).toBe(1);
+    // Only this server's accounts and posts are offered.
+    const elsewhere = await fetch(
+      `${server.origin}/interact?${new URLSearchParams({ uri: `${peer.origin}/x` })}`,
+    );
+    expect(elsewhere.status).toBe(400);
+    expect(byTag(parseHtml(await elsewhere.text()), "form")).toHaveLength(0);
   });
 });
 

@@ -72,20 +72,30 @@ ${interactForm(uri, action, ACTIONS[action], { acct, error })}</main>`,
       { nav: siteNav(ctx), noindex: true },
     );
 
-  app.get(INTERACT_PATH, async (c) => {
+  const nothing = (c: HonoContext) =>
+    sendPage(
+      c,
+      layout(
+        "Nothing to interact with",
+        html`<main><h1>Nothing to interact with</h1><p>This link names nothing on this server.</p></main>`,
+        "",
+        { nav: siteNav(ctx), noindex: true },
+      ),
+      400,
+    );
+
+  app.get(INTERACT_PATH, (c) => {
     const uri = c.req.query("uri");
     const action = c.req.query("action") ?? "follow";
-    if (!ours(uri) || !isAction(action))
-      return c.html(await page(ctx.urls.origin, "follow", "", "Nothing to interact with."), 400);
-    return c.html(await page(uri, action));
+    if (!ours(uri) || !isAction(action)) return nothing(c);
+    return sendPage(c, page(uri, action));
   });
 
   app.post(INTERACT_PATH, async (c) => {
     const form = await c.req.parseBody();
     const { uri, action } = form;
     const acct = typeof form.acct === "string" ? form.acct.trim() : "";
-    if (!ours(uri) || !isAction(action))
-      return c.html(await page(ctx.urls.origin, "follow", acct, "Nothing to interact with."), 400);
+    if (!ours(uri) || !isAction(action)) return nothing(c);
     const address = clientAddress(c);
     const wait = lookups.retryAfterMs(address);
     if (wait > 0) {
