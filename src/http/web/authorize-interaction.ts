@@ -23,8 +23,7 @@ import { findStatusById, findStatusByUri, loadStatusViews, type StatusRow } from
 import { resolveUrl } from "../mastodon/search.js";
 import { clientAddress, RateLimiter } from "../ratelimit.js";
 import { SESSION_COOKIE } from "./authorize.js";
-import { type Html, layout, sendPage } from "./layout.js";
-import { siteNav } from "./profile.js";
+import { type Html, layout, sendPage, siteNav } from "./layout.js";
 import { byline, dateFormat, readerLanguage, statusArticle, statusUrl } from "./render.js";
 
 export const AUTHORIZE_INTERACTION_PATH = "/authorize_interaction";

@@ -2,6 +2,7 @@ import type { Context as HonoContext } from "hono";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Context } from "../../context.js";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -56,4 +57,9 @@ export function sendPage(c: HonoContext, page: Html, status: ContentfulStatusCod
   c.header("Content-Security-Policy", PAGE_CSP);
   c.header("Cache-Control", "no-store");
   return c.html(page, status);
+}
+
+/** The site bar of every public page. */
+export function siteNav(ctx: Context) {
+  return html`<nav class="site" aria-label="Site"><a href="/">${ctx.config.server.title}</a></nav>`;
 }

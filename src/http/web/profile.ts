@@ -10,7 +10,7 @@ import { webPinned, webStatuses } from "../../store/public-pages.js";
 import { loadStatusViews } from "../../store/statuses.js";
 import { DEFAULT_HEADER_PATH } from "../mastodon/entities.js";
 import { sendCached } from "./caching.js";
-import { type Html, layout } from "./layout.js";
+import { type Html, layout, siteNav } from "./layout.js";
 import { interactForm } from "./remote-follow.js";
 import {
   avatarSrc,
@@ -63,11 +63,6 @@ export function pager(base: string, ids: string[], page: PageBounds, more: boole
 <span>${newer ? html`<a rel="prev" href="${base}${join}min_id=${first}">Newer posts</a>` : ""}</span>
 <span>${older ? html`<a rel="next" href="${base}${join}max_id=${last}">Older posts</a>` : ""}</span>
 </nav>`;
-}
-
-/** The site bar of every public page. */
-export function siteNav(ctx: Context) {
-  return html`<nav class="site" aria-label="Site"><a href="/">${ctx.config.server.title}</a></nav>`;
 }
 
 /** Field values link with rel="me" (what profile link verification on other servers looks for). */

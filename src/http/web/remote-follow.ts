@@ -9,8 +9,7 @@ import type { Context } from "../../context.js";
 import { ResolveError } from "../../federation/resolve.js";
 import { fillTemplate, subscribeTemplate } from "../../federation/subscribe.js";
 import { clientAddress, RateLimiter } from "../ratelimit.js";
-import { layout, sendPage } from "./layout.js";
-import { siteNav } from "./profile.js";
+import { layout, sendPage, siteNav } from "./layout.js";
 
 export const INTERACT_PATH = "/interact";
 

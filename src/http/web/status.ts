@@ -7,8 +7,8 @@ import { webThread } from "../../store/public-pages.js";
 import { loadStatusViews, type StatusView } from "../../store/statuses.js";
 import { HttpError } from "../errors.js";
 import { sendCached } from "./caching.js";
-import { layout } from "./layout.js";
-import { hidesFromSearch, siteNav } from "./profile.js";
+import { layout, siteNav } from "./layout.js";
+import { hidesFromSearch } from "./profile.js";
 import { interactLinks } from "./remote-follow.js";
 import {
   avatarSrc,

@@ -7,8 +7,8 @@ import { webStatuses } from "../../store/public-pages.js";
 import { loadStatusViews } from "../../store/statuses.js";
 import type { TagRow } from "../../store/tags.js";
 import { sendCached } from "./caching.js";
-import { layout } from "./layout.js";
-import { hidesFromSearch, pageFrom, pager, siteNav } from "./profile.js";
+import { layout, siteNav } from "./layout.js";
+import { hidesFromSearch, pageFrom, pager } from "./profile.js";
 import { dateFormat, displayName, handleOf, ownerLanguage, readerLanguage, statusArticle } from "./render.js";
 
 export async function renderTagPage(
