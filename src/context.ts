@@ -6,6 +6,7 @@ import { registerFeeds } from "./core/feeds.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
+import { registerLinkVerification } from "./federation/verify-links.js";
 import type { Logger } from "./log.js";
 import { registerPush } from "./push/subscriber.js";
 import type { Store } from "./store/open.js";
@@ -44,5 +45,7 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerFeeds(ctx);
   // Endorsements end with the follow they need.
   registerEndorsements(ctx);
+  // Profile links are verified after the profile changes (network, so after the commit).
+  registerLinkVerification(ctx);
   return ctx;
 }

@@ -152,6 +152,13 @@ export const CONFIG_SPEC = {
       doc: "Received activities waiting to be applied beyond which the inbox answers 503 with Retry-After.",
     },
   },
+  web: {
+    show_posts: {
+      type: "boolean",
+      default: true,
+      doc: "Show your public posts to visitors: on your profile page, on post and tag pages and in the RSS and Atom feeds. With false, visitors see only your profile (name, bio, fields); post and tag pages and feeds answer 404. Servers and apps are not affected.",
+    },
+  },
   limits: {
     max_body_bytes: {
       type: "integer",

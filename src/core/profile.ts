@@ -120,9 +120,15 @@ export async function updateProfile(ctx: Context, input: ProfileInput): Promise<
   if (input.displayName !== undefined) changes.displayName = input.displayName.trim();
   if (input.note !== undefined) changes.note = format(ctx, local, input.note);
   if (fields !== undefined) {
-    changes.fields = fields.map(
-      (f): ProfileField => ({ name: f.name, value: formatFieldValue(ctx, local, f.value), verifiedAt: null }),
-    );
+    changes.fields = fields.map((f): ProfileField => {
+      const value = formatFieldValue(ctx, local, f.value);
+      // A link keeps its verification while its value stays (as on Mastodon); the check after the commit redoes it.
+      return {
+        name: f.name,
+        value,
+        verifiedAt: local.fields.find((o) => o.value === value)?.verifiedAt ?? null,
+      };
+    });
   }
   for (const key of ["locked", "bot", "discoverable", "indexable"] as const) {
     if (input[key] !== undefined) changes[key] = input[key];

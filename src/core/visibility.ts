@@ -388,3 +388,26 @@ export function mayFetch(db: Db, status: StatusRow, fetcher: string | null): boo
   const target = q.status.get({ id: status.reblogOfId });
   return target !== undefined && allowed(target, actorId);
 }
+
+// ---- Statuses on the public web pages and feeds ----
+
+/**
+ * What an anonymous visitor of the web pages may see in a list (profile, tag page, feeds, a thread): public
+ * statuses only, and boosts only of public statuses. Unlisted ones have their own page and nothing else
+ * (`shownOnItsOwnPage`); followers-only and direct ones never appear.
+ */
+export function listedOnWebSql(alias = "s"): SQL {
+  return sql`(${col(alias, "deleted_at")} IS NULL AND ${col(alias, "visibility")} = 'public'
+    AND (${col(alias, "reblog_of_id")} IS NULL OR EXISTS (SELECT 1 FROM statuses wr
+      WHERE wr.id = ${col(alias, "reblog_of_id")} AND wr.deleted_at IS NULL AND wr.visibility = 'public')))`;
+}
+
+/** listedOnWebSql for one row that is not a boost. */
+export function isListedOnWeb(row: StatusRow): boolean {
+  return row.deletedAt === null && row.reblogOfId === null && row.visibility === "public";
+}
+
+/** Whether a status (not a boost) has a page of its own for anonymous visitors: public and unlisted ones. */
+export function shownOnItsOwnPage(row: StatusRow): boolean {
+  return row.deletedAt === null && row.reblogOfId === null && isOpen(row);
+}

@@ -78,6 +78,11 @@ export function wellKnownRoutes(ctx: Context) {
       links: [
         { rel: "http://webfinger.net/rel/profile-page", type: "text/html", href: found.profile },
         { rel: "self", type: "application/activity+json", href: found.actor },
+        // Where other servers send their users to follow or act on something (remote interaction).
+        {
+          rel: "http://ostatus.org/schema/1.0/subscribe",
+          template: `${urls.origin}/authorize_interaction?uri={uri}`,
+        },
       ],
     };
     return c.body(JSON.stringify(body), 200, {

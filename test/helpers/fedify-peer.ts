@@ -275,6 +275,13 @@ export async function startFedifyPeer(
       });
     })
     .setKeyPairsDispatcher((_ctx, identifier) => keyPairs.get(identifier) ?? []);
+  // Remote interaction, as Mastodon advertises it (the page itself is not served: tests follow the redirect only).
+  federation.setWebFingerLinksDispatcher((ctx) => [
+    {
+      rel: "http://ostatus.org/schema/1.0/subscribe",
+      template: `${ctx.origin}/authorize_interaction?uri={uri}`,
+    },
+  ]);
 
   federation
     .setFollowersDispatcher("/users/{identifier}/followers", (_ctx, identifier) => {

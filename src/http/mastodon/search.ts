@@ -52,7 +52,10 @@ function searchUrl(q: string): URL | null {
  * fetched reply would be). Only one fetch for a note; an actor is fetched again from its own id by resolveActor.
  * Anything that fails (unreachable, not ActivityPub, refused by the checks) gives nothing, as on Mastodon.
  */
-async function resolveUrl(ctx: Context, url: string): Promise<{ account?: AccountRow; status?: StatusRow }> {
+export async function resolveUrl(
+  ctx: Context,
+  url: string,
+): Promise<{ account?: AccountRow; status?: StatusRow }> {
   try {
     const doc = await fetchObject(ctx, url);
     if (!isObject(doc)) return {};

@@ -27,7 +27,7 @@ import { type Params, parseBoolean, readParams } from "../mastodon/params.js";
 import { clientAddress, type RateLimiter } from "../ratelimit.js";
 import { layout } from "./layout.js";
 
-const SESSION_COOKIE = "wren_session";
+export const SESSION_COOKIE = "wren_session";
 const CSRF_COOKIE = "wren_csrf";
 const CSRF_TTL_SECONDS = 3600;
 
