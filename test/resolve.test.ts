@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Context } from "../src/context.js";
 import { follow } from "../src/core/follows.js";
 import { FetchError } from "../src/federation/fetch.js";
@@ -639,14 +639,15 @@ describe("lookupPublicKey", () => {
     // A refresh right after a fetch is not honoured (no fetch storms)…
     expect((await lookupPublicKey(ctx, keyId, { refresh: true }))?.publicPem).toBe(rsa.publicPem.trim());
     expect(remote.count("/users/quinn")).toBe(1);
-    // …but once the key is a minute old it is.
-    ctx.store.db
-      .update(remoteKeys)
-      .set({ fetchedAt: Date.now() - 120_000 })
-      .where(eq(remoteKeys.keyId, keyId))
-      .run();
-    expect((await lookupPublicKey(ctx, keyId, { refresh: true }))?.publicPem).toBe(rsa2.publicPem.trim());
-    expect((await lookupPublicKey(ctx, keyId, { refresh: false }))?.publicPem).toBe(rsa2.publicPem.trim());
+    // …but once the key is a minute old it is: the clock moves two minutes on.
+    const realNow = Date.now;
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => realNow() + 120_000);
+    try {
+      expect((await lookupPublicKey(ctx, keyId, { refresh: true }))?.publicPem).toBe(rsa2.publicPem.trim());
+      expect((await lookupPublicKey(ctx, keyId, { refresh: false }))?.publicPem).toBe(rsa2.publicPem.trim());
+    } finally {
+      clock.mockRestore();
+    }
     expect(remote.count("/users/quinn")).toBe(2);
   });
 

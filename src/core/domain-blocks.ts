@@ -7,12 +7,13 @@
  */
 import { and, eq, or, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
+import type { AccountRow } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import { accounts, domainBlocks, follows, homeFeed } from "../store/schema.js";
 import { UserError } from "./account.js";
 import { requireLocalAccount } from "./common.js";
 import { commit } from "./unit-of-work.js";
-import { domainMatches, domainMatchesSql } from "./visibility.js";
+import { domainMatches, domainMatchesSql, forgetBlockedDomains } from "./visibility.js";
 
 const MAX_DOMAIN = 253 + 6;
 
@@ -55,6 +56,15 @@ export function blockDomain(ctx: Context, input: string): string {
   const domain = normalizeDomain(input);
   if (domainMatches(ctx.urls.domain.toLowerCase(), domain))
     throw new UserError("you cannot block your own domain");
+  try {
+    blockCommitted(ctx, local, domain);
+  } finally {
+    forgetBlockedDomains(ctx.store.db);
+  }
+  return domain;
+}
+
+function blockCommitted(ctx: Context, local: AccountRow, domain: string): void {
   commit(ctx, () => {
     const existing = ctx.store.db
       .select({ id: domainBlocks.id })
@@ -92,7 +102,6 @@ export function blockDomain(ctx: Context, input: string): string {
     });
     ctx.store.db.insert(domainBlocks).values({ id: newId(), domain, createdAt: Date.now() }).run();
   });
-  return domain;
 }
 
 export function unblockDomain(ctx: Context, input: string): void {
@@ -101,4 +110,5 @@ export function unblockDomain(ctx: Context, input: string): void {
     .delete(domainBlocks)
     .where(eq(domainBlocks.domain, normalizeDomain(input)))
     .run();
+  forgetBlockedDomains(ctx.store.db);
 }

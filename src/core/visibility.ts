@@ -132,9 +132,24 @@ const hiddenQueries = preparedPerDb((db) => ({
 
 /** The domains the local account blocks. */
 export function blockedDomains(db: Db): string[] {
-  return hiddenQueries(db)
-    .domains.all()
-    .map((d) => d.domain);
+  let domains = blockedDomainCache.get(db);
+  if (!domains) {
+    domains = hiddenQueries(db)
+      .domains.all()
+      .map((d) => d.domain);
+    blockedDomainCache.set(db, domains);
+  }
+  return domains;
+}
+
+/**
+ * The blocked domains in memory: the inbox asks for every request. core/domain-blocks.ts, their one writer,
+ * calls forgetBlockedDomains once a change is committed (or rolled back).
+ */
+const blockedDomainCache = new WeakMap<Db, string[]>();
+
+export function forgetBlockedDomains(db: Db): void {
+  blockedDomainCache.delete(db);
 }
 
 /** Which of these accounts are on a domain the local account blocks. */

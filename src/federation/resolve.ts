@@ -11,6 +11,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { type AccountRow, findLocalAccountByUsername } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
+import type { Db } from "../store/open.js";
 import { transaction } from "../store/open.js";
 import { preparedPerDb } from "../store/prepared.js";
 import { accounts, remoteKeys } from "../store/schema.js";
@@ -424,6 +425,7 @@ export function persistActor(ctx: Context, parsed: ParsedActor): AccountRow {
     }
 
     if (parsed.keys.length > 0) {
+      forgetStoredKeys(ctx.store.db);
       db.delete(remoteKeys).where(eq(remoteKeys.ownerUri, parsed.uri)).run();
       for (const key of parsed.keys) {
         const row = {
@@ -615,9 +617,40 @@ const keyQueries = preparedPerDb((db) => ({
     .prepare(),
 }));
 
+/**
+ * Stored keys by key id, in memory: every inbox request looks its key up, and the same few senders come
+ * back again and again. Bounded (least recently used out first); emptied whenever an actor's keys are
+ * written (persistActor, the one writer of remote_keys).
+ */
+const keyCaches = new WeakMap<Db, Map<string, KeyRow>>();
+const KEY_CACHE_MAX = 512;
+
+function forgetStoredKeys(db: Db): void {
+  keyCaches.get(db)?.clear();
+}
+
+function storedKeyById(db: Db, keyId: string): KeyRow | null {
+  let cache = keyCaches.get(db);
+  if (!cache) {
+    cache = new Map();
+    keyCaches.set(db, cache);
+  }
+  const cached = cache.get(keyId);
+  if (cached) {
+    cache.delete(keyId);
+    cache.set(keyId, cached);
+    return cached;
+  }
+  const row = keyQueries(db).byId.get({ keyId });
+  if (!row) return null;
+  if (cache.size >= KEY_CACHE_MAX) cache.delete(cache.keys().next().value as string);
+  cache.set(keyId, row);
+  return row;
+}
+
 function storedKey(ctx: Context, keyId: string, ownerUri?: string): KeyRow | null {
   const q = keyQueries(ctx.store.db);
-  const exact = q.byId.get({ keyId });
+  const exact = storedKeyById(ctx.store.db, keyId);
   if (exact) return ownerUri === undefined || exact.ownerUri === ownerUri ? exact : null;
   if (ownerUri !== undefined && ownerUri !== keyId) return null;
   return q.rsaOfOwner.get({ owner: keyId }) ?? null;
