@@ -343,6 +343,32 @@ describe("Mastodon.py's ids as JSON numbers", () => {
     expect((read.json.home as Json).last_read_id).toBe(id);
   });
 
+  it("subscribes over WebSocket to a list whose id is sent as a number", async () => {
+    const list = await send("POST", "/api/v1/lists", {
+      type: "application/json",
+      body: '{"title": "by number"}',
+    });
+    expect(list.status).toBe(200);
+    const listId = list.json.id as string;
+    expect(Number.isSafeInteger(Number(listId))).toBe(false);
+    const ws = new WebSocket(`${server.url.replace(/^http/, "ws")}/api/v1/streaming?access_token=${token}`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    const first = new Promise<Json>((resolve) =>
+      ws.once("message", (data) => resolve(JSON.parse(String(data)))),
+    );
+    // The list is found (an id rounded by a double would be unknown: an error would come first).
+    ws.send(`{"type": "subscribe", "stream": "list", "list": ${listId}}`);
+    ws.send(JSON.stringify({ type: "subscribe", stream: "user" }));
+    const status = await postStatus({ status: "after the list subscription" });
+    const message = await first;
+    expect(message).toMatchObject({ stream: ["user"], event: "update" });
+    expect(JSON.parse(String(message.payload)).id).toBe(status.id);
+    ws.close();
+  });
+
   it("keeps small numbers numbers and refuses broken JSON", async () => {
     const res = await send("POST", "/api/v1/statuses", {
       type: "application/json",

@@ -7,6 +7,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { RawData, WebSocket, WebSocketServer } from "ws";
 import type { Context } from "../../../context.js";
+import { parseJsonLossless } from "../../body.js";
 import { findAuth } from "../auth.js";
 import type { Access, StreamClient, StreamingHub, Transport } from "./hub.js";
 import { isStreamError, parseStream, type StreamError } from "./streams.js";
@@ -168,7 +169,8 @@ export class WebSocketEndpoint {
     if (isBinary) return { error: "Expected a JSON text message", status: 400 };
     let message: unknown;
     try {
-      message = JSON.parse(rawText(data));
+      // Lossless: a list id sent as a JSON number keeps every digit (ids pass 2^53).
+      message = parseJsonLossless(rawText(data));
     } catch {
       return { error: "Invalid JSON", status: 400 };
     }
