@@ -6,15 +6,15 @@
  * now is. Forms carry a CSRF token derived from a cookie, as on the OAuth pages.
  */
 import { Hono, type Context as HonoContext } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
+import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
 import { findFollow, follow } from "../../core/follows.js";
 import { favourite, reblog } from "../../core/interactions.js";
-import { createSession, findSessionUser, SESSION_TTL_MS, verifyLogin } from "../../core/oauth.js";
-import { hashSecret, newSecret, secretMatches } from "../../core/secrets.js";
+import { verifyLogin } from "../../core/oauth.js";
+import { secretMatches } from "../../core/secrets.js";
 import { ResolveError, resolveHandle } from "../../federation/resolve.js";
 import { findAccountByUri } from "../../store/account-lookups.js";
 import type { AccountRow } from "../../store/accounts.js";
@@ -22,9 +22,9 @@ import { findLocalUser } from "../../store/accounts.js";
 import { findStatusById, findStatusByUri, loadStatusViews, type StatusRow } from "../../store/statuses.js";
 import { resolveUrl } from "../mastodon/search.js";
 import { clientAddress, RateLimiter } from "../ratelimit.js";
-import { SESSION_COOKIE } from "./authorize.js";
 import { type Html, layout, sendPage, siteNav } from "./layout.js";
 import { byline, dateFormat, readerLanguage, statusArticle, statusUrl } from "./render.js";
+import { sessionUser, startSession, csrfToken as webCsrfToken } from "./session.js";
 
 export const AUTHORIZE_INTERACTION_PATH = "/authorize_interaction";
 const CSRF_COOKIE = "wren_interaction_csrf";
@@ -36,7 +36,6 @@ interface Target {
 
 export function authorizeInteractionRoutes(ctx: Context) {
   const app = new Hono();
-  const secure = ctx.config.server.protocol === "https";
   const logins = new RateLimiter({ limit: 5, windowMs: 5 * 60_000 });
 
   function page(c: HonoContext, status: ContentfulStatusCode, title: string, body: Html) {
@@ -47,17 +46,8 @@ export function authorizeInteractionRoutes(ctx: Context) {
     );
   }
 
-  function csrfToken(c: HonoContext): string {
-    const value = getCookie(c, CSRF_COOKIE) || newSecret();
-    setCookie(c, CSRF_COOKIE, value, {
-      httpOnly: true,
-      sameSite: "Lax",
-      secure,
-      path: AUTHORIZE_INTERACTION_PATH,
-      maxAge: 3600,
-    });
-    return hashSecret(`csrf:${value}`);
-  }
+  const csrfToken = (c: HonoContext) =>
+    webCsrfToken(ctx, c, { name: CSRF_COOKIE, path: AUTHORIZE_INTERACTION_PATH, maxAgeSeconds: 3600 });
 
   function csrfValid(c: HonoContext, token: unknown): boolean {
     const cookie = getCookie(c, CSRF_COOKIE);
@@ -156,7 +146,7 @@ ${
   app.get(AUTHORIZE_INTERACTION_PATH, async (c) => {
     const uri = (c.req.query("uri") ?? c.req.query("acct") ?? "").trim();
     if (!uri) return page(c, 400, "Nothing to interact with", html`<p>The link has no uri.</p>`);
-    if (!findSessionUser(ctx, getCookie(c, SESSION_COOKIE))) return loginPage(c, uri);
+    if (!sessionUser(ctx, c)) return loginPage(c, uri);
     return targetPage(c, uri, await resolveTarget(uri));
   });
 
@@ -181,17 +171,10 @@ ${
         return loginPage(c, uri, 401, "Wrong username or password.");
       }
       logins.reset(address);
-      const session = createSession(ctx, user.id);
-      setCookie(c, SESSION_COOKIE, session.id, {
-        httpOnly: true,
-        sameSite: "Lax",
-        secure,
-        path: "/",
-        maxAge: Math.floor(SESSION_TTL_MS / 1000),
-      });
+      startSession(ctx, c, user.id);
       return targetPage(c, uri, await resolveTarget(uri));
     }
-    if (!findSessionUser(ctx, getCookie(c, SESSION_COOKIE))) return loginPage(c, uri);
+    if (!sessionUser(ctx, c)) return loginPage(c, uri);
     const id = typeof form.id === "string" ? form.id : "";
     try {
       if (form.step === "follow") {

@@ -4,7 +4,7 @@
  * derived from a short-lived cookie; the session cookie is HttpOnly and SameSite=Lax.
  */
 import { Hono, type Context as HonoContext } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
+import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Context } from "../../context.js";
@@ -13,21 +13,18 @@ import {
   type AuthorizationParams,
   type AuthorizationRequest,
   checkAuthorizationRequest,
-  createSession,
-  findSessionUser,
   issueCode,
   OOB_REDIRECT_URI,
   redirectUrl,
-  SESSION_TTL_MS,
   verifyLogin,
 } from "../../core/oauth.js";
-import { hashSecret, newSecret, secretMatches } from "../../core/secrets.js";
+import { secretMatches } from "../../core/secrets.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { type Params, parseBoolean, readParams } from "../mastodon/params.js";
 import { clientAddress, type RateLimiter } from "../ratelimit.js";
 import { layout } from "./layout.js";
+import { sessionUser, startSession, csrfToken as webCsrfToken } from "./session.js";
 
-export const SESSION_COOKIE = "wren_session";
 const CSRF_COOKIE = "wren_csrf";
 const CSRF_TTL_SECONDS = 3600;
 
@@ -120,7 +117,6 @@ function contentSecurityPolicy(redirectUri: string | null): string {
 
 export function authorizeRoutes(ctx: Context, logins: RateLimiter) {
   const app = new Hono();
-  const secure = ctx.config.server.protocol === "https";
 
   function page(c: HonoContext, status: ContentfulStatusCode, title: string, body: ReturnType<typeof html>) {
     c.header("Cache-Control", "no-store");
@@ -138,19 +134,8 @@ ${retry ? html`<p><a href="${retry}">Start again</a></p>` : ""}`,
     );
   }
 
-  /** The CSRF cookie (made when missing, renewed on every form shown) and the token forms carry. */
-  function csrfToken(c: HonoContext): string {
-    const value = getCookie(c, CSRF_COOKIE) || newSecret();
-    setCookie(c, CSRF_COOKIE, value, {
-      httpOnly: true,
-      sameSite: "Lax",
-      secure,
-      path: "/oauth",
-      maxAge: CSRF_TTL_SECONDS,
-    });
-    // A hash of the cookie: a page on another site can neither read the cookie nor compute this.
-    return hashSecret(`csrf:${value}`);
-  }
+  const csrfToken = (c: HonoContext) =>
+    webCsrfToken(ctx, c, { name: CSRF_COOKIE, path: "/oauth", maxAgeSeconds: CSRF_TTL_SECONDS });
 
   function csrfValid(c: HonoContext, params: Params): boolean {
     const cookie = getCookie(c, CSRF_COOKIE);
@@ -258,7 +243,7 @@ ${hidden(fields)}
     const check = checkAuthorizationRequest(ctx, authorizationParams(params));
     if (check.kind === "fatal") return errorPage(c, 400, check.message);
     if (check.kind === "redirect") return redirectError(c, check);
-    const userId = findSessionUser(ctx, getCookie(c, SESSION_COOKIE));
+    const userId = sessionUser(ctx, c);
     const forceLogin = parseBoolean(params.force_login) === true;
     if (userId && !forceLogin) return consentPage(c, check.request, params, userId);
     return loginPage(c, check.request, params);
@@ -299,19 +284,12 @@ ${hidden(fields)}
         return loginPage(c, request, params, { status: 401, username, error: "Wrong username or password." });
       }
       logins.reset(address);
-      const session = createSession(ctx, user.id);
-      setCookie(c, SESSION_COOKIE, session.id, {
-        httpOnly: true,
-        sameSite: "Lax",
-        secure,
-        path: "/",
-        maxAge: Math.floor(SESSION_TTL_MS / 1000),
-      });
+      startSession(ctx, c, user.id);
       return consentPage(c, request, params, user.id);
     }
 
     if (step === "consent") {
-      const userId = findSessionUser(ctx, getCookie(c, SESSION_COOKIE));
+      const userId = sessionUser(ctx, c);
       if (!userId) return loginPage(c, request, params, { error: "Your session has expired. Log in again." });
       const decision = text(params, "decision");
       if (decision === "deny") {
