@@ -185,6 +185,13 @@ function fill(): void {
   const filter = newId();
   insert("filters", { id: filter, title: "f", context: '["home"]', created_at: OLD, updated_at: OLD });
   insert("filter_statuses", { id: newId(), filter_id: filter, status_id: kept.filtered, created_at: OLD });
+  kept.scheduledReply = status(author);
+  insert("scheduled_statuses", {
+    id: newId(),
+    scheduled_at: Date.now() + DAY,
+    params: JSON.stringify({ text: "later", visibility: "public", inReplyToId: kept.scheduledReply }),
+    created_at: Date.now(),
+  });
   kept.recentNotification = status(author);
   insert("notifications", {
     id: newId(),

@@ -59,7 +59,7 @@ const LOCAL_IDS = "(SELECT id FROM accounts WHERE domain IS NULL)";
  * Why a remote status stays however old it is: the owner favourited, boosted, bookmarked, replied to it or
  * voted in its poll; it mentions the owner, replies to the owner, boosts one of the owner's posts or is in a
  * thread the owner posted in; its author pinned it; it is in a direct conversation, a filter, a newer boost,
- * or a notification younger than `notifications_days`. Home and list feed entries alone do not protect.
+ * a notification younger than `notifications_days`, or a scheduled post replies to it. Home and list feed entries alone do not protect.
  */
 const PROTECTED = `(
   s.pinned_at IS NOT NULL
@@ -76,6 +76,7 @@ const PROTECTED = `(
              WHERE p.status_id = s.id AND v.account_id IN ${LOCAL_IDS})
   OR EXISTS (SELECT 1 FROM conversation_statuses cs WHERE cs.status_id = s.id)
   OR EXISTS (SELECT 1 FROM filter_statuses fs WHERE fs.status_id = s.id)
+  OR EXISTS (SELECT 1 FROM scheduled_statuses ss WHERE json_extract(ss.params, '$.inReplyToId') = s.id)
   OR EXISTS (SELECT 1 FROM notifications n WHERE n.status_id = s.id AND n.created_at >= :notificationCutoff)
 )`;
 

@@ -323,6 +323,8 @@ export const mediaAttachments = sqliteTable(
   (t) => [
     index("media_status").on(t.statusId, t.position),
     index("media_unattached").on(t.statusId, t.createdAt),
+    // The prune asks whether a remote account still has media, and deleting an account cascades by this.
+    index("media_account").on(t.accountId),
   ],
 );
 
