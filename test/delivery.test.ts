@@ -590,13 +590,14 @@ describe("upkeep", () => {
   it("schedules the requeue every minute and the purges hourly, and unschedules them on stop", async () => {
     const { getTasks } = await import("node-cron");
     const ours = () => [...getTasks().values()].filter((t) => t.name?.startsWith("wren-"));
-    await until(() => ours().length === 5);
+    await until(() => ours().length === 6);
     expect(ours().map((t) => [t.name, t.getPattern()])).toEqual([
       ["wren-requeue-deliveries", "* * * * *"],
       ["wren-ended-polls", "* * * * *"],
       ["wren-purge", "17 * * * *"],
       ["wren-purge-media", "43 * * * *"],
       ["wren-scheduled-statuses", "* * * * *"],
+      ["wren-prune", "27 4 * * *"],
     ]);
     await server.close();
     await until(() => ours().length === 0);

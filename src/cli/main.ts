@@ -13,6 +13,7 @@ import { createLogger } from "../log.js";
 import { openStore } from "../store/open.js";
 import { VERSION } from "../version.js";
 import { readSecret } from "./io.js";
+import { pruneCommand } from "./prune.js";
 
 interface Command {
   usage: string;
@@ -111,6 +112,28 @@ const COMMANDS: Record<string, Command> = {
       return withContext(values, async (ctx) => {
         await changePassword(ctx, await readSecret("New password: ", "New password again: "));
         console.log("Password changed.");
+        return 0;
+      });
+    },
+  },
+  prune: {
+    usage: "wren prune [--dry-run] [--vacuum] [--config PATH]",
+    summary: "remove old remote posts, notifications, accounts and tags now (the server does it daily)",
+    options: {
+      ...CONFIG_OPTION,
+      "dry-run": { type: "boolean", description: "print what would be removed, change nothing" },
+      vacuum: {
+        type: "boolean",
+        description: "first rewrite an older database so that pruning shrinks its file (server stopped)",
+      },
+    },
+    async run(values) {
+      return withContext(values, async (ctx) => {
+        const lines = await pruneCommand(ctx, {
+          dryRun: values["dry-run"] === true,
+          vacuum: values.vacuum === true,
+        });
+        for (const line of lines) console.log(line);
         return 0;
       });
     },

@@ -159,6 +159,34 @@ export const CONFIG_SPEC = {
       doc: "Show your public posts to visitors: on your profile page, on post and tag pages and in the RSS and Atom feeds. With false, visitors see only your profile (name, bio, fields); post and tag pages and feeds answer 404. Servers and apps are not affected.",
     },
   },
+  prune: {
+    enabled: {
+      type: "boolean",
+      default: true,
+      doc: "Prune the database every day at 04:27 (server time): old remote posts nobody here interacted with, old notifications, and remote accounts and hashtags nothing refers to any more. `wren prune` runs it by hand.",
+    },
+    remote_statuses_days: {
+      type: "integer",
+      default: 30,
+      min: 1,
+      max: 36_500,
+      doc: "Remote posts older than this many days go, unless you favourited, boosted, bookmarked, replied to or voted in them, they mention you, are in a thread you posted in, are pinned by their author, or are in a direct conversation.",
+    },
+    notifications_days: {
+      type: "integer",
+      default: 90,
+      min: 1,
+      max: 36_500,
+      doc: "Notifications older than this many days go.",
+    },
+    disk_budget_mb: {
+      type: "integer",
+      default: 0,
+      min: 0,
+      max: 10_000_000,
+      doc: "When the database file is still larger than this after pruning, prune again with the days halved (down to one day) and log a warning. 0: no budget.",
+    },
+  },
   limits: {
     max_body_bytes: {
       type: "integer",

@@ -9,7 +9,9 @@
  * - every minute: a "poll" notification for each ended poll of the account's or that it voted in, the final
  *   counts of ended local polls to other servers, and the new counts of local polls that got votes;
  * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day;
- * - every minute: post the scheduled statuses that are due (a safety net for the timer in scheduled.ts).
+ * - every minute: post the scheduled statuses that are due (a safety net for the timer in scheduled.ts);
+ * - every day at 04:27, unless `prune.enabled` is false: prune old remote statuses, notifications, accounts
+ *   and tags (prune.ts).
  *
  * Remote actors need no periodic pass: a cached actor is refreshed when it is next used and its fetched_at
  * is old (checked lazily by the resolver), so nothing is marked stale here.
@@ -22,6 +24,7 @@ import { requeueStuckJobs } from "../federation/delivery/worker.js";
 import { INBOUND_RETENTION_MS } from "../federation/inbox/queue.js";
 import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboundActivities, outboundActivities } from "../store/schema.js";
+import { prune } from "./prune.js";
 import { publishDue } from "./scheduled.js";
 
 const HOUR = 60 * 60 * 1000;
@@ -138,6 +141,15 @@ export function startUpkeep(ctx: Context): Upkeep {
           { ...options, name: "wren-scheduled-statuses" },
         ),
       );
+      if (ctx.config.prune.enabled) {
+        tasks.push(
+          cron.schedule(
+            "27 4 * * *",
+            guarded("prune", () => prune(ctx)),
+            { ...options, name: "wren-prune" },
+          ),
+        );
+      }
     })
     .catch((error: unknown) => ctx.log.error({ err: error }, "could not schedule the upkeep tasks"));
   return {

@@ -26,6 +26,9 @@ export interface OpenOptions {
 export function openStore(path: string, options: OpenOptions = {}): Store {
   mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path);
+  // Takes effect only on a new, empty database: it lets the prune hand freed pages back (incremental_vacuum).
+  // An older file switches with one full VACUUM, `wren prune --vacuum` (see docs/decisions.md).
+  sqlite.pragma("auto_vacuum = INCREMENTAL");
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");

@@ -323,6 +323,8 @@ export const mediaAttachments = sqliteTable(
   (t) => [
     index("media_status").on(t.statusId, t.position),
     index("media_unattached").on(t.statusId, t.createdAt),
+    // The prune asks whether a remote account still has media, and deleting an account cascades by this.
+    index("media_account").on(t.accountId),
   ],
 );
 
@@ -434,6 +436,8 @@ export const notifications = sqliteTable(
     index("notifications_type").on(t.type, t.id),
     index("notifications_from").on(t.fromAccountId),
     index("notifications_group").on(t.groupKey, t.id),
+    // The prune deletes statuses: the cascade finds their notifications by this.
+    index("notifications_status").on(t.statusId),
   ],
 );
 
@@ -809,6 +813,7 @@ export const listFeed = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.listId, t.statusId] }),
     index("list_feed_account").on(t.accountId, t.listId),
+    index("list_feed_status").on(t.statusId),
   ],
 );
 
