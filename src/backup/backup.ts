@@ -34,6 +34,10 @@ import {
 import type { Progress } from "./progress.js";
 import { ArchiveError, END_OF_ARCHIVE, fileHeader, padding } from "./tar.js";
 
+/** 4096 pages: 16 MiB with the default page size, a step of the progress bar. */
+const PAGES_PER_STEP = 4096;
+const ALL_PAGES = 0x7fffffff;
+
 export interface BackupOptions {
   databasePath: string;
   mediaPath: string;
@@ -91,6 +95,8 @@ function explain(error: unknown, where: string): Error {
             : null;
   const message = (error as Error).message ?? String(error);
   if (reason) return new UserError(`cannot write ${where}: ${reason} (${message})`);
+  if (typeof code === "string" && code.startsWith("E"))
+    return new UserError(`cannot write ${where}: ${message}`);
   if (/SQLITE_FULL|database or disk is full/i.test(message))
     return new UserError(`cannot write ${where}: the disk is full (${message})`);
   return error instanceof Error ? error : new Error(message);
@@ -128,12 +134,20 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     let tables: Record<string, number>;
     let referenced: string[];
     try {
+      let copied = 0;
+      let restarted = false;
       source.pragma(`busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
       try {
         await source.backup(copy, {
           progress({ totalPages, remainingPages }) {
-            progress.percent(totalPages - remainingPages, totalPages);
-            return 256;
+            const done = totalPages - remainingPages;
+            // A write by another connection between steps restarts the copy; with a busy server that could
+            // repeat forever, so after one restart the rest is copied in a single step (one read snapshot,
+            // which in WAL mode does not hold up the server's writes).
+            if (done < copied) restarted = true;
+            copied = done;
+            progress.percent(done, totalPages);
+            return restarted ? ALL_PAGES : PAGES_PER_STEP;
           },
         });
       } catch (error) {
