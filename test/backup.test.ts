@@ -256,6 +256,14 @@ describe("wren backup and restore", () => {
     expect(texts).toEqual(["post 0", "post 1", "post 2"]);
     expect(readdirSync(target).filter((name) => name.startsWith("."))).toEqual([]);
 
+    // A database that was only migrated (a fresh install) holds nothing to protect.
+    const fresh = newDir();
+    expect((await wren(["migrate"], fresh)).code).toBe(0);
+    const intoFresh = await wren(["restore", archive], fresh);
+    expect(intoFresh.stderr).toBe("");
+    expect(intoFresh.code).toBe(0);
+    expect(count(join(fresh, "wren.db"), "statuses")).toBe(3);
+
     const usage = await wren(["restore"], target);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("wren restore ARCHIVE");

@@ -31,16 +31,37 @@ export function databaseInUse(path: string): boolean {
     db.exec("COMMIT");
     return false;
   } catch (error) {
-    if ((error as { code?: string }).code?.startsWith("SQLITE_BUSY")) return true;
+    const code = (error as { code?: string }).code ?? "";
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return true;
+    // A damaged file is not in use; whether it may be replaced is the --force check's question.
+    if (code.startsWith("SQLITE_")) return false;
     throw error;
   } finally {
     db.close();
   }
 }
 
+/**
+ * True when restoring would replace something: media files, or a database with an account in it. A database
+ * only migrated (a fresh install) holds nothing; one that cannot be read is treated as holding data.
+ */
 function holdsData(databasePath: string, mediaPath: string): boolean {
-  if (existsSync(databasePath) && statSync(databasePath).size > 0) return true;
-  return existsSync(mediaPath) && readdirSync(mediaPath).length > 0;
+  if (existsSync(mediaPath) && readdirSync(mediaPath).length > 0) return true;
+  if (!existsSync(databasePath) || statSync(databasePath).size === 0) return false;
+  try {
+    // Not read-only: a read-only connection to a WAL database leaves -wal and -shm files behind.
+    const db = new Database(databasePath, { fileMustExist: true });
+    try {
+      const hasAccounts = db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'accounts'")
+        .get();
+      return hasAccounts !== undefined && db.prepare("SELECT 1 FROM accounts LIMIT 1").get() !== undefined;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return true;
+  }
 }
 
 const SIDE_FILES = ["", "-wal", "-shm", "-journal"];

@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { listArchives } from "../backup/archive.js";
 import { loadConfig } from "../config/load.js";
+import { UserError } from "../core/account.js";
 import { instanceCounts } from "../store/instance-status.js";
 import * as schema from "../store/schema.js";
 import { VERSION } from "../version.js";
@@ -43,7 +44,14 @@ export const statusCommand: Command = {
     const sqlite = new Database(path, { readonly: true, fileMustExist: true });
     try {
       sqlite.pragma(`busy_timeout = ${Math.floor(config.database.busy_timeout_ms)}`);
-      const counts = instanceCounts(drizzle(sqlite, { schema }));
+      let counts: ReturnType<typeof instanceCounts>;
+      try {
+        counts = instanceCounts(drizzle(sqlite, { schema }));
+      } catch (error) {
+        throw new UserError(
+          `cannot read ${path}: ${(error as Error).message} (if Wren was just upgraded, run \`wren migrate\`)`,
+        );
+      }
       const size = fileSize(path) + fileSize(`${path}-wal`);
       const parked = counts.parkedHosts.map((h) => `${h.host} (since ${new Date(h.since).toISOString()})`);
       lines.push(
