@@ -12,14 +12,20 @@ import {
 import { createLogger } from "../log.js";
 import { openStore } from "../store/open.js";
 import { VERSION } from "../version.js";
+import { backupCommand } from "./backup.js";
 import { readSecret } from "./io.js";
 import { pruneCommand } from "./prune.js";
 
-interface Command {
+import { restoreCommand } from "./restore.js";
+import { statusCommand } from "./status.js";
+
+export interface Command {
   usage: string;
   summary: string;
   options?: Record<string, { type: "string" | "boolean"; description: string }>;
-  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+  /** Positional arguments the command takes (none when absent), checked before `run`. */
+  positionals?: { names: string; min: number; max: number };
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
 const CONFIG_OPTION = {
@@ -157,6 +163,9 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  backup: backupCommand,
+  restore: restoreCommand,
+  status: statusCommand,
   version: {
     usage: "wren version",
     summary: "print the version",
@@ -207,6 +216,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name] as Command;
   const rest = argv.slice(name.split(" ").length);
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
     const options = Object.fromEntries(
       Object.entries({ ...(command.options ?? {}), help: { type: "boolean" as const } }).map(([k, v]) => [
@@ -214,7 +224,11 @@ export async function main(argv: string[]): Promise<number> {
         { type: v.type },
       ]),
     );
-    values = parseArgs({ args: rest, options, allowPositionals: false, strict: true }).values;
+    const allowPositionals = command.positionals !== undefined;
+    ({ values, positionals } = parseArgs({ args: rest, options, allowPositionals, strict: true }));
+    const expected = command.positionals;
+    if (expected && (positionals.length < expected.min || positionals.length > expected.max))
+      throw new Error(`expects ${expected.names}`);
   } catch (error) {
     console.error(`wren ${name}: ${(error as Error).message}\n\n${help(command)}`);
     return 2;
@@ -224,7 +238,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(values);
+    return await command.run(values, positionals);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`wren ${name}: ${error.message}\n\n${help(command)}`);

@@ -114,6 +114,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const config = values as unknown as Config;
   (config.database as { path: string }).path = resolve(cwd, config.database.path);
   (config.media as { path: string }).path = resolve(cwd, config.media.path);
+  (config.backup as { path: string }).path = resolve(cwd, config.backup.path);
   return { config, file, sources };
 }
 

@@ -102,6 +102,21 @@ export const CONFIG_SPEC = {
       doc: "Largest video or audio upload in bytes.",
     },
   },
+  backup: {
+    path: {
+      type: "string",
+      default: "./data/backups",
+      doc: "Folder where `wren backup` writes its archives (and `wren status` looks for the last one).",
+      check: notEmpty,
+    },
+    keep: {
+      type: "integer",
+      default: 7,
+      min: 1,
+      max: 10_000,
+      doc: "Archives `wren backup` keeps in the backup folder; older ones are deleted after a successful backup.",
+    },
+  },
   log: {
     level: {
       type: "enum",

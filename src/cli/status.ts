@@ -1,0 +1,74 @@
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { drizzle } from "drizzle-orm/better-sqlite3";
+import { listArchives } from "../backup/archive.js";
+import { loadConfig } from "../config/load.js";
+import { UserError } from "../core/account.js";
+import { instanceCounts } from "../store/instance-status.js";
+import * as schema from "../store/schema.js";
+import { VERSION } from "../version.js";
+import { formatBytes } from "./format.js";
+import type { Command } from "./main.js";
+
+function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+function row(label: string, value: string | number): string {
+  return `${label.padEnd(17)}${value}`;
+}
+
+export const statusCommand: Command = {
+  usage: "wren status [--config PATH]",
+  summary: "print the version, database size, counts, queues and the last backup",
+  options: {
+    config: { type: "string", description: "configuration file (else $WREN_CONFIG, else ./config.toml)" },
+  },
+  async run(values) {
+    const { config } = loadConfig({
+      configPath: typeof values.config === "string" ? values.config : undefined,
+    });
+    const path = config.database.path;
+    const lines = [row("version", VERSION)];
+    const archives = listArchives(config.backup.path);
+    const last = archives.at(-1);
+    const lastBackup = last
+      ? `${join(config.backup.path, last)} (${statSync(join(config.backup.path, last)).mtime.toISOString()}, ${formatBytes(fileSize(join(config.backup.path, last)))}; ${archives.length} kept)`
+      : `none in ${config.backup.path}`;
+    if (!existsSync(path)) {
+      lines.push(row("database", `none yet at ${path}`), row("last backup", lastBackup));
+      console.log(lines.join("\n"));
+      return 0;
+    }
+    const sqlite = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      sqlite.pragma(`busy_timeout = ${Math.floor(config.database.busy_timeout_ms)}`);
+      let counts: ReturnType<typeof instanceCounts>;
+      try {
+        counts = instanceCounts(drizzle(sqlite, { schema }));
+      } catch (error) {
+        throw new UserError(
+          `cannot read ${path}: ${(error as Error).message} (if Wren was just upgraded, run \`wren migrate\`)`,
+        );
+      }
+      const size = fileSize(path) + fileSize(`${path}-wal`);
+      const parked = counts.parkedHosts.map((h) => `${h.host} (since ${new Date(h.since).toISOString()})`);
+      lines.push(
+        row("database", `${path} (${formatBytes(size)})`),
+        row("statuses", `${counts.statuses} (${counts.localStatuses} yours)`),
+        row("accounts", counts.accounts),
+        row("followers", counts.followers),
+        row("following", counts.following),
+        row("delivery queue", `${counts.deliveryQueue} jobs`),
+        row("parked hosts", parked.length === 0 ? "none" : `${parked.length}: ${parked.join(", ")}`),
+        row("inbound backlog", `${counts.inboundBacklog} activities`),
+        row("last backup", lastBackup),
+      );
+    } finally {
+      sqlite.close();
+    }
+    console.log(lines.join("\n"));
+    return 0;
+  },
+};
