@@ -269,6 +269,8 @@ export async function startFedifyPeer(
         followers: ctx.getFollowersUri(identifier),
         following: ctx.getFollowingUri(identifier),
         outbox: ctx.getOutboxUri(identifier),
+        // Named (for Add/Remove of pins) but not served.
+        featured: new URL(`${ctx.getActorUri(identifier).href}/collections/featured`),
         publicKey: keys[0]?.cryptographicKey,
         assertionMethods: keys.map((k) => k.multikey),
         manuallyApprovesFollowers: false,
