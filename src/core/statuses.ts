@@ -100,11 +100,8 @@ function mentionedAccounts(
 
 function formatStatusText(ctx: Context, text: string, mentioned: Map<string, AccountRow>): string {
   return formatText(text, {
-    mentionUrl: (ref) => {
-      const account = mentioned.get(mentionKey(ref));
-      return account ? (account.url ?? account.uri) : null;
-    },
-    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name.toLowerCase())}`,
+    mention: (ref) => mentioned.get(mentionKey(ref)) ?? null,
+    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name)}`,
   });
 }
 
