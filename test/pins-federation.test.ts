@@ -7,7 +7,13 @@ import { follow } from "../src/core/follows.js";
 import { createStatus } from "../src/core/statuses.js";
 import { resolveActor } from "../src/federation/resolve.js";
 import { api, issueToken } from "./helpers/api.js";
-import { type FedifyPeer, idByUri, startFedifyPeer, waitUntil } from "./helpers/fedify-peer.js";
+import {
+  type FedifyPeer,
+  followAccepted,
+  idByUri,
+  startFedifyPeer,
+  waitUntil,
+} from "./helpers/fedify-peer.js";
 import { inboxSettled } from "./helpers/inbound.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -73,8 +79,8 @@ describe("the peer pins and unpins", () => {
   it("an Add of a status Wren did not have fetches it and pins it; Remove unpins it", async () => {
     const peerAccount = await resolveActor(server.context, peer.actorUri);
     expect(peerAccount.featuredUrl).toBe(`${peer.actorUri}/collections/featured`);
-    follow(server.context, peerAccount);
-    await waitUntil(() => peer.followers.has(aliceUri), "the peer to accept alice's follow");
+    const { id: followId } = follow(server.context, peerAccount);
+    await followAccepted(server.context.store.sqlite, followId, "alice's follow of the peer");
     const noteUri = await peer.post({ content: "<p>my best post</p>", silent: true });
     expect(idByUri(server.context.store.sqlite, "statuses", noteUri)).toBeNull();
 
