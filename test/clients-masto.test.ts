@@ -153,7 +153,7 @@ describe("masto.js against Wren", () => {
     expect(status.tags[0]?.url).toBe(`${server.origin}/tags/mastostory`);
     expect(status.content).toContain(`href="https://${REMOTE}/@bob"`);
     expect(status.content).toContain('href="https://example.com/articles/wren-and-masto"');
-    expect(status.content).toContain(`href="${server.origin}/tags/mastostory"`);
+    expect(status.content).toContain(`href="${server.origin}/tags/MastoStory"`);
 
     // Addressed to bob's shared inbox, with the Mention tag that makes his server notify him.
     const [create] = queuedFor(server, `https://${REMOTE}/inbox`).filter(

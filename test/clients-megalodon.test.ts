@@ -254,7 +254,7 @@ describe("megalodon against Wren", () => {
     expect(status.tags.map((t) => t.name)).toEqual(["MegalodonStory"]);
     expect(status.content).toContain(`href="https://${REMOTE}/@bob"`);
     expect(status.content).toContain('href="https://example.org/megalodon/story"');
-    expect(status.content).toContain(`href="${server.origin}/tags/megalodonstory"`);
+    expect(status.content).toContain(`href="${server.origin}/tags/MegalodonStory"`);
 
     const [create] = queuedFor(server, `https://${REMOTE}/inbox`).filter(
       (a) => a.type === "Create" && (a.object as { id?: string }).id === status.uri,

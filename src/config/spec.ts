@@ -131,6 +131,11 @@ export const CONFIG_SPEC = {
       default: false,
       doc: "Allow outbound requests to loopback and private addresses. For tests on one machine only: it opens the server to SSRF.",
     },
+    authorized_fetch: {
+      type: "boolean",
+      default: false,
+      doc: "Answer GETs of the owner's posts and collections only when signed by an actor that is not blocked (Mastodon's secure mode). The actor document stays public.",
+    },
     signature_window_seconds: {
       type: "integer",
       default: 3600,

@@ -17,6 +17,9 @@ export type DomainEvent =
   | { type: "StatusEdited"; status: StatusRow }
   /** A status was deleted (its row stays as a tombstone). */
   | { type: "StatusDeleted"; status: StatusRow }
+  /** The local account pinned one of its statuses to its profile (the featured collection), or unpinned it. */
+  | { type: "StatusPinned"; status: StatusRow }
+  | { type: "StatusUnpinned"; status: StatusRow }
   /** A boost was stored: `boost` is the boost's own row, `target` the boosted status. */
   | { type: "Reblogged"; boost: StatusRow; target: StatusRow }
   /** A boost was undone; its row is gone. */

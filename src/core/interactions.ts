@@ -131,11 +131,12 @@ export function pin(ctx: Context, id: string, pinned: boolean): StatusRow {
     throw new UserError("only public and unlisted statuses can be pinned", 422);
   if (pinned && status.pinnedAt === null && pinnedCount(ctx, local.id) >= MAX_PINNED_STATUSES)
     throw new UserError(`at most ${MAX_PINNED_STATUSES} statuses can be pinned`, 422);
-  ctx.store.db
-    .update(statuses)
-    .set({ pinnedAt: pinned ? (status.pinnedAt ?? Date.now()) : null })
-    .where(eq(statuses.id, status.id))
-    .run();
+  if ((status.pinnedAt !== null) === pinned) return status;
+  commit(ctx, (uow) => {
+    const pinnedAt = pinned ? Date.now() : null;
+    ctx.store.db.update(statuses).set({ pinnedAt }).where(eq(statuses.id, status.id)).run();
+    uow.record({ type: pinned ? "StatusPinned" : "StatusUnpinned", status: { ...status, pinnedAt } });
+  });
   return status;
 }
 

@@ -77,10 +77,10 @@ function validate(input: ProfileInput): { name: string; value: string }[] | unde
 }
 
 /** A mention in the profile links to an account we already know; the profile never triggers a lookup. */
-function knownMentionUrl(ctx: Context, local: AccountRow) {
-  return (ref: MentionRef): string | null => {
+function knownMention(ctx: Context, local: AccountRow) {
+  return (ref: MentionRef): AccountRow | null => {
     const ours = ref.domain === null || ref.domain === ctx.urls.domain.toLowerCase();
-    if (ours && ref.username.toLowerCase() === local.username.toLowerCase()) return local.url ?? local.uri;
+    if (ours && ref.username.toLowerCase() === local.username.toLowerCase()) return local;
     if (ours) return null;
     const row = ctx.store.db
       .select()
@@ -92,14 +92,14 @@ function knownMentionUrl(ctx: Context, local: AccountRow) {
         ),
       )
       .get();
-    return row ? (row.url ?? row.uri) : null;
+    return row ?? null;
   };
 }
 
 function format(ctx: Context, local: AccountRow, text: string): string {
   return formatText(text, {
-    mentionUrl: knownMentionUrl(ctx, local),
-    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name.toLowerCase())}`,
+    mention: knownMention(ctx, local),
+    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name)}`,
   });
 }
 

@@ -100,11 +100,8 @@ function mentionedAccounts(
 
 function formatStatusText(ctx: Context, text: string, mentioned: Map<string, AccountRow>): string {
   return formatText(text, {
-    mentionUrl: (ref) => {
-      const account = mentioned.get(mentionKey(ref));
-      return account ? (account.url ?? account.uri) : null;
-    },
-    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name.toLowerCase())}`,
+    mention: (ref) => mentioned.get(mentionKey(ref)) ?? null,
+    tagUrl: (name) => `${ctx.urls.origin}/tags/${encodeURIComponent(name)}`,
   });
 }
 
@@ -564,12 +561,12 @@ function storeRemoteMedia(ctx: Context, accountId: string, statusId: string, not
 /** A remote account pins (Add to its featured collection) or unpins one of its own statuses. */
 export function receiveFeatured(ctx: Context, author: AccountRow, statusUri: string, pinned: boolean): void {
   const status = findStatusByUri(ctx.store.db, statusUri);
-  if (!status || status.accountId !== author.id) return;
-  ctx.store.db
-    .update(statuses)
-    .set({ pinnedAt: pinned ? (status.pinnedAt ?? Date.now()) : null })
-    .where(eq(statuses.id, status.id))
-    .run();
+  if (!status || status.accountId !== author.id || (status.pinnedAt !== null) === pinned) return;
+  commit(ctx, (uow) => {
+    const pinnedAt = pinned ? Date.now() : null;
+    ctx.store.db.update(statuses).set({ pinnedAt }).where(eq(statuses.id, status.id)).run();
+    uow.record({ type: pinned ? "StatusPinned" : "StatusUnpinned", status: { ...status, pinnedAt } });
+  });
 }
 
 /** Statuses of a deleted remote actor are tombstoned and its follows removed. */

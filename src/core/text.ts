@@ -34,10 +34,36 @@ export function extractHashtags(text: string): string[] {
   return [...seen.values()];
 }
 
+/** The account a mention names: its profile URL (`url`, else `uri`) is the link, its username the text. */
+export interface MentionTarget {
+  username: string;
+  /** null for the local account. */
+  domain: string | null;
+  url: string | null;
+  uri: string;
+}
+
 export interface FormatOptions {
-  /** The account URL of a mention, or null to leave it as text (unknown account). */
-  mentionUrl(ref: MentionRef): string | null;
+  /** The account a mention names, or null to leave the mention as text (unknown account). */
+  mention(ref: MentionRef): MentionTarget | null;
+  /** The link of a hashtag, given as typed (Mastodon keeps its case in the link). */
   tagUrl(name: string): string;
+}
+
+/**
+ * A mention as Mastodon renders it: the account's own username, or `username@domain` when another account
+ * mentioned in the same text has that username on another domain (TextFormatter#link_to_mention).
+ */
+function mentionHtml(target: MentionTarget, all: MentionTarget[]): string {
+  const username = target.username.toLowerCase();
+  const ambiguous = all.some(
+    (other) => other.username.toLowerCase() === username && other.domain !== target.domain,
+  );
+  const shown = ambiguous && target.domain !== null ? `${target.username}@${target.domain}` : target.username;
+  return (
+    `<span class="h-card" translate="no"><a href="${escapeHtml(target.url ?? target.uri)}" class="u-url mention">` +
+    `@<span>${escapeHtml(shown)}</span></a></span>`
+  );
 }
 
 function linkHtml(url: string): string {
@@ -53,7 +79,7 @@ function linkHtml(url: string): string {
   );
 }
 
-function formatLine(line: string, options: FormatOptions): string {
+function formatLine(line: string, options: FormatOptions, targets: MentionTarget[]): string {
   let out = "";
   let last = 0;
   for (const match of line.matchAll(TOKEN)) {
@@ -62,10 +88,8 @@ function formatLine(line: string, options: FormatOptions): string {
     last = index + match[0].length;
     if (match[1]) out += linkHtml(match[1]);
     else if (match[2]) {
-      const url = options.mentionUrl({ username: match[2], domain: match[3]?.toLowerCase() ?? null });
-      out += url
-        ? `<span class="h-card" translate="no"><a href="${escapeHtml(url)}" class="u-url mention">@<span>${escapeHtml(match[2])}</span></a></span>`
-        : escapeHtml(match[0]);
+      const target = options.mention({ username: match[2], domain: match[3]?.toLowerCase() ?? null });
+      out += target ? mentionHtml(target, targets) : escapeHtml(match[0]);
     } else if (match[4]) {
       out += `<a href="${escapeHtml(options.tagUrl(match[4]))}" class="mention hashtag" rel="tag">#<span>${escapeHtml(match[4])}</span></a>`;
     }
@@ -74,6 +98,9 @@ function formatLine(line: string, options: FormatOptions): string {
 }
 
 export function formatText(text: string, options: FormatOptions): string {
+  const targets = extractMentions(text)
+    .map((ref) => options.mention(ref))
+    .filter((target) => target !== null);
   const paragraphs = text
     .replace(/\r\n?/g, "\n")
     .trim()
@@ -84,7 +111,7 @@ export function formatText(text: string, options: FormatOptions): string {
       (p) =>
         `<p>${p
           .split("\n")
-          .map((line) => formatLine(line, options))
+          .map((line) => formatLine(line, options, targets))
           .join("<br>")}</p>`,
     )
     .join("");

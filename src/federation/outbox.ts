@@ -10,10 +10,11 @@ import type { DomainEvent, UnitOfWork } from "../core/events.js";
 import type { AccountRow } from "../store/accounts.js";
 import { findKeyPairs } from "../store/accounts.js";
 import { accounts, follows, pollVotes } from "../store/schema.js";
-import { loadStatusView, type StatusView } from "../store/statuses.js";
+import { loadStatusView, type StatusRow, type StatusView } from "../store/statuses.js";
 import { enqueueActivity, targetInboxes } from "./delivery/enqueue.js";
 import { renderActorUpdate } from "./vocab/actor.js";
 import {
+  OBJECT_CONTEXT,
   renderAnnounce,
   renderAnnounceOf,
   renderCreate,
@@ -65,6 +66,17 @@ function deliver(ctx: Context, event: DomainEvent, send: Send): void {
             ? renderUpdate
             : renderDelete;
       send(render(view, ctx.urls), statusAudience(ctx, view), view.account.id);
+      return;
+    }
+    case "StatusPinned":
+    case "StatusUnpinned": {
+      if (!event.status.local) return;
+      const owner = accountById(ctx, event.status.accountId);
+      send(
+        featuredChange(ctx, owner, event.status, event.type === "StatusPinned"),
+        followerInboxes(ctx, owner.id),
+        owner.id,
+      );
       return;
     }
     case "Reblogged": {
@@ -194,6 +206,22 @@ function accountById(ctx: Context, id: string): AccountRow {
   const row = ctx.store.db.select().from(accounts).where(eq(accounts.id, id)).get();
   if (!row) throw new Error(`account ${id} does not exist`);
   return row;
+}
+
+/**
+ * A pin or unpin as Mastodon sends it to the followers: Add or Remove of the status's URI with the featured
+ * collection as `target`. Mastodon's carries no id; ours has one, so receivers can tell a retry from a new pin.
+ */
+function featuredChange(ctx: Context, owner: AccountRow, status: StatusRow, pinned: boolean) {
+  const type = pinned ? "Add" : "Remove";
+  return {
+    "@context": OBJECT_CONTEXT,
+    id: `${owner.uri}#featured/${status.id}/${type.toLowerCase()}/${status.pinnedAt ?? Date.now()}`,
+    type,
+    actor: owner.uri,
+    object: status.uri,
+    target: ctx.urls.featured(owner.username),
+  };
 }
 
 /** The account's own inbox (follows and blocks go there, not to the shared inbox, as Mastodon sends them). */

@@ -3,8 +3,6 @@ import type { Context } from "../context.js";
 import { INSTANCE_KEY_OWNER } from "../core/account.js";
 import { mayFetch } from "../core/visibility.js";
 import { receiveInbox } from "../federation/inbox/receive.js";
-import { lookupPublicKey } from "../federation/resolve.js";
-import { verifyRequest } from "../federation/signatures/index.js";
 import { renderInstanceActor, renderPerson } from "../federation/vocab/actor.js";
 import { ACTIVITY_JSON, LD_JSON_AS } from "../federation/vocab/context.js";
 import { OBJECT_CONTEXT, renderAnnounce, renderCreate, renderNote } from "../federation/vocab/note.js";
@@ -20,6 +18,7 @@ import {
 import { listFeaturedTags } from "../store/featured-tags.js";
 import { isId } from "../store/ids.js";
 import { findStatusById, loadStatusViews, type StatusView } from "../store/statuses.js";
+import { authorizeFetch, fetchIsAuthorized } from "./authorized-fetch.js";
 import { HttpError } from "./errors.js";
 import { wantsActivityJson } from "./negotiate.js";
 import { renderProfilePage, renderStatusPage } from "./web/pages.js";
@@ -51,20 +50,6 @@ function localAccount(ctx: Context, c: HonoContext): AccountRow {
   const account = findLocalAccountByUsername(ctx.store.db, c.req.param("username") ?? "");
   if (!account) throw new HttpError(404, "no such account");
   return account;
-}
-
-/** The actor that signed a GET, or null for an unsigned one. A bad signature is a 401. */
-async function signedFetcher(ctx: Context, c: HonoContext): Promise<string | null> {
-  if (!c.req.header("signature") && !c.req.header("signature-input")) return null;
-  const url = new URL(c.req.url);
-  const result = await verifyRequest(c.req.method, c.req.raw.headers, {
-    body: null,
-    url: `${ctx.urls.origin}${url.pathname}${url.search}`,
-    lookupKey: (keyId, opts) => lookupPublicKey(ctx, keyId, opts),
-    windowSeconds: ctx.config.federation.signature_window_seconds,
-  });
-  if (!result.ok) throw new HttpError(401, result.error);
-  return result.ownerId;
 }
 
 function orderedCollection(id: string, totalItems: number, first?: string) {
@@ -99,6 +84,10 @@ export function activityPubRoutes(ctx: Context) {
   const app = new Hono();
   const { db } = ctx.store;
 
+  /** The owner's collections: under authorized fetch the answer depends on the signer, so no shared caching. */
+  const ownerJson = (c: HonoContext, document: unknown) =>
+    activityJson(c.req.header("accept"), document, { private: fetchIsAuthorized(ctx) });
+
   app.get("/users/:username", (c) => {
     const account = localAccount(ctx, c);
     const accept = c.req.header("accept");
@@ -118,12 +107,13 @@ export function activityPubRoutes(ctx: Context) {
     });
   }
 
-  app.get("/users/:username/outbox", (c) => {
+  app.get("/users/:username/outbox", async (c) => {
     const account = localAccount(ctx, c);
+    await authorizeFetch(ctx, c, account);
     const id = ctx.urls.outbox(account.username);
     const total = countOutbox(db, account.id);
     if (c.req.query("page") === undefined)
-      return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=true`));
+      return ownerJson(c, orderedCollection(id, total, `${id}?page=true`));
     const raw = c.req.query("max_id");
     const maxId = raw && isId(raw) ? raw : null;
     const rows = outboxPage(db, account.id, { maxId, sinceId: null, minId: null, limit: OUTBOX_PAGE });
@@ -132,48 +122,50 @@ export function activityPubRoutes(ctx: Context) {
     );
     const last = rows.at(-1);
     const next = rows.length === OUTBOX_PAGE && last ? `${id}?page=true&max_id=${last.id}` : null;
-    return activityJson(
-      c.req.header("accept"),
+    return ownerJson(
+      c,
       collectionPage(id, `${id}?page=true${maxId ? `&max_id=${maxId}` : ""}`, items.map(stripContext), next),
     );
   });
 
-  const followCollection = (direction: "followers" | "following") => (c: HonoContext) => {
+  const followCollection = (direction: "followers" | "following") => async (c: HonoContext) => {
     const account = localAccount(ctx, c);
+    await authorizeFetch(ctx, c, account);
     const id =
       direction === "followers" ? ctx.urls.followers(account.username) : ctx.urls.following(account.username);
     const total = countFollows(db, account.id, direction);
     const pageParam = c.req.query("page");
-    if (pageParam === undefined)
-      return activityJson(c.req.header("accept"), orderedCollection(id, total, `${id}?page=1`));
+    if (pageParam === undefined) return ownerJson(c, orderedCollection(id, total, `${id}?page=1`));
     const page = Math.max(1, Math.min(10_000, Number.parseInt(pageParam, 10) || 1));
     const uris = followUris(db, account.id, direction, page, FOLLOW_PAGE);
     const next = page * FOLLOW_PAGE < total ? `${id}?page=${page + 1}` : null;
-    return activityJson(c.req.header("accept"), collectionPage(id, `${id}?page=${page}`, uris, next, total));
+    return ownerJson(c, collectionPage(id, `${id}?page=${page}`, uris, next, total));
   };
   app.get("/users/:username/followers", followCollection("followers"));
   app.get("/users/:username/following", followCollection("following"));
 
-  app.get("/users/:username/collections/featured", (c) => {
+  app.get("/users/:username/collections/featured", async (c) => {
     const account = localAccount(ctx, c);
+    await authorizeFetch(ctx, c, account);
     const items = loadStatusViews(db, featuredStatuses(db, account.id, 20)).map((view) =>
       renderNote(view, ctx.urls),
     );
-    return activityJson(c.req.header("accept"), {
+    return ownerJson(c, {
       ...orderedCollection(ctx.urls.featured(account.username), items.length),
       orderedItems: items,
     });
   });
 
   // The featured hashtags, as Mastodon serves them: an unordered Collection of Hashtag objects.
-  app.get("/users/:username/collections/tags", (c) => {
+  app.get("/users/:username/collections/tags", async (c) => {
     const account = localAccount(ctx, c);
+    await authorizeFetch(ctx, c, account);
     const items = listFeaturedTags(db, account.id).map(({ tag }) => ({
       type: "Hashtag",
       href: `${ctx.urls.origin}/tags/${encodeURIComponent(tag.name)}`,
       name: `#${tag.displayName}`,
     }));
-    return activityJson(c.req.header("accept"), {
+    return ownerJson(c, {
       "@context": OBJECT_CONTEXT,
       id: `${ctx.urls.actor(account.username)}/collections/tags`,
       type: "Collection",
@@ -182,14 +174,20 @@ export function activityPubRoutes(ctx: Context) {
     });
   });
 
-  /** A local status, if `fetcher` may see it; 401 asks an unsigned client to sign, 404 hides the rest. */
-  async function visibleStatus(c: HonoContext): Promise<{ view: StatusView; private: boolean }> {
+  /**
+   * A local status, if its fetcher may see it; 401 asks an unsigned client to sign, 404 hides the rest. Web
+   * pages (`asPage`) never need a signature for a public status, even under authorized fetch, as in Mastodon.
+   */
+  async function visibleStatus(
+    c: HonoContext,
+    asPage = false,
+  ): Promise<{ view: StatusView; private: boolean }> {
     const account = localAccount(ctx, c);
     const statusId = c.req.param("id") ?? "";
     const row = isId(statusId) ? findStatusById(db, statusId) : null;
     if (!row || row.accountId !== account.id || row.deletedAt !== null)
       throw new HttpError(404, "no such status");
-    const fetcher = await signedFetcher(ctx, c);
+    const fetcher = await authorizeFetch(ctx, c, account, !asPage && fetchIsAuthorized(ctx));
     if (!mayFetch(db, row, fetcher)) {
       if (!fetcher)
         throw new HttpError(401, "this status is not public: sign the request as an actor allowed to see it");
@@ -197,13 +195,18 @@ export function activityPubRoutes(ctx: Context) {
     }
     const [view] = loadStatusViews(db, [row]);
     if (!view) throw new HttpError(404, "no such status");
-    return { view, private: row.visibility === "private" || row.visibility === "direct" };
+    return {
+      view,
+      private:
+        row.visibility === "private" || row.visibility === "direct" || (!asPage && fetchIsAuthorized(ctx)),
+    };
   }
 
   app.get("/users/:username/statuses/:id", async (c) => {
     const accept = c.req.header("accept");
-    const { view, private: isPrivate } = await visibleStatus(c);
-    if (!wantsActivityJson(accept)) return renderStatusPage(ctx, c, view);
+    const asPage = !wantsActivityJson(accept);
+    const { view, private: isPrivate } = await visibleStatus(c, asPage);
+    if (asPage) return renderStatusPage(ctx, c, view);
     const document = view.reblog
       ? renderAnnounce(view)
       : { "@context": OBJECT_CONTEXT, ...renderNote(view, ctx.urls) };
@@ -223,7 +226,7 @@ export function activityPubRoutes(ctx: Context) {
     const { view } = await visibleStatus(c);
     const uris = publicReplyUris(db, view.status.id, 100);
     const id = `${view.status.uri}/replies`;
-    return activityJson(c.req.header("accept"), {
+    return ownerJson(c, {
       "@context": OBJECT_CONTEXT,
       id,
       type: "Collection",

@@ -208,6 +208,8 @@ export async function startFedifyPeer(
      * the peer's origin, so `/users/peer` names the peer's own actor (its port is not known before it starts).
      */
     aliases?: Record<string, string[]>;
+    /** Notes answer only signed GETs (Mastodon's secure mode): unsigned ones get 401. */
+    authorizedFetch?: boolean;
   } = {},
 ): Promise<FedifyPeer> {
   const spec = options.spec ?? "rfc9421";
@@ -267,6 +269,8 @@ export async function startFedifyPeer(
         followers: ctx.getFollowersUri(identifier),
         following: ctx.getFollowingUri(identifier),
         outbox: ctx.getOutboxUri(identifier),
+        // Named (for Add/Remove of pins) but not served.
+        featured: new URL(`${ctx.getActorUri(identifier).href}/collections/featured`),
         publicKey: keys[0]?.cryptographicKey,
         assertionMethods: keys.map((k) => k.multikey),
         manuallyApprovesFollowers: false,
@@ -315,10 +319,15 @@ export async function startFedifyPeer(
     )
     .setCounter((_ctx, identifier) => (identifier === IDENTIFIER ? outboxItems().length : null));
 
-  federation.setObjectDispatcher(Note, "/users/{identifier}/notes/{id}", (ctx, values) => {
-    if (values.identifier !== IDENTIFIER) return null;
-    return notes.get(ctx.getObjectUri(Note, values).href) ?? null;
-  });
+  const noteDispatcher = federation.setObjectDispatcher(
+    Note,
+    "/users/{identifier}/notes/{id}",
+    (ctx, values) => {
+      if (values.identifier !== IDENTIFIER) return null;
+      return notes.get(ctx.getObjectUri(Note, values).href) ?? null;
+    },
+  );
+  if (options.authorizedFetch) noteDispatcher.authorize((_ctx, _values, signedKey) => signedKey !== null);
 
   const record = (ctx: FedifyContext<RequestData> & { recipient: string | null }, activity: Activity) => {
     const headers = ctx.data.headers ?? new Headers();

@@ -318,18 +318,26 @@ const HANDLERS: Record<string, Handler> = {
   },
 
   Add(ctx, actor, activity) {
-    setFeatured(ctx, actor, activity, true);
+    return setFeatured(ctx, actor, activity, true);
   },
 
   Remove(ctx, actor, activity) {
-    setFeatured(ctx, actor, activity, false);
+    return setFeatured(ctx, actor, activity, false);
   },
 };
 
-/** Add/Remove of the actor's own status to/from its featured collection (pins). */
-function setFeatured(ctx: Context, actor: AccountRow, activity: Json, pinned: boolean) {
+/**
+ * Add/Remove of the actor's own status to/from its featured collection (pins). A pinned status we do not
+ * have is fetched first, as Mastodon does, and kept if the owner would see it (isWanted).
+ */
+async function setFeatured(ctx: Context, actor: AccountRow, activity: Json, pinned: boolean) {
   const target = idOf(activity.target);
   const objectId = idOf(activity.object);
   if (!target || !objectId || !actor.featuredUrl || target !== actor.featuredUrl) return;
+  if (pinned && !findStatusByUri(ctx.store.db, objectId)) {
+    const note = await noteOf(ctx, actor, objectId);
+    if (!isWanted(ctx, actor, note)) return;
+    receiveNote(ctx, actor, note);
+  }
   receiveFeatured(ctx, actor, objectId, pinned);
 }
