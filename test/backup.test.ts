@@ -1,30 +1,17 @@
-import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { api, issueToken } from "./helpers/api.js";
+import { type CliResult, ensureBuilt, ROOT, runWren } from "./helpers/cli.js";
 import { followRow, remoteAccount } from "./helpers/fixtures.js";
 import { makePng } from "./helpers/png.js";
 import { childEnv, freePort, startTestServer, type TestServer, tempDir } from "./helpers/server.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(ROOT, "bin/wren.js");
+beforeAll(ensureBuilt, 120_000);
 
-beforeAll(() => {
-  // `npm test` builds first; a bare `vitest run` after a fresh checkout builds here.
-  if (existsSync(join(ROOT, "dist/cli/main.js"))) return;
-  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
-}, 120_000);
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 const dirs: string[] = [];
 const servers: TestServer[] = [];
@@ -44,22 +31,9 @@ function newDir(): string {
 /** Runs `wren ...args` as a child process with the instance in `dir` and backups in `dir`/backups. */
 async function wren(args: string[], dir: string, env: Record<string, string> = {}): Promise<Result> {
   const port = await freePort();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: dir,
-      env: { ...childEnv(dir, port), WREN_BACKUP_PATH: join(dir, "backups"), ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  return runWren(args, {
+    cwd: dir,
+    env: { ...childEnv(dir, port), WREN_BACKUP_PATH: join(dir, "backups"), ...env },
   });
 }
 

@@ -1,24 +1,16 @@
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { verifyPassword } from "../src/core/password.js";
 import { fromBase64Url } from "../src/federation/keys.js";
+import { type CliResult, ensureBuilt, ROOT, runWren } from "./helpers/cli.js";
 import { tempDir } from "./helpers/server.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(ROOT, "bin/wren.js");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const PASSWORD = "correct horse battery staple";
 
-beforeAll(() => {
-  // `npm test` builds first; a bare `vitest run` after a fresh checkout builds here.
-  if (existsSync(join(ROOT, "dist/cli/main.js"))) return;
-  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
-}, 120_000);
+beforeAll(ensureBuilt, 120_000);
 
 let dir: string;
 let dbPath: string;
@@ -30,11 +22,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /**
  * Runs `node bin/wren.js ...args` in the temp dir with the database there and no WREN_* variable from the
@@ -51,20 +39,7 @@ function wren(
   if (options.paths !== false)
     Object.assign(env, { WREN_DATABASE_PATH: dbPath, WREN_MEDIA_PATH: join(dir, "media") });
   Object.assign(env, options.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: "pipe" });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
-  });
+  return runWren(args, { cwd: dir, env, input: options.input });
 }
 
 /** Everything the account commands write, for "nothing changed" comparisons. */
