@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { escapeHtml, MAX_HTML_INPUT, sanitizeHtml, sanitizePlain } from "../src/federation/sanitize.js";
+import { escapeHtml } from "../src/core/text.js";
+import { MAX_HTML_INPUT, sanitizeHtml, sanitizePlain } from "../src/federation/sanitize.js";
 
 describe("sanitizeHtml", () => {
   it("keeps Mastodon's formatting elements", () => {

@@ -19,6 +19,7 @@ import { FetchError, type OutboundResponse } from "./fetch.js";
 import { fromBase64Url } from "./keys.js";
 import type { PublicKeyInfo } from "./signatures/types.js";
 import type { Signer } from "./transport.js";
+import { hostOf } from "./urls.js";
 import {
   asArray,
   asString,
@@ -117,14 +118,6 @@ function isLocalUri(ctx: Context, uri: string): boolean {
     return new URL(uri).origin === new URL(ctx.urls.origin).origin;
   } catch {
     return false;
-  }
-}
-
-function hostOf(url: string): string | null {
-  try {
-    return new URL(url).host;
-  } catch {
-    return null;
   }
 }
 

@@ -213,8 +213,3 @@ export function sanitizePlain(
   const chars = Array.from(stripped);
   return chars.length > maxLength ? chars.slice(0, maxLength).join("").trimEnd() : stripped;
 }
-
-/** Escapes text for inclusion in HTML (element content or a double-quoted attribute). */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

@@ -1,6 +1,16 @@
 import type { Config } from "../config/spec.js";
 
 /** Every public URL Wren hands out, in one place: they cannot change once federated. */
+/** The host (with its port, if any; lower case) of a URL, or null when it is not one. */
+export function hostOf(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    return new URL(url).host;
+  } catch {
+    return null;
+  }
+}
+
 export class Urls {
   readonly origin: string;
 

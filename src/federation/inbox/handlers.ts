@@ -34,6 +34,7 @@ import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { followsAnyTag } from "../../store/followed-tags.js";
 import { findStatusByUri } from "../../store/statuses.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
+import { hostOf } from "../urls.js";
 import {
   asArray,
   asString,
@@ -48,15 +49,6 @@ import type { Inbound } from "./receive.js";
 
 const NOTE_TYPES = new Set(["Note", "Article", "Page", "Question"]);
 type Json = Record<string, unknown>;
-
-export function hostOf(url: string | null | undefined): string | null {
-  if (!url) return null;
-  try {
-    return new URL(url).host.toLowerCase();
-  } catch {
-    return null;
-  }
-}
 
 function isObject(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -6,8 +6,8 @@ import { markHostAlive } from "../delivery/hosts.js";
 import { JsonParseError, parseJsonBounded } from "../fetch.js";
 import { lookupPublicKey } from "../resolve.js";
 import { verifyRequest } from "../signatures/index.js";
+import { hostOf } from "../urls.js";
 import { asString, idOf } from "../vocab/parse.js";
-import { hostOf } from "./handlers.js";
 import { dedupeKey, inboundBacklog, recordInbound } from "./queue.js";
 
 /** An inbound activity after verification: its JSON, the verified actor URI and the host it came from. */

@@ -7,9 +7,11 @@
 import { createPublicKey } from "node:crypto";
 import type { RemoteNote } from "../../core/remote.js";
 import type { Visibility } from "../../core/statuses.js";
+import { escapeHtml } from "../../core/text.js";
 import type { CustomEmoji, ProfileField } from "../../store/schema.js";
 import { multibaseToEd25519PublicKey, toBase64Url } from "../keys.js";
-import { escapeHtml, sanitizeHtml, sanitizePlain } from "../sanitize.js";
+import { sanitizeHtml, sanitizePlain } from "../sanitize.js";
+import { hostOf } from "../urls.js";
 import { PUBLIC } from "./context.js";
 import {
   ACTOR_TYPES,
@@ -114,14 +116,6 @@ export function urlOf(value: unknown, preferHtml = false, depth = 0): string | n
     if (value.url !== undefined) return urlOf(value.url, preferHtml, depth + 1);
   }
   return null;
-}
-
-function hostOf(url: string): string | null {
-  try {
-    return new URL(url).host;
-  } catch {
-    return null;
-  }
 }
 
 /** The first of `allowed` that `type` (a string or an array of strings) names. */

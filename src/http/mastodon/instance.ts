@@ -10,6 +10,7 @@ import { MAX_FEATURED_TAGS } from "../../core/featured-tags.js";
 import { MAX_PINNED_STATUSES } from "../../core/interactions.js";
 import { saveMarkers } from "../../core/markers.js";
 import { MAX_MEDIA_ATTACHMENTS, MAX_POLL_OPTIONS, MAX_STATUS_CHARACTERS } from "../../core/statuses.js";
+import { escapeHtml } from "../../core/text.js";
 import { SUPPORTED_MIME_TYPES } from "../../media/sniff.js";
 import { MAX_DESCRIPTION } from "../../media/store.js";
 import { vapidKeys } from "../../push/vapid.js";
@@ -268,7 +269,7 @@ export function instanceRoutes(ctx: Context) {
     const local = findLocalUser(db);
     return c.json({
       updated_at: iso(local?.user.updatedAt ?? Date.now()),
-      content: `<p>${ctx.config.server.description.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)}</p>`,
+      content: `<p>${escapeHtml(ctx.config.server.description)}</p>`,
     });
   });
   app.get("/api/v1/custom_emojis", (c) => c.json([]));

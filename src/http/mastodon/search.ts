@@ -11,6 +11,7 @@ import { receiveNote } from "../../core/statuses.js";
 import { isVisible } from "../../core/visibility.js";
 import { FetchError } from "../../federation/fetch.js";
 import { fetchObject, ResolveError, resolveActor } from "../../federation/resolve.js";
+import { hostOf } from "../../federation/urls.js";
 import { asArray, isObject, ParseError, parseNote, toRemoteNote } from "../../federation/vocab/parse.js";
 import { ACTOR_TYPES } from "../../federation/vocab/types.js";
 import type { AccountRow } from "../../store/accounts.js";
@@ -28,14 +29,6 @@ const TYPES = ["accounts", "statuses", "hashtags"] as const;
 type SearchType = (typeof TYPES)[number];
 
 const NOTE_TYPES = new Set(["Note", "Article", "Page", "Question"]);
-
-function hostOf(url: string): string | null {
-  try {
-    return new URL(url).host;
-  } catch {
-    return null;
-  }
-}
 
 /** An http(s) URL typed into the search box, or null. */
 function searchUrl(q: string): URL | null {
