@@ -145,9 +145,13 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
       expect(create.actor).toBe(aliceUri);
       expect(create.keyId).toBe(`${aliceUri}#main-key`);
       expect(create.signature).toBe("draft-cavage"); // Wren signs draft-cavage first (INTEROP.md)
-      // No LD signature or proof to fall back on: Fedify accepted it on the HTTP signature alone.
+      // No LD signature; an FEP-8b32 proof by alice's Ed25519 key, which Fedify checks before the HTTP
+      // signature (Fedify's verifyRequest checks Wren's HTTP signatures on their own in signatures-fedify.test.ts).
       expect(create.json.signature).toBeUndefined();
-      expect(create.json.proof).toBeUndefined();
+      expect(create.json.proof).toMatchObject({
+        cryptosuite: "eddsa-jcs-2022",
+        verificationMethod: `${aliceUri}#ed25519-key`,
+      });
 
       const note = await objectOf(create.activity);
       expect(note).toBeInstanceOf(Note);

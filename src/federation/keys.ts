@@ -73,7 +73,7 @@ export function fromBase64Url(text: string): Uint8Array {
 
 const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
-function base58btcEncode(bytes: Uint8Array): string {
+export function base58btcEncode(bytes: Uint8Array): string {
   let zeros = 0;
   while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
   let value = 0n;
@@ -86,7 +86,7 @@ function base58btcEncode(bytes: Uint8Array): string {
   return "1".repeat(zeros) + out;
 }
 
-function base58btcDecode(text: string): Uint8Array | null {
+export function base58btcDecode(text: string): Uint8Array | null {
   let value = 0n;
   for (const char of text) {
     const digit = BASE58_ALPHABET.indexOf(char);

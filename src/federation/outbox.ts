@@ -12,6 +12,7 @@ import { findKeyPairs } from "../store/accounts.js";
 import { accounts, follows, pollVotes } from "../store/schema.js";
 import { loadStatusView, type StatusRow, type StatusView } from "../store/statuses.js";
 import { enqueueActivity, targetInboxes } from "./delivery/enqueue.js";
+import { signDocument } from "./signatures/proof.js";
 import { renderActorUpdate } from "./vocab/actor.js";
 import {
   OBJECT_CONTEXT,
@@ -31,7 +32,11 @@ type FollowActivity = { id: string; type: string; actor: string; object: string 
 export function registerOutbox(ctx: Context): void {
   ctx.events.onTransaction((event, uow) => {
     const send = (activity: object, inboxes: string[], signer: string) => {
-      if (enqueueActivity(ctx.store.db, activity, signer, inboxes)) wakeAfterCommit(ctx, uow);
+      if (inboxes.length === 0) return;
+      // Signed once here, so every delivery carries the same proof (FEP-8b32).
+      const key = ctx.federation.proofKey(signer);
+      const body = key ? signDocument(activity as Record<string, unknown>, key) : activity;
+      if (enqueueActivity(ctx.store.db, body, signer, inboxes)) wakeAfterCommit(ctx, uow);
     };
     deliver(ctx, event, send);
   });

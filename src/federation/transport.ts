@@ -18,6 +18,7 @@ import {
   type SigningKey,
   signRequest,
 } from "./signatures/index.js";
+import type { ProofSigningKey } from "./signatures/proof.js";
 import type { Urls } from "./urls.js";
 
 export const AP_ACCEPT =
@@ -34,6 +35,7 @@ export type Signer = typeof INSTANCE_KEY_OWNER | (string & {});
 export class Transport {
   readonly #clients = new Map<string, OutboundClient>();
   readonly #keys = new Map<string, SigningKey>();
+  readonly #proofKeys = new Map<string, ProofSigningKey | null>();
   readonly #standards = new SignatureStandardMemory(10_000);
   readonly #plain: OutboundClient;
 
@@ -73,15 +75,29 @@ export class Transport {
     if (cached) return cached;
     const pair = findKeyPairs(this.store.db, signer).rsa;
     if (!pair) throw new Error(`no signing key for ${signer}`);
-    let keyId = this.urls.instanceMainKey;
-    if (signer !== INSTANCE_KEY_OWNER) {
-      const account = this.store.db.select().from(accounts).where(eq(accounts.id, signer)).get();
-      if (!account) throw new Error(`no local account ${signer}`);
-      keyId = this.urls.mainKey(account.username);
-    }
-    const key: SigningKey = { keyId, type: "rsa", privatePem: pair.privateKey };
+    const key: SigningKey = { keyId: this.#keyIds(signer).rsa, type: "rsa", privatePem: pair.privateKey };
     this.#keys.set(signer, key);
     return key;
+  }
+
+  /** The Ed25519 key that signs the object integrity proofs of `signer`'s activities (null when it has none). */
+  proofKey(signer: Signer): ProofSigningKey | null {
+    if (this.#proofKeys.has(signer)) return this.#proofKeys.get(signer) ?? null;
+    const pair = findKeyPairs(this.store.db, signer).ed25519;
+    const key = pair
+      ? { keyId: this.#keyIds(signer).ed25519, publicKey: pair.publicKey, privateKey: pair.privateKey }
+      : null;
+    this.#proofKeys.set(signer, key);
+    return key;
+  }
+
+  #keyIds(signer: Signer): { rsa: string; ed25519: string } {
+    if (signer === INSTANCE_KEY_OWNER) {
+      return { rsa: this.urls.instanceMainKey, ed25519: this.urls.instanceEd25519Key };
+    }
+    const account = this.store.db.select().from(accounts).where(eq(accounts.id, signer)).get();
+    if (!account) throw new Error(`no local account ${signer}`);
+    return { rsa: this.urls.mainKey(account.username), ed25519: this.urls.ed25519Key(account.username) };
   }
 
   standardFor(host: string): SignatureStandard {

@@ -51,7 +51,7 @@ interface RequestData {
   headers: Headers | null;
 }
 
-/** An activity the peer's inbox accepted, after Fedify verified its HTTP signature and its actor. */
+/** An activity the peer's inbox accepted, after Fedify verified its object proof or HTTP signature, and its actor. */
 export interface ReceivedActivity {
   /** The AS2 type, e.g. "Create". */
   type: string;
@@ -164,6 +164,8 @@ export interface FedifyPeer {
   rememberedSpec(origin: string): Promise<PeerSignatureSpec | null>;
   /** The peer's Fedify context, for anything else. */
   context(): FedifyContext<RequestData>;
+  /** An actor's Ed25519 key pair and the id it is published under (for object integrity proofs). */
+  ed25519Key(identifier: string): Promise<{ keyId: URL; privateKey: webcrypto.CryptoKey }>;
   close(): Promise<void>;
 }
 
@@ -715,6 +717,15 @@ export async function startFedifyPeer(
     },
 
     context: ctx,
+    async ed25519Key(identifier) {
+      const index = (keyPairs.get(identifier) ?? []).findIndex(
+        (p) => p.privateKey.algorithm.name === "Ed25519",
+      );
+      const published = (await ctx().getActorKeyPairs(identifier))[index];
+      const pair = keyPairs.get(identifier)?.[index];
+      if (!published || !pair) throw new Error(`${identifier} has no Ed25519 key`);
+      return { keyId: published.multikey.id as URL, privateKey: pair.privateKey };
+    },
 
     close() {
       return new Promise((resolve) => {

@@ -6,6 +6,7 @@ import { markHostAlive } from "../delivery/hosts.js";
 import { JsonParseError, parseJsonBounded } from "../fetch.js";
 import { lookupPublicKey } from "../resolve.js";
 import { verifyRequest } from "../signatures/index.js";
+import { proofOf, verifyDocumentProof } from "../signatures/proof.js";
 import { hostOf } from "../urls.js";
 import { asString, idOf } from "../vocab/parse.js";
 import { dedupeKey, inboundBacklog, recordInbound } from "./queue.js";
@@ -25,6 +26,22 @@ export const MAX_DEPTH = 32;
 
 function reject(c: HonoContext, status: 400 | 401, error: string) {
   return c.json({ error }, status);
+}
+
+/**
+ * Whether the activity carries a valid `eddsa-jcs-2022` proof by a key of its actor: then another server may
+ * deliver it (a forwarded reply, a relayed post). Only asked when the HTTP signature is someone else's, so
+ * the usual request costs nothing more.
+ */
+async function provenByActor(ctx: Context, activity: Record<string, unknown>, actorUri: string) {
+  const proof = proofOf(activity);
+  if (!proof) return false;
+  for (const refresh of [false, true]) {
+    const key = await lookupPublicKey(ctx, proof.verificationMethod, { refresh });
+    if (key?.type !== "ed25519" || !key.publicKey || key.ownerId !== actorUri) continue;
+    if (verifyDocumentProof(activity, proof, key.publicKey)) return true;
+  }
+  return false;
 }
 
 /** The activity in a body, or why it is not one. */
@@ -80,11 +97,11 @@ export async function receiveInbox(ctx: Context, c: HonoContext): Promise<Respon
   const parsed = parseActivity(body);
   if (!parsed.ok) return reject(c, 400, parsed.error);
   const { id, actorUri } = parsed.activity;
-  if (actorUri !== verified.ownerId) {
+  if (actorUri !== verified.ownerId && !(await provenByActor(ctx, parsed.activity.activity, actorUri))) {
     return reject(
       c,
       401,
-      `the request is signed by ${verified.ownerId}, not by the activity's actor ${actorUri}`,
+      `the request is signed by ${verified.ownerId}, not by the activity's actor ${actorUri}, and the activity carries no valid proof (FEP-8b32) by its actor`,
     );
   }
   const actorHost = hostOf(actorUri);
