@@ -102,6 +102,11 @@ async function seed(dir, port) {
     { openStore },
     { createLogger },
     { hashSecret, newSecret },
+    { createStatus, receiveNote, receiveNoteDelete },
+    { bookmark, favourite, reblog, receiveAnnounce, receiveLike },
+    { follow, receiveFollow, receiveFollowAccepted },
+    { findAccountByUri },
+    { findStatusById },
   ] = await Promise.all([
     loadDist("config/load.js"),
     loadDist("context.js"),
@@ -110,6 +115,11 @@ async function seed(dir, port) {
     loadDist("store/open.js"),
     loadDist("log.js"),
     loadDist("core/secrets.js"),
+    loadDist("core/statuses.js"),
+    loadDist("core/interactions.js"),
+    loadDist("core/follows.js"),
+    loadDist("store/account-lookups.js"),
+    loadDist("store/statuses.js"),
   ]);
   const { config } = loadConfig({ env: wrenEnv(dir, port), cwd: dir });
   const store = openStore(config.database.path);
@@ -168,35 +178,10 @@ async function seed(dir, port) {
       @uri || '/collections/featured', @avatarUrl, @headerUrl, @fields, @emojis, @locked, @bot, 1, 1,
       @followersCount, @followingCount, @statusesCount, @lastStatusAt, @publishedAt, @createdAt, @createdAt,
       @fetchedAt)`);
-  const insertFollow = db.prepare(
-    "INSERT INTO follows (id, follower_id, following_id, state, uri, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-  );
-  const insertTag = db.prepare(
-    "INSERT INTO tags (id, name, display_name, followed, created_at) VALUES (?, ?, ?, ?, ?)",
-  );
-  const insertStatus = db.prepare(`INSERT INTO statuses (id, uri, url, account_id, local, reblog_of_id,
-      in_reply_to_id, in_reply_to_uri, in_reply_to_account_id, conversation_uri, content, text, spoiler_text,
-      sensitive, visibility, language, application_id, replies_count, reblogs_count, favourites_count,
-      created_at, deleted_at)
-    VALUES (@id, @uri, @url, @accountId, @local, @reblogOfId, @inReplyToId, @inReplyToUri, @inReplyToAccountId,
-      @conversationUri, @content, @text, @spoilerText, @sensitive, @visibility, @language, @applicationId,
-      @repliesCount, @reblogsCount, @favouritesCount, @createdAt, @deletedAt)`);
-  const insertMention = db.prepare("INSERT INTO mentions (status_id, account_id) VALUES (?, ?)");
-  const insertStatusTag = db.prepare("INSERT INTO status_tags (status_id, tag_id) VALUES (?, ?)");
   const insertMedia = db.prepare(`INSERT INTO media_attachments (id, account_id, status_id, position, type,
       content_type, file_name, preview_file_name, file_size, remote_url, description, blurhash, meta, created_at)
     VALUES (@id, @accountId, @statusId, @position, 'image', 'image/jpeg', @fileName, @previewFileName, @fileSize,
       @remoteUrl, @description, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj', @meta, @createdAt)`);
-  const insertPoll =
-    db.prepare(`INSERT INTO polls (id, status_id, options, multiple, voters_count, expires_at,
-      created_at, updated_at) VALUES (@id, @statusId, @options, 0, 60, @expiresAt, @createdAt, @createdAt)`);
-  const insertHome = db.prepare("INSERT INTO home_feed (status_id, account_id) VALUES (?, ?)");
-  const insertFavourite = db.prepare(
-    "INSERT INTO favourites (id, account_id, status_id, uri, created_at) VALUES (?, ?, ?, ?, ?)",
-  );
-  const insertBookmark = db.prepare("INSERT INTO bookmarks (id, status_id, created_at) VALUES (?, ?, ?)");
-  const insertNotification = db.prepare(`INSERT INTO notifications (id, type, from_account_id, status_id,
-      group_key, created_at, dismissed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
 
   // The statuses, oldest first: every 51st is the local account's (2,000 of 102,000).
   const total = REMOTE_STATUSES + LOCAL_STATUSES;
@@ -299,210 +284,242 @@ async function seed(dir, port) {
     return `<p>${parts.join(" ")}</p>${tagLinks.length ? `<p>${tagLinks.join(" ")}</p>` : ""}`;
   };
 
-  let homeEntries = 0;
   let mediaRows = 0;
   let replies = 0;
   let boosts = 0;
-  const counts = { mention: 0, favourite: 0, reblog: 0, follow: 0 };
-  // A notification as core/common.ts addNotification writes it; a few were dismissed.
-  const notify = (type, from, statusId, at, dismissed = false) => {
-    insertNotification.run(
-      idAt(at),
-      type,
-      from.id,
-      statusId,
-      `${type}-${statusId ?? from.id}`,
-      at,
-      dismissed ? at + 60_000 : null,
-    );
-    counts[type]++;
-  };
+  let ownFavourites = 0;
+  let ownBookmarks = 0;
   let token = null;
-  db.transaction(() => {
-    // The app and token the benchmark reads with (as test/helpers/api.ts issueToken writes them).
-    const appId = idAt(now - 60_000);
-    db.prepare(`INSERT INTO oauth_apps (id, name, website, redirect_uris, scopes, client_id, client_secret_hash,
-        created_at) VALUES (?, 'bench', NULL, '["urn:ietf:wg:oauth:2.0:oob"]', 'read write follow push', ?, ?, ?)`).run(
-      appId,
-      newSecret(),
-      hashSecret(newSecret()),
-      now,
-    );
-    token = newSecret();
-    db.prepare(`INSERT INTO oauth_tokens (id, token_hash, app_id, user_id, scopes, created_at)
-        VALUES (?, ?, ?, ?, 'read write follow push', ?)`).run(
-      idAt(now - 59_000),
-      hashSecret(token),
-      appId,
-      userId,
-      now,
-    );
+  // The core stamps rows with Date.now(): during the seeding it reads the seeding's clock, so every status,
+  // favourite and notification gets the time it has in the plan, not the time the bench ran.
+  const realNow = Date.now;
+  let clock = start;
+  Date.now = () => clock;
+  const at = (ms, fn) => {
+    clock = Math.floor(ms);
+    return fn();
+  };
+  // Re-read each time: the core updates counters on the row (statuses_count, last_status_at).
+  const accountRow = (a) => findAccountByUri(store.db, a.uri);
+  try {
+    db.transaction(() => {
+      // The app and token the benchmark reads with (as test/helpers/api.ts issueToken writes them).
+      const appId = idAt(now - 60_000);
+      db.prepare(`INSERT INTO oauth_apps (id, name, website, redirect_uris, scopes, client_id, client_secret_hash,
+          created_at) VALUES (?, 'bench', NULL, '["urn:ietf:wg:oauth:2.0:oob"]', 'read write follow push', ?, ?, ?)`).run(
+        appId,
+        newSecret(),
+        hashSecret(newSecret()),
+        now,
+      );
+      token = newSecret();
+      db.prepare(`INSERT INTO oauth_tokens (id, token_hash, app_id, user_id, scopes, created_at)
+          VALUES (?, ?, ?, ?, 'read write follow push', ?)`).run(
+        idAt(now - 59_000),
+        hashSecret(token),
+        appId,
+        userId,
+        now,
+      );
 
-    for (const a of remote) {
-      const createdAt = Number(BigInt(a.id) >> 16n);
-      insertAccount.run({
-        id: a.id,
-        uri: a.uri,
-        username: a.username,
-        domain: a.host,
-        actorType: a.index % 37 === 0 ? "Service" : "Person",
-        displayName: a.index % 20 === 0 ? `${a.username} :blobcat:` : `User ${a.index}`,
-        note: `<p>${sentence(5, 30)}</p>`,
-        url: `https://${a.host}/@${a.username}`,
-        avatarUrl: `https://${a.host}/system/accounts/avatars/${a.index}.png`,
-        headerUrl: a.index % 3 === 0 ? null : `https://${a.host}/system/accounts/headers/${a.index}.png`,
-        fields: JSON.stringify(
-          a.index % 2 === 0
-            ? [
-                {
-                  name: "Website",
-                  value: `<a href="https://${a.username}.example">${a.username}.example</a>`,
-                },
-                { name: "Pronouns", value: "they/them" },
-              ]
-            : [],
-        ),
-        emojis: JSON.stringify(
-          a.index % 20 === 0
-            ? [{ shortcode: "blobcat", url: `https://${a.host}/emoji/blobcat.png`, staticUrl: null }]
-            : [],
-        ),
-        locked: a.index % 25 === 0 ? 1 : 0,
-        bot: a.index % 37 === 0 ? 1 : 0,
-        followersCount: 10 + ((a.index * 7919) % 5000),
-        followingCount: 10 + ((a.index * 104729) % 800),
-        statusesCount: a.statuses + ((a.index * 31) % 3000),
-        lastStatusAt: a.lastStatusAt,
-        publishedAt: createdAt,
-        createdAt,
-        fetchedAt: now - (a.index % 7) * 86_400_000,
-      });
-    }
-    for (const a of remote) {
-      const at = start + (a.index % 100) * 86_400_000;
-      if (a.followed) {
-        insertFollow.run(idAt(at), local.id, a.id, "accepted", `${ctx.urls.origin}/follows/${a.index}`, at);
+      // Remote accounts as the resolver stores them (resolving needs their servers, which do not exist).
+      for (const a of remote) {
+        const createdAt = Number(BigInt(a.id) >> 16n);
+        insertAccount.run({
+          id: a.id,
+          uri: a.uri,
+          username: a.username,
+          domain: a.host,
+          actorType: a.index % 37 === 0 ? "Service" : "Person",
+          displayName: a.index % 20 === 0 ? `${a.username} :blobcat:` : `User ${a.index}`,
+          note: `<p>${sentence(5, 30)}</p>`,
+          url: `https://${a.host}/@${a.username}`,
+          avatarUrl: `https://${a.host}/system/accounts/avatars/${a.index}.png`,
+          headerUrl: a.index % 3 === 0 ? null : `https://${a.host}/system/accounts/headers/${a.index}.png`,
+          fields: JSON.stringify(
+            a.index % 2 === 0
+              ? [
+                  {
+                    name: "Website",
+                    value: `<a href="https://${a.username}.example">${a.username}.example</a>`,
+                  },
+                  { name: "Pronouns", value: "they/them" },
+                ]
+              : [],
+          ),
+          emojis: JSON.stringify(
+            a.index % 20 === 0
+              ? [{ shortcode: "blobcat", url: `https://${a.host}/emoji/blobcat.png`, staticUrl: null }]
+              : [],
+          ),
+          locked: a.index % 25 === 0 ? 1 : 0,
+          bot: a.index % 37 === 0 ? 1 : 0,
+          followersCount: 10 + ((a.index * 7919) % 5000),
+          followingCount: 10 + ((a.index * 104729) % 800),
+          statusesCount: (a.index * 31) % 3000,
+          lastStatusAt: null,
+          publishedAt: createdAt,
+          createdAt,
+          fetchedAt: now - (a.index % 7) * 86_400_000,
+        });
       }
-      if (a.follower) {
-        const followAt = at + 3_600_000;
-        insertFollow.run(idAt(followAt), a.id, local.id, "accepted", `${a.uri}#follows/1`, followAt);
-        notify("follow", a, null, followAt);
+      // Follows both ways through the core: the owner's are accepted by the remote side, theirs arrive.
+      for (const a of remote) {
+        const followAt = start + (a.index % 100) * 86_400_000;
+        if (a.followed) {
+          const row = at(followAt, () => follow(ctx, accountRow(a), {}));
+          at(followAt + 1_000, () => receiveFollowAccepted(ctx, accountRow(a), row.uri));
+        }
+        if (a.follower)
+          at(followAt + 3_600_000, () => receiveFollow(ctx, accountRow(a), `${a.uri}#follows/1`));
       }
-    }
-    for (const t of tags) insertTag.run(t.id, t.name, t.name, 0, start);
 
-    for (const s of statuses) {
-      const accountId = s.local ? local.id : s.author.id;
-      const target = s.reblogOf;
-      const parent = s.inReplyTo;
-      const content = target || s.deleted ? "" : html(s);
-      insertStatus.run({
-        id: s.id,
-        uri: s.uri,
-        url: s.url,
-        accountId,
-        local: s.local ? 1 : 0,
-        reblogOfId: target?.id ?? null,
-        inReplyToId: parent?.id ?? null,
-        inReplyToUri: parent?.uri ?? null,
-        inReplyToAccountId: parent ? (parent.local ? local.id : parent.author.id) : null,
-        conversationUri: parent ? parent.uri : null,
-        content,
-        text: s.local && !target ? content.replace(/<[^>]+>/g, "") : null,
-        spoilerText: !target && s.index % 97 === 0 ? "long post" : "",
-        sensitive: !target && s.index % 97 === 0 ? 1 : 0,
-        visibility: s.visibility,
-        language: target ? null : s.index % 10 === 0 ? "de" : "en",
-        applicationId: s.local && !target ? appId : null,
-        repliesCount: s.replies,
-        reblogsCount: s.reblogs,
-        favouritesCount: s.favourites,
-        createdAt: s.createdAt,
-        deletedAt: s.deleted ? s.createdAt + 3_600_000 : null,
-      });
-      if (target) boosts++;
-      if (parent) replies++;
-      if (s.deleted) continue;
-      if (s.mentionsLocal) insertMention.run(s.id, local.id);
-      for (const a of s.mentioned) insertMention.run(s.id, a.id);
-      for (const t of s.tags) insertStatusTag.run(s.id, t.id);
-      for (let position = 0; position < s.media; position++) {
-        const id = idAt(s.createdAt - 1_000 + position);
-        const width = 1024 + (position % 2) * 256;
-        insertMedia.run({
-          id,
-          accountId,
-          statusId: s.id,
-          position,
-          // Uploads are files of this server; remote media are links to the other server's files.
-          fileName: s.local ? `${id}.jpg` : null,
-          previewFileName: s.local ? `${id}-small.jpg` : null,
-          fileSize: s.local ? 180_000 : null,
-          remoteUrl: s.local ? null : `https://${s.author.host}/system/media_attachments/${id}.jpg`,
-          description: s.local || chance(0.6) ? "a photo" : null,
-          meta: JSON.stringify({
-            original: { width, height: 768, size: `${width}x768`, aspect: width / 768 },
-            small: { width: 640, height: 480, size: "640x480", aspect: 640 / 480 },
+      // The statuses, oldest first, as the inbox (remote) and the API (local) store them.
+      for (const s of statuses) {
+        const target = s.reblogOf;
+        const parent = s.inReplyTo;
+        if (target) {
+          if (!target.stored) continue;
+          s.stored = s.local
+            ? at(s.createdAt, () => reblog(ctx, target.stored))
+            : at(s.createdAt, () =>
+                receiveAnnounce(ctx, accountRow(s.author), findStatusById(store.db, target.stored), {
+                  uri: s.uri,
+                  published: s.createdAt,
+                  visibility: "public",
+                }),
+              );
+          if (s.stored) boosts++;
+          continue;
+        }
+        const inReplyTo = parent?.stored ? findStatusById(store.db, parent.stored) : null;
+        if (inReplyTo) replies++;
+        if (s.local) {
+          const tagsText = s.tags.map((t) => `#${t.name}`).join(" ");
+          s.stored = at(s.createdAt, () =>
+            createStatus(ctx, {
+              text: `${sentence(8, 60)} ${tagsText}`.trim(),
+              visibility: s.visibility,
+              inReplyToId: inReplyTo?.id ?? null,
+              spoilerText: s.index % 97 === 0 ? "long post" : "",
+              sensitive: s.index % 97 === 0,
+              language: s.index % 10 === 0 ? "de" : "en",
+              applicationId: appId,
+              poll: s.poll ? { options: ["yes", "no", "maybe"], expiresIn: 86_400 } : null,
+            }),
+          );
+          // Uploads are files of this server: the rows the media endpoint would have written.
+          for (let position = 0; position < s.media; position++) {
+            const id = idAt(s.createdAt - 1_000 + position);
+            insertMedia.run({
+              id,
+              accountId: local.id,
+              statusId: s.stored,
+              position,
+              fileName: `${id}.jpg`,
+              previewFileName: `${id}-small.jpg`,
+              fileSize: 180_000,
+              remoteUrl: null,
+              description: "a photo",
+              meta: JSON.stringify({
+                original: { width: 1024, height: 768, size: "1024x768", aspect: 1024 / 768 },
+                small: { width: 640, height: 480, size: "640x480", aspect: 640 / 480 },
+              }),
+              createdAt: s.createdAt,
+            });
+            mediaRows++;
+          }
+          continue;
+        }
+        const mentions = s.mentioned.map((a) => a.uri);
+        if (s.mentionsLocal) mentions.unshift(ctx.urls.actor(USERNAME));
+        s.stored = at(s.createdAt, () =>
+          receiveNote(ctx, accountRow(s.author), {
+            uri: s.uri,
+            type: s.poll ? "Question" : "Note",
+            url: s.url,
+            attributedTo: s.author.uri,
+            content: html(s),
+            summary: s.index % 97 === 0 ? "long post" : "",
+            sensitive: s.index % 97 === 0,
+            language: s.index % 10 === 0 ? "de" : "en",
+            published: s.createdAt,
+            updated: null,
+            inReplyTo: parent?.uri ?? null,
+            visibility: s.visibility,
+            mentions,
+            hashtags: s.tags.map((t) => t.name),
+            emojis: [],
+            attachments: Array.from({ length: s.media }, (_, position) => {
+              const width = 1024 + (position % 2) * 256;
+              return {
+                url: `https://${s.author.host}/system/media_attachments/${s.index}-${position}.jpg`,
+                mediaType: "image/jpeg",
+                kind: "image",
+                description: chance(0.6) ? "a photo" : null,
+                blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+                focalPoint: null,
+                width,
+                height: 768,
+              };
+            }),
+            poll: s.poll
+              ? {
+                  multiple: false,
+                  options: ["yes", "no", "maybe"].map((title) => ({
+                    title,
+                    votes: Math.floor(random() * 50),
+                  })),
+                  endTime: s.createdAt + 86_400_000,
+                  votersCount: 60,
+                }
+              : null,
           }),
-          createdAt: s.createdAt,
-        });
-        mediaRows++;
+        );
+        mediaRows += s.media;
+        if (s.deleted) at(s.createdAt + 3_600_000, () => receiveNoteDelete(ctx, accountRow(s.author), s.uri));
       }
-      if (s.poll) {
-        const options = ["yes", "no", "maybe"].map((title) => ({ title, votes: Math.floor(random() * 50) }));
-        insertPoll.run({
-          id: idAt(s.createdAt + 1),
-          statusId: s.id,
-          options: JSON.stringify(options),
-          expiresAt: s.createdAt + 86_400_000,
-          createdAt: s.createdAt,
-        });
-      }
-      // home_feed as the inbox and the local account's own actions write it (core/statuses.ts, interactions.ts).
-      let home = false;
-      if (s.local) home = true;
-      else if (target) home = s.author.followed && !target.local;
-      else home = (s.author.followed && s.visibility !== "direct") || s.mentionsLocal;
-      if (home) {
-        insertHome.run(s.id, s.local ? local.id : s.author.id);
-        homeEntries++;
-      }
-      if (!s.local && s.mentionsLocal) notify("mention", s.author, s.id, s.createdAt + 500);
-      if (!s.local && target?.local) notify("reblog", s.author, target.id, s.createdAt + 500);
-    }
 
-    // Remote favourites of local statuses fill the notifications up to NOTIFICATIONS.
-    const localOwn = statuses.filter((s) => s.local && !s.reblogOf && s.visibility !== "direct");
-    const favourites = new Set();
-    while (counts.mention + counts.reblog + counts.follow + counts.favourite < NOTIFICATIONS) {
-      const s = pick(localOwn);
-      const a = remote[Math.floor(REMOTE_ACCOUNTS * random() ** 1.3)];
-      if (favourites.has(`${a.id}/${s.id}`)) continue;
-      favourites.add(`${a.id}/${s.id}`);
-      const at = s.createdAt + 60_000 + Math.floor(random() * 3_600_000);
-      const id = idAt(at);
-      insertFavourite.run(id, a.id, s.id, `${a.uri}#likes/${id}`, at);
-      notify("favourite", a, s.id, at + 1, chance(0.02));
-    }
-    // The local account's own favourites and bookmarks of what it read.
-    let favourited = 0;
-    let bookmarked = 0;
-    for (const s of statuses) {
-      if (s.local || s.reblogOf || s.deleted || !s.author.followed) continue;
-      if (chance(0.03)) {
-        const at = s.createdAt + 600_000;
-        const id = idAt(at);
-        insertFavourite.run(id, local.id, s.id, `${ctx.urls.origin}/users/${USERNAME}#likes/${id}`, at);
-        favourited++;
+      // Remote favourites of local statuses, until the notifications reach NOTIFICATIONS.
+      const localOwn = statuses.filter(
+        (s) => s.local && !s.reblogOf && s.stored && s.visibility !== "direct",
+      );
+      const notifications = db.prepare("SELECT count(*) FROM notifications").pluck();
+      const favourites = new Set();
+      let count = notifications.get();
+      while (count < NOTIFICATIONS) {
+        const s = pick(localOwn);
+        const a = remote[Math.floor(REMOTE_ACCOUNTS * random() ** 1.3)];
+        if (favourites.has(`${a.id}/${s.stored}`)) continue;
+        favourites.add(`${a.id}/${s.stored}`);
+        const likeAt = s.createdAt + 60_000 + Math.floor(random() * 3_600_000);
+        const uri = findStatusById(store.db, s.stored).uri;
+        if (at(likeAt, () => receiveLike(ctx, accountRow(a), uri, `${a.uri}#likes/${favourites.size}`)))
+          count++;
       }
-      if (chance(0.004)) {
-        insertBookmark.run(idAt(s.createdAt + 700_000), s.id, s.createdAt + 700_000);
-        bookmarked++;
+      // The owner's own favourites and bookmarks of what it read.
+      let favourited = 0;
+      let bookmarked = 0;
+      for (const s of statuses) {
+        if (s.local || s.reblogOf || s.deleted || !s.stored || !s.author.followed) continue;
+        if (chance(0.03)) {
+          at(s.createdAt + 600_000, () => favourite(ctx, s.stored));
+          favourited++;
+        }
+        if (chance(0.004)) {
+          at(s.createdAt + 700_000, () => bookmark(ctx, s.stored));
+          bookmarked++;
+        }
       }
-    }
-    counts.localFavourites = favourited;
-    counts.bookmarks = bookmarked;
-  })();
+      ownFavourites = favourited;
+      ownBookmarks = bookmarked;
+      // The owner's posts, boosts and likes queued deliveries to hosts that do not exist: none may run.
+      db.prepare("DELETE FROM delivery_jobs").run();
+      db.prepare("DELETE FROM outbound_activities").run();
+    })();
+  } finally {
+    Date.now = realNow;
+  }
 
   // What GET /api/v1/timelines/home must list, by the same rules as the query (no mutes or blocks here).
   const expectedHome = db
@@ -514,6 +531,15 @@ async function seed(dir, port) {
   const localRow = db
     .prepare("SELECT statuses_count, followers_count, following_count FROM accounts WHERE id = ?")
     .get(local.id);
+  const countOf = (sqlText) => db.prepare(sqlText).pluck().get();
+  const byType = Object.fromEntries(
+    db
+      .prepare("SELECT type, count(*) AS n FROM notifications GROUP BY type")
+      .all()
+      .map((r) => [r.type, r.n]),
+  );
+  const homeEntries = countOf("SELECT count(*) FROM home_feed");
+  const notificationCount = countOf("SELECT count(*) FROM notifications");
   store.close();
   return {
     token,
@@ -525,8 +551,8 @@ async function seed(dir, port) {
       replies,
       mediaRows,
       homeEntries,
-      notifications: counts.mention + counts.reblog + counts.follow + counts.favourite,
-      counts,
+      notifications: notificationCount,
+      counts: { ...byType, localFavourites: ownFavourites, bookmarks: ownBookmarks },
       local: localRow,
     },
   };

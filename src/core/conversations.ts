@@ -7,7 +7,7 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { findLocalUser } from "../store/accounts.js";
+import { findLocalUser, localAccountRef } from "../store/accounts.js";
 import { findConversation } from "../store/conversations.js";
 import { newId } from "../store/ids.js";
 import { conversationStatuses, conversations } from "../store/schema.js";
@@ -41,7 +41,7 @@ function isAddressedTo(ctx: Context, status: StatusRow, accountId: string): bool
 
 function addStatus(ctx: Context, uow: UnitOfWork, status: StatusRow): void {
   if (status.visibility !== "direct" || status.reblogOfId !== null) return;
-  const local = findLocalUser(ctx.store.db)?.account;
+  const local = localAccountRef(ctx.store.db);
   if (!local || !isAddressedTo(ctx, status, local.id)) return;
   const own = status.accountId === local.id;
   // A direct message from an account the owner muted or blocked starts nothing (it is not notified either).

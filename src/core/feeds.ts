@@ -17,7 +17,7 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { findLocalUser } from "../store/accounts.js";
+import { localAccountRef } from "../store/accounts.js";
 import { carriesFollowedTag } from "../store/followed-tags.js";
 import { type ListRow, listsContaining, membersAmong } from "../store/lists.js";
 import { preparedPerDb } from "../store/prepared.js";
@@ -114,7 +114,7 @@ function listShowsReply(ctx: Context, list: ListRow, status: StatusRow, localId:
 }
 
 function placeStatus(ctx: Context, status: StatusRow): void {
-  const local = findLocalUser(ctx.store.db)?.account;
+  const local = localAccountRef(ctx.store.db);
   if (!local) return;
   if (status.accountId === local.id) {
     addToHome(ctx, status);
@@ -141,7 +141,7 @@ function isTaggedForHome(ctx: Context, status: StatusRow, localId: string): bool
 }
 
 function placeBoost(ctx: Context, boost: StatusRow, target: StatusRow): void {
-  const local = findLocalUser(ctx.store.db)?.account;
+  const local = localAccountRef(ctx.store.db);
   if (!local) return;
   if (boost.accountId === local.id) {
     addToHome(ctx, boost);
@@ -181,7 +181,7 @@ const MERGE_LIMIT = 200;
 
 /** Brings a new member's recent statuses into a list's feed, under the same rules as new ones. */
 export function mergeIntoList(ctx: Context, list: ListRow, accountId: string): void {
-  const local = findLocalUser(ctx.store.db)?.account;
+  const local = localAccountRef(ctx.store.db);
   if (!local) return;
   const follow = followOf(ctx, local.id, accountId);
   if (follow?.state !== "accepted") return;
@@ -214,7 +214,7 @@ export function followTag(ctx: Context, name: string): void {
  * does): those by accounts not followed, that do not mention the local account and carry no other followed tag.
  */
 export function unfollowTag(ctx: Context, name: string): void {
-  const local = findLocalUser(ctx.store.db)?.account;
+  const local = localAccountRef(ctx.store.db);
   const db = ctx.store.db;
   commit(ctx, () => {
     setTagFollowed(db, name, false);

@@ -1,6 +1,6 @@
 import { and, eq, isNotNull, isNull, or, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { type AccountRow, findLocalUser } from "../store/accounts.js";
+import { type AccountRow, localAccountRef } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import { blocks, bookmarks, favourites, follows, statuses } from "../store/schema.js";
 import { findReblog, findStatusById, findStatusByUri, type StatusRow } from "../store/statuses.js";
@@ -282,7 +282,7 @@ export function receiveAnnounce(
   if (target.visibility === "private" || target.visibility === "direct") return null;
   const existing = findStatusByUri(ctx.store.db, activity.uri);
   if (existing) return existing.id;
-  const local = findLocalUser(ctx.store.db)?.account ?? null;
+  const local = localAccountRef(ctx.store.db);
   return commit(ctx, (uow) => {
     const id = newId(activity.published);
     ctx.store.db
@@ -340,7 +340,7 @@ export function receiveUndoBlock(ctx: Context, actor: AccountRow): void {
 
 /** Whether the local account follows someone, used to decide whether their content is wanted at all. */
 export function hasFollowRelation(ctx: Context, accountId: string): boolean {
-  const local = findLocalUser(ctx.store.db)?.account;
+  const local = localAccountRef(ctx.store.db);
   if (!local) return false;
   return (
     ctx.store.db

@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
-import { type AccountRow, findLocalUser } from "../store/accounts.js";
+import { type AccountRow, findLocalUser, localAccountRef } from "../store/accounts.js";
 import { newId } from "../store/ids.js";
 import {
   accounts,
@@ -381,7 +381,7 @@ export function receiveNote(ctx: Context, author: AccountRow, note: RemoteNote):
   if (note.attributedTo !== author.uri) throw new UserError("the note's author is not the actor", 403);
   const existing = findStatusByUri(ctx.store.db, note.uri);
   if (existing) return existing.id;
-  const local = findLocalUser(ctx.store.db)?.account ?? null;
+  const local = localAccountRef(ctx.store.db);
   const visibility = note.visibility;
   const mentionedAccounts = knownAccounts(ctx, note.mentions);
   const parent = note.inReplyTo ? findStatusByUri(ctx.store.db, note.inReplyTo) : null;
@@ -482,7 +482,7 @@ export function receiveNoteUpdate(ctx: Context, author: AccountRow, note: Remote
     if (note.poll) storeRemotePoll(ctx, existing.id, note.poll);
     else ctx.store.db.delete(polls).where(eq(polls.statusId, existing.id)).run();
     // The local account hears of the edit of a status it boosted (Mastodon's "update" notification).
-    const local = findLocalUser(ctx.store.db)?.account;
+    const local = localAccountRef(ctx.store.db);
     if (local) {
       const boosted = ctx.store.db
         .select({ id: statuses.id })

@@ -4,11 +4,12 @@
  * deliveries are written together or not at all. Who receives what (the audience) is decided here and only
  * here; the core never knows that other servers exist.
  */
-import { and, eq, isNotNull, isNull } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
 import type { DomainEvent, UnitOfWork } from "../core/events.js";
 import type { AccountRow } from "../store/accounts.js";
 import { findKeyPairs } from "../store/accounts.js";
+import { preparedPerDb } from "../store/prepared.js";
 import { accounts, follows, pollVotes } from "../store/schema.js";
 import { loadStatusView, type StatusRow, type StatusView } from "../store/statuses.js";
 import { enqueueActivity, targetInboxes } from "./delivery/enqueue.js";
@@ -263,21 +264,25 @@ function answer(
 }
 
 /** The inboxes of every remote account that follows `accountId` (accepted follows only). */
-export function followerInboxes(ctx: Context, accountId: string): string[] {
-  const rows = ctx.store.db
+// Every post reads its author's followers: prepared once.
+const followerInboxQuery = preparedPerDb((db) =>
+  db
     .select({ inboxUrl: accounts.inboxUrl, sharedInboxUrl: accounts.sharedInboxUrl })
     .from(follows)
     .innerJoin(accounts, eq(follows.followerId, accounts.id))
     .where(
       and(
-        eq(follows.followingId, accountId),
+        eq(follows.followingId, sql.placeholder("accountId")),
         eq(follows.state, "accepted"),
         isNotNull(accounts.domain),
         isNull(accounts.goneAt),
       ),
     )
-    .all();
-  return targetInboxes(rows);
+    .prepare(),
+);
+
+export function followerInboxes(ctx: Context, accountId: string): string[] {
+  return targetInboxes(followerInboxQuery(ctx.store.db).all({ accountId }));
 }
 
 /**

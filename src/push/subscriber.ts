@@ -7,7 +7,7 @@
 import type { Context } from "../context.js";
 import { removeSubscription } from "../core/push-subscriptions.js";
 import { enqueueActivity } from "../federation/delivery/enqueue.js";
-import { findLocalUser } from "../store/accounts.js";
+import { localAccountRef } from "../store/accounts.js";
 import { pushSubscriptionsWithTokenState } from "../store/push-subscriptions.js";
 import { findNotification } from "../store/timelines.js";
 import { shouldPush } from "./policy.js";
@@ -38,7 +38,7 @@ function enqueuePushes(ctx: Context, notificationId: string): number {
   const subscriptions = pushSubscriptionsWithTokenState(db);
   if (subscriptions.length === 0) return 0;
   const notification = findNotification(db, notificationId);
-  const local = findLocalUser(db)?.account;
+  const local = localAccountRef(db);
   if (!notification || !local) return 0;
   let queued = 0;
   for (const { subscription, live } of subscriptions) {

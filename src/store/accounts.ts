@@ -30,6 +30,27 @@ export function findLocalUser(db: Db): { account: AccountRow; user: UserRow } | 
   return row ? { account: row.accounts, user: row.users } : null;
 }
 
+const localRefs = new WeakMap<Db, { readonly id: string }>();
+
+/**
+ * The local account's id, for the rules that only compare against it (feeds, notifications, the inbox): an id
+ * never changes once the account exists, so it is read once per database instead of a whole row every time.
+ */
+export function localAccountRef(db: Db): { readonly id: string } | null {
+  const known = localRefs.get(db);
+  if (known) return known;
+  const row = queries(db).localUser.get();
+  if (!row) return null;
+  const ref = Object.freeze({ id: row.accounts.id });
+  localRefs.set(db, ref);
+  return ref;
+}
+
+/** After the local account is deleted (`wren account delete`): the next lookup reads the database again. */
+export function forgetLocalAccountRef(db: Db): void {
+  localRefs.delete(db);
+}
+
 /** Usernames are case-insensitive, as on Mastodon. */
 export function findLocalAccountByUsername(db: Db, username: string): AccountRow | null {
   return queries(db).localByUsername.get({ username }) ?? null;

@@ -30,12 +30,26 @@ export interface StatusView {
   reblog: StatusView | null;
 }
 
+// Every inbound activity and every action on a status looks it up: prepared once.
+const lookups = preparedPerDb((db) => ({
+  byId: db
+    .select()
+    .from(statuses)
+    .where(eq(statuses.id, sql.placeholder("id")))
+    .prepare(),
+  byUri: db
+    .select()
+    .from(statuses)
+    .where(eq(statuses.uri, sql.placeholder("uri")))
+    .prepare(),
+}));
+
 export function findStatusById(db: Db, id: string): StatusRow | null {
-  return db.select().from(statuses).where(eq(statuses.id, id)).get() ?? null;
+  return lookups(db).byId.get({ id }) ?? null;
 }
 
 export function findStatusByUri(db: Db, uri: string): StatusRow | null {
-  return db.select().from(statuses).where(eq(statuses.uri, uri)).get() ?? null;
+  return lookups(db).byUri.get({ uri }) ?? null;
 }
 
 /** The queries behind loadStatusViews, prepared once: each takes a JSON array of ids as "ids". */

@@ -1,7 +1,34 @@
+import { sql } from "drizzle-orm";
 import { blockedDomains, domainMatches } from "../../core/visibility.js";
 import { newId } from "../../store/ids.js";
 import type { Db } from "../../store/open.js";
+import { preparedPerDb } from "../../store/prepared.js";
 import { deliveryJobs, outboundActivities } from "../../store/schema.js";
+
+// A post to many followers writes one job per inbox: the statements are prepared once.
+const inserts = preparedPerDb((db) => ({
+  activity: db
+    .insert(outboundActivities)
+    .values({
+      id: sql.placeholder("id"),
+      body: sql.placeholder("body"),
+      signer: sql.placeholder("signer"),
+      createdAt: sql.placeholder("now"),
+    })
+    .prepare(),
+  job: db
+    .insert(deliveryJobs)
+    .values({
+      id: sql.placeholder("id"),
+      activityId: sql.placeholder("activityId"),
+      inboxUrl: sql.placeholder("inboxUrl"),
+      host: sql.placeholder("host"),
+      nextAttemptAt: sql.placeholder("now"),
+      createdAt: sql.placeholder("now"),
+    })
+    .onConflictDoNothing()
+    .prepare(),
+}));
 
 /** Someone to deliver to: their personal inbox and, when advertised, their server's shared inbox. */
 export interface Recipient {
@@ -44,21 +71,10 @@ export function enqueueActivity(
     );
   if (inboxes.length === 0) return null;
   const activityId = newId(now);
-  db.insert(outboundActivities)
-    .values({ id: activityId, body: JSON.stringify(activity), signer, createdAt: now })
-    .run();
+  const { activity: insertActivity, job: insertJob } = inserts(db);
+  insertActivity.run({ id: activityId, body: JSON.stringify(activity), signer, now });
   for (const inboxUrl of inboxes) {
-    db.insert(deliveryJobs)
-      .values({
-        id: newId(now),
-        activityId,
-        inboxUrl,
-        host: new URL(inboxUrl).host,
-        nextAttemptAt: now,
-        createdAt: now,
-      })
-      .onConflictDoNothing()
-      .run();
+    insertJob.run({ id: newId(now), activityId, inboxUrl, host: new URL(inboxUrl).host, now });
   }
   return activityId;
 }

@@ -30,7 +30,7 @@ import {
 } from "../../core/statuses.js";
 import { isBlocked } from "../../core/visibility.js";
 import { findAccountByUri } from "../../store/account-lookups.js";
-import { type AccountRow, findLocalUser } from "../../store/accounts.js";
+import { type AccountRow, findLocalUser, localAccountRef } from "../../store/accounts.js";
 import { followsAnyTag } from "../../store/followed-tags.js";
 import { findStatusByUri } from "../../store/statuses.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
@@ -123,7 +123,7 @@ export async function dispatch(ctx: Context, inbound: Inbound): Promise<void> {
     return;
   }
   const actor = await resolveSender(ctx, inbound);
-  const local = findLocalUser(ctx.store.db)?.account;
+  const local = localAccountRef(ctx.store.db);
   if (local && isBlocked(ctx.store.db, local.id, actor.id) && type !== "Undo" && type !== "Delete") return;
   await handler(ctx, actor, activity, inbound);
 }
