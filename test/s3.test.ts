@@ -165,6 +165,24 @@ describe("media.storage = s3, served through Wren (no public_url)", () => {
     expect(await purgeUnattachedMedia(server.context, 0)).toBe(1);
     expect(await bucketKeys()).toEqual([]);
   });
+
+  it("deletes them at once with delete_media=true (Mastodon's parameter)", async () => {
+    const media = await uploadPng(client);
+    const status = await client.v1.statuses.create({ status: "gone with its picture", mediaIds: [media.id] });
+    expect(await bucketKeys()).toHaveLength(2);
+    const response = await fetch(`${server.origin}/api/v1/statuses/${status.id}?delete_media=true`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${issueToken(server)}` },
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { text: string; media_attachments: { id: string }[] };
+    expect(body.text).toBe("gone with its picture");
+    expect(body.media_attachments.map((m) => m.id)).toEqual([media.id]);
+    expect(await bucketKeys()).toEqual([]);
+    const proxied = await fetch(media.url as string);
+    expect(proxied.status).toBe(404);
+    await proxied.arrayBuffer();
+  });
 });
 
 describe("media.storage = s3 with public_url", () => {

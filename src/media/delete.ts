@@ -21,3 +21,11 @@ export async function deleteUpload(ctx: Context, accountId: string, id: string):
   ctx.store.db.delete(mediaAttachments).where(eq(mediaAttachments.id, row.id)).run();
   for (const name of [row.fileName, row.previewFileName]) if (name) await deleteMediaFile(ctx, name);
 }
+
+/** The media of a deleted status, rows and files, at once (DELETE /api/v1/statuses/:id?delete_media=true). */
+export async function deleteStatusMedia(ctx: Context, statusId: string): Promise<void> {
+  const rows = ctx.store.db.select().from(mediaAttachments).where(eq(mediaAttachments.statusId, statusId)).all();
+  ctx.store.db.delete(mediaAttachments).where(eq(mediaAttachments.statusId, statusId)).run();
+  for (const row of rows)
+    for (const name of [row.fileName, row.previewFileName]) if (name) await deleteMediaFile(ctx, name);
+}
