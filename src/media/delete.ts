@@ -24,7 +24,11 @@ export async function deleteUpload(ctx: Context, accountId: string, id: string):
 
 /** The media of a deleted status, rows and files, at once (DELETE /api/v1/statuses/:id?delete_media=true). */
 export async function deleteStatusMedia(ctx: Context, statusId: string): Promise<void> {
-  const rows = ctx.store.db.select().from(mediaAttachments).where(eq(mediaAttachments.statusId, statusId)).all();
+  const rows = ctx.store.db
+    .select()
+    .from(mediaAttachments)
+    .where(eq(mediaAttachments.statusId, statusId))
+    .all();
   ctx.store.db.delete(mediaAttachments).where(eq(mediaAttachments.statusId, statusId)).run();
   for (const row of rows)
     for (const name of [row.fileName, row.previewFileName]) if (name) await deleteMediaFile(ctx, name);
