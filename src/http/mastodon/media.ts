@@ -80,7 +80,7 @@ export function mediaRoutes(ctx: Context) {
     return c.json({});
   });
 
-  // The files themselves: streamed from disk, never buffered; names are random and immutable.
+  // The files themselves: streamed from disk or the bucket, never buffered; names are random and immutable.
   app.get("/media/:name", async (c) => {
     const name = c.req.param("name");
     if (!MEDIA_FILE.test(name)) throw new HttpError(404, "not found");
