@@ -9,6 +9,15 @@ import { tempDir } from "./helpers/server.js";
 
 const EXAMPLE = fileURLToPath(new URL("../config.example.toml", import.meta.url));
 
+/** The table of a section in parsed TOML; "media.s3" is the sub-table s3 of media. */
+const tableOf = (parsed: Record<string, unknown>, section: string) =>
+  section
+    .split(".")
+    .reduce<Record<string, unknown> | undefined>(
+      (table, name) => table?.[name] as Record<string, unknown> | undefined,
+      parsed,
+    );
+
 const specEntries = (): [string, string, KeySpec][] =>
   Object.entries(CONFIG_SPEC).flatMap(([section, keys]) =>
     Object.entries(keys as Record<string, KeySpec>).map(([key, spec]): [string, string, KeySpec] => [
@@ -331,11 +340,16 @@ describe("config.example.toml", () => {
   it("sets every key of CONFIG_SPEC to its default, and nothing else", () => {
     const parsed = parseToml(text) as Record<string, Record<string, unknown>>;
     for (const [section, key, spec] of specEntries()) {
-      expect(parsed[section], `[${section}]`).toBeTypeOf("object");
-      expect(parsed[section]?.[key], `${section}.${key}`).toBe(spec.default);
+      expect(tableOf(parsed, section), `[${section}]`).toBeTypeOf("object");
+      expect(tableOf(parsed, section)?.[key], `${section}.${key}`).toBe(spec.default);
     }
     const specKeys = specEntries().map(([s, k]) => `${s}.${k}`);
-    const fileKeys = Object.entries(parsed).flatMap(([s, keys]) => Object.keys(keys).map((k) => `${s}.${k}`));
+    // A sub-table ([media.s3]) is a section of its own, not a key of its parent.
+    const fileKeys = Object.entries(parsed).flatMap(([s, keys]) =>
+      Object.entries(keys).flatMap(([k, v]) =>
+        typeof v === "object" && v !== null ? Object.keys(v).map((sub) => `${s}.${k}.${sub}`) : [`${s}.${k}`],
+      ),
+    );
     expect(fileKeys.sort()).toEqual(specKeys.sort());
   });
 
@@ -345,7 +359,7 @@ describe("config.example.toml", () => {
     let section = "";
     let block: string[] = [];
     for (const line of text.split("\n")) {
-      const header = /^\[([a-z_]+)\]\s*$/.exec(line);
+      const header = /^\[([a-z0-9_.]+)\]\s*$/.exec(line);
       const assignment = /^([a-z_]+)\s*=/.exec(line);
       if (header) {
         section = header[1] as string;
@@ -360,7 +374,7 @@ describe("config.example.toml", () => {
       const comment = comments.get(`${section}.${key}`);
       expect(comment, `${section}.${key} has a comment`).toBeDefined();
       expect(comment?.replace(/\s+/g, " "), `${section}.${key}`).toContain(spec.doc.replace(/\s+/g, " "));
-      expect(comment).toContain(`WREN_${section.toUpperCase()}_${key.toUpperCase()}`);
+      expect(comment).toContain(`WREN_${section.replace(".", "_").toUpperCase()}_${key.toUpperCase()}`);
     }
   });
 

@@ -14,6 +14,7 @@ import { openStore } from "../store/open.js";
 import { VERSION } from "../version.js";
 import { backupCommand } from "./backup.js";
 import { readSecret } from "./io.js";
+import { mediaMigrateCommand } from "./media.js";
 import { pruneCommand } from "./prune.js";
 
 import { restoreCommand } from "./restore.js";
@@ -165,6 +166,7 @@ const COMMANDS: Record<string, Command> = {
   },
   backup: backupCommand,
   restore: restoreCommand,
+  "media migrate": mediaMigrateCommand,
   status: statusCommand,
   version: {
     usage: "wren version",

@@ -50,6 +50,17 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
   }
 
+  // A sub-table such as [media.s3] is a section of its own, named "media.s3".
+  for (const [section, table] of Object.entries(fromFile)) {
+    if (typeof table !== "object" || table === null) continue;
+    for (const [key, value] of Object.entries(table)) {
+      if (`${section}.${key}` in CONFIG_SPEC && typeof value === "object" && value !== null) {
+        fromFile[`${section}.${key}`] = value;
+        delete (table as Record<string, unknown>)[key];
+      }
+    }
+  }
+
   const values: Record<string, Record<string, unknown>> = {};
   const sources: Record<string, string> = {};
   for (const [section, keys] of Object.entries(CONFIG_SPEC)) {
@@ -109,6 +120,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
   }
 
+  const s3 = values["media.s3"] as Record<string, string>;
+  if (values.media?.storage === "s3" && (!s3.endpoint || !s3.bucket))
+    problems.push('media.storage = "s3" needs media.s3.endpoint and media.s3.bucket');
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config = values as unknown as Config;
@@ -121,7 +136,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 function envTarget(name: string): [string, string, KeySpec] | null {
   const rest = name.slice("WREN_".length).toLowerCase();
   for (const [section, keys] of Object.entries(CONFIG_SPEC)) {
-    if (!rest.startsWith(`${section}_`)) continue;
+    if (!rest.startsWith(`${section.replace(".", "_")}_`)) continue;
     const key = rest.slice(section.length + 1);
     const spec = (keys as Record<string, KeySpec>)[key];
     if (spec) return [section, key, spec];

@@ -21,6 +21,15 @@ const hostname = (value: string): string | null =>
     ? null
     : "must be a lower-case host name, optionally with a port (example.com, localhost:8080)";
 
+const httpUrlOrEmpty = (value: string): string | null => {
+  if (value === "") return null;
+  try {
+    const url = new URL(value);
+    if ((url.protocol === "http:" || url.protocol === "https:") && !url.search && !url.hash) return null;
+  } catch {}
+  return "must be empty or an http(s) URL without query or fragment";
+};
+
 const notEmpty = (value: string): string | null => (value.trim() === "" ? "must not be empty" : null);
 
 export const CONFIG_SPEC = {
@@ -100,6 +109,40 @@ export const CONFIG_SPEC = {
       min: 1024,
       max: 4 * 1024 * 1024 * 1024,
       doc: "Largest video or audio upload in bytes.",
+    },
+    storage: {
+      type: "enum",
+      default: "local",
+      values: ["local", "s3"],
+      doc: 'Where media files live: "local" (the folder media.path) or "s3" (the bucket in [media.s3]). `wren media migrate --to s3` (or `--to local`) moves existing files.',
+    },
+  },
+  "media.s3": {
+    endpoint: {
+      type: "string",
+      default: "",
+      doc: "URL of the S3-compatible service, e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000 (MinIO). Trusted configuration: requests to it bypass the federation address checks.",
+      check: httpUrlOrEmpty,
+    },
+    bucket: { type: "string", default: "", doc: "Bucket the media files are stored in." },
+    region: { type: "string", default: "us-east-1", doc: "Region the requests are signed for." },
+    access_key_id: { type: "string", default: "", doc: "Access key id." },
+    secret_access_key: {
+      type: "string",
+      default: "",
+      secret: true,
+      doc: "Secret access key. Better set in the environment: WREN_MEDIA_S3_SECRET_ACCESS_KEY.",
+    },
+    path_style: {
+      type: "boolean",
+      default: false,
+      doc: "Address the bucket as ENDPOINT/BUCKET/KEY instead of BUCKET.ENDPOINT/KEY (MinIO, s3rver and other self-hosted services need true).",
+    },
+    public_url: {
+      type: "string",
+      default: "",
+      doc: "Base URL the files are publicly served from (a CDN or the bucket's public address); file names are appended. Empty: Wren serves them at /media/ itself, streaming them from the bucket.",
+      check: httpUrlOrEmpty,
     },
   },
   backup: {

@@ -1,4 +1,5 @@
 import type { Config } from "../config/spec.js";
+import { mediaStorage } from "../media/storage/index.js";
 
 /** Every public URL Wren hands out, in one place: they cannot change once federated. */
 /** The host (with its port, if any; lower case) of a URL, or null when it is not one. */
@@ -13,8 +14,10 @@ export function hostOf(url: string | null | undefined): string | null {
 
 export class Urls {
   readonly origin: string;
+  readonly #config: Config;
 
   constructor(config: Config) {
+    this.#config = config;
     this.origin = `${config.server.protocol}://${config.server.domain}`;
   }
 
@@ -67,7 +70,8 @@ export class Urls {
   get instanceEd25519Key(): string {
     return `${this.origin}/actor#ed25519-key`;
   }
+  /** A media file: at `media.s3.public_url` when the bucket is served from there, else Wren's /media/. */
   media(path: string): string {
-    return `${this.origin}/media/${path}`;
+    return mediaStorage(this.#config).publicUrl(path) ?? `${this.origin}/media/${path}`;
   }
 }

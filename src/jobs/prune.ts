@@ -12,12 +12,11 @@
  * freed pages are handed back to the file system with `PRAGMA incremental_vacuum`, in steps too.
  */
 import { rmSync, statSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Context } from "../context.js";
-import { mediaFilePath } from "../media/store.js";
+import { deleteMediaFile } from "../media/store.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 /**
@@ -276,7 +275,7 @@ export async function prune(ctx: Context, overrides: Partial<PruneOptions> = {})
   const path = ctx.config.database.path;
   const target: Target = {
     sqlite: ctx.store.sqlite,
-    removeFile: (name) => rm(mediaFilePath(ctx, name), { force: true }),
+    removeFile: (name) => deleteMediaFile(ctx, name),
   };
   let options: PruneOptions = {
     remoteStatusesDays: ctx.config.prune.remote_statuses_days,

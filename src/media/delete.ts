@@ -1,9 +1,8 @@
-import { rm } from "node:fs/promises";
 import { eq, or } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { UserError } from "../core/account.js";
 import { accounts, mediaAttachments } from "../store/schema.js";
-import { findOwnMedia, mediaFilePath } from "./store.js";
+import { deleteMediaFile, findOwnMedia } from "./store.js";
 
 /**
  * Deletes an upload of the account that is not in use (Mastodon's DELETE /api/v1/media/:id): its row, then
@@ -20,6 +19,17 @@ export async function deleteUpload(ctx: Context, accountId: string, id: string):
     .get();
   if (profileImage) throw new UserError("the media is the profile's avatar or header", 422);
   ctx.store.db.delete(mediaAttachments).where(eq(mediaAttachments.id, row.id)).run();
-  for (const name of [row.fileName, row.previewFileName])
-    if (name) await rm(mediaFilePath(ctx, name), { force: true });
+  for (const name of [row.fileName, row.previewFileName]) if (name) await deleteMediaFile(ctx, name);
+}
+
+/** The media of a deleted status, rows and files, at once (DELETE /api/v1/statuses/:id?delete_media=true). */
+export async function deleteStatusMedia(ctx: Context, statusId: string): Promise<void> {
+  const rows = ctx.store.db
+    .select()
+    .from(mediaAttachments)
+    .where(eq(mediaAttachments.statusId, statusId))
+    .all();
+  ctx.store.db.delete(mediaAttachments).where(eq(mediaAttachments.statusId, statusId)).run();
+  for (const row of rows)
+    for (const name of [row.fileName, row.previewFileName]) if (name) await deleteMediaFile(ctx, name);
 }

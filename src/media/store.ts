@@ -1,15 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { and, eq, isNull, lt } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { UserError } from "../core/account.js";
 import { newId } from "../store/ids.js";
-import { mediaAttachments } from "../store/schema.js";
+import { mediaAttachments, statuses } from "../store/schema.js";
 import type { MediaRow } from "../store/statuses.js";
 import { ImageError, imageMeta, processImage } from "./images.js";
 import { type Sniffed, sniff } from "./sniff.js";
+import { contentTypeOf, mediaStorage } from "./storage/index.js";
 
 export const MAX_DESCRIPTION = 1500;
 
@@ -18,13 +17,23 @@ function fileName(id: string, suffix: string, ext: string): string {
   return `${id}-${randomBytes(6).toString("hex")}${suffix}.${ext}`;
 }
 
+/** Where a file is (or would be) in the local media folder; with `media.storage = "s3"` it lives in the bucket. */
 export function mediaFilePath(ctx: Context, name: string): string {
   return join(ctx.config.media.path, name);
 }
 
-async function writeMediaFile(ctx: Context, name: string, bytes: Uint8Array): Promise<void> {
-  mkdirSync(ctx.config.media.path, { recursive: true });
-  await writeFile(mediaFilePath(ctx, name), bytes);
+/** Stores a media file where `media.storage` says (the folder or the bucket). */
+export async function writeMediaFile(
+  ctx: Context,
+  name: string,
+  bytes: Uint8Array,
+  contentType = contentTypeOf(name),
+): Promise<void> {
+  await mediaStorage(ctx.config).put(name, bytes, contentType);
+}
+
+export async function deleteMediaFile(ctx: Context, name: string): Promise<void> {
+  await mediaStorage(ctx.config).delete(name);
 }
 
 /** "x,y" with each in [-1, 1], as Mastodon takes `focus`. */
@@ -171,7 +180,10 @@ export function updateMedia(
   return findOwnMedia(ctx, accountId, id);
 }
 
-/** Uploads never attached to a status (and not used as avatar or header) are removed after a day. */
+/**
+ * Uploads never attached to a status (and not used as avatar or header) are removed after a day, and so is
+ * the media of a local status deleted more than a day ago (kept that long for "delete and redraft").
+ */
 export async function purgeUnattachedMedia(ctx: Context, olderThanMs = 24 * 3600 * 1000): Promise<number> {
   const cutoff = Date.now() - olderThanMs;
   const rows = ctx.store.db
@@ -179,6 +191,15 @@ export async function purgeUnattachedMedia(ctx: Context, olderThanMs = 24 * 3600
     .from(mediaAttachments)
     .where(and(isNull(mediaAttachments.statusId), lt(mediaAttachments.createdAt, cutoff)))
     .all();
+  rows.push(
+    ...ctx.store.db
+      .select({ media: mediaAttachments })
+      .from(mediaAttachments)
+      .innerJoin(statuses, eq(statuses.id, mediaAttachments.statusId))
+      .where(lt(statuses.deletedAt, cutoff))
+      .all()
+      .map((r) => r.media),
+  );
   const inUse = new Set(
     ctx.store.sqlite
       .prepare(
@@ -190,8 +211,7 @@ export async function purgeUnattachedMedia(ctx: Context, olderThanMs = 24 * 3600
   let removed = 0;
   for (const row of rows) {
     if (inUse.has(row.id) || row.remoteUrl) continue;
-    for (const name of [row.fileName, row.previewFileName])
-      if (name) await rm(mediaFilePath(ctx, name), { force: true });
+    for (const name of [row.fileName, row.previewFileName]) if (name) await deleteMediaFile(ctx, name);
     ctx.store.db.delete(mediaAttachments).where(eq(mediaAttachments.id, row.id)).run();
     removed++;
   }

@@ -3,6 +3,8 @@ import { Readable } from "node:stream";
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
 import { deleteUpload } from "../../media/delete.js";
+import { mediaStorage, S3Storage } from "../../media/storage/index.js";
+import { proxyFromBucket } from "../../media/storage/proxy.js";
 import { findOwnMedia, mediaFilePath, saveUpload, updateMedia } from "../../media/store.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { findMediaById } from "../../store/media.js";
@@ -78,21 +80,14 @@ export function mediaRoutes(ctx: Context) {
     return c.json({});
   });
 
-  // The files themselves: streamed from disk, never buffered; names are random and immutable.
-  app.get("/media/:name", (c) => {
+  // The files themselves: streamed from disk or the bucket, never buffered; names are random and immutable.
+  app.get("/media/:name", async (c) => {
     const name = c.req.param("name");
     if (!MEDIA_FILE.test(name)) throw new HttpError(404, "not found");
     const id = name.split("-")[0] as string;
     const row = findMediaById(ctx.store.db, id);
     if (!row || (row.fileName !== name && row.previewFileName !== name))
       throw new HttpError(404, "not found");
-    const path = mediaFilePath(ctx, name);
-    let size: number;
-    try {
-      size = statSync(path).size;
-    } catch {
-      throw new HttpError(404, "not found");
-    }
     const type =
       name === row.previewFileName ? "image/webp" : (row.contentType ?? "application/octet-stream");
     const headers: Record<string, string> = {
@@ -103,6 +98,20 @@ export function mediaRoutes(ctx: Context) {
       // Video players (Safari's and iOS's AVPlayer) ask for byte ranges and play nothing without them.
       "Accept-Ranges": "bytes",
     };
+    const storage = mediaStorage(ctx.config);
+    if (storage instanceof S3Storage) {
+      const request = { method: c.req.method, range: c.req.header("range") };
+      const proxied = await proxyFromBucket(storage, name, request, headers);
+      if (!proxied) throw new HttpError(404, "not found");
+      return proxied;
+    }
+    const path = mediaFilePath(ctx, name);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      throw new HttpError(404, "not found");
+    }
     const range = byteRange(c.req.header("range"), size);
     if (range === "unsatisfiable") {
       return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${size}` } });

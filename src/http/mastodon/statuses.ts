@@ -29,6 +29,7 @@ import {
 } from "../../core/statuses.js";
 import { filterNotHidden, filterVisible, isVisible } from "../../core/visibility.js";
 import { resolveMentions } from "../../federation/mentions.js";
+import { deleteStatusMedia } from "../../media/delete.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { findIdempotentStatusId } from "../../store/idempotency-keys.js";
 import { isId } from "../../store/ids.js";
@@ -304,13 +305,17 @@ export function statusRoutes(ctx: Context) {
     return c.json(renderStatus(ctx, visibleStatus(ctx, c.req.param("id"), viewerId), viewerId));
   });
 
-  app.delete("/api/v1/statuses/:id", (c) => {
+  app.delete("/api/v1/statuses/:id", async (c) => {
     const { viewerId } = requireViewer(ctx, c, "write:statuses");
     const id = c.req.param("id");
     if (!isId(id)) throw notFound();
+    const deleteMedia = read.boolean(await readParams(c), "delete_media");
     const before = deleteStatus(ctx, id);
     // The row as it was, with its source text, media and poll, for "delete and redraft".
-    return c.json({ ...renderStatus(ctx, before, viewerId), text: before.text ?? "" });
+    const body = { ...renderStatus(ctx, before, viewerId), text: before.text ?? "" };
+    // Mastodon's delete_media: the attachments go now instead of being kept a day for a redraft.
+    if (deleteMedia) await deleteStatusMedia(ctx, before.id);
+    return c.json(body);
   });
 
   app.put("/api/v1/statuses/:id", async (c) => {
