@@ -14,6 +14,13 @@ import { openStore } from "../store/open.js";
 import { VERSION } from "../version.js";
 import { backupCommand } from "./backup.js";
 import { readSecret } from "./io.js";
+import {
+  accountDeleteCommand,
+  aliasAddCommand,
+  aliasListCommand,
+  aliasRemoveCommand,
+  moveCommand,
+} from "./move.js";
 import { pruneCommand } from "./prune.js";
 
 import { restoreCommand } from "./restore.js";
@@ -122,6 +129,11 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  "account delete": accountDeleteCommand,
+  "alias add": aliasAddCommand,
+  "alias remove": aliasRemoveCommand,
+  "alias list": aliasListCommand,
+  move: moveCommand,
   prune: {
     usage: "wren prune [--dry-run] [--vacuum] [--config PATH]",
     summary: "remove old remote posts, notifications, accounts and tags now (the server does it daily)",
