@@ -16,6 +16,7 @@ import { announceAccountDeletion } from "../core/move.js";
 import { DeliveryWorker } from "../federation/delivery/worker.js";
 import { createLogger } from "../log.js";
 import { findLocalUser } from "../store/accounts.js";
+import { recordDeletedActor } from "../store/deleted-actors.js";
 import { openStore, type Store } from "../store/open.js";
 import { VERSION } from "../version.js";
 
@@ -83,8 +84,11 @@ async function drain(ctx: ReturnType<typeof createContext>, activityId: string, 
   }
 }
 
-/** Empties every table but the migrations' and the instance actor's keys, then rewrites the file. */
-export function wipe(store: Store): void {
+/**
+ * Empties every table but the migrations', the instance actor's keys and the deleted actors (this one is
+ * added to them), then rewrites the file.
+ */
+export function wipe(store: Store, deleted: { uri: string; username: string }): void {
   const tables = store.sqlite
     .prepare(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%'",
@@ -95,12 +99,14 @@ export function wipe(store: Store): void {
     store.sqlite.transaction(() => {
       for (const { name } of tables) {
         const quoted = `"${name.replace(/"/g, '""')}"`;
+        if (name === "deleted_actors") continue;
         if (name === "key_pairs") {
           store.sqlite.prepare(`DELETE FROM ${quoted} WHERE owner != ?`).run(INSTANCE_KEY_OWNER);
         } else {
           store.sqlite.prepare(`DELETE FROM ${quoted}`).run();
         }
       }
+      recordDeletedActor(store.db, deleted.uri, deleted.username);
     })();
   } finally {
     store.sqlite.pragma("foreign_keys = ON");
@@ -149,9 +155,11 @@ export async function deleteAccount(options: DeleteAccountOptions): Promise<numb
     } else {
       options.print("No other server knows the account: nothing to send.");
     }
-    wipe(store);
+    wipe(store, { uri, username });
     emptyFolder(config.media.path);
-    options.print(`@${username} is deleted and its data wiped. \`wren account create\` starts afresh.`);
+    options.print(
+      `@${username} is deleted and its data wiped; its address now answers 410 Gone. \`wren account create\` starts afresh (with another username).`,
+    );
     return 0;
   } finally {
     store.close();
