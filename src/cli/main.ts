@@ -15,6 +15,14 @@ import { VERSION } from "../version.js";
 import { backupCommand } from "./backup.js";
 import { readSecret } from "./io.js";
 import { mediaMigrateCommand } from "./media.js";
+
+import {
+  accountDeleteCommand,
+  aliasAddCommand,
+  aliasListCommand,
+  aliasRemoveCommand,
+  moveCommand,
+} from "./move.js";
 import { pruneCommand } from "./prune.js";
 
 import { restoreCommand } from "./restore.js";
@@ -123,6 +131,11 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  "account delete": accountDeleteCommand,
+  "alias add": aliasAddCommand,
+  "alias remove": aliasRemoveCommand,
+  "alias list": aliasListCommand,
+  move: moveCommand,
   prune: {
     usage: "wren prune [--dry-run] [--vacuum] [--config PATH]",
     summary: "remove old remote posts, notifications, accounts and tags now (the server does it daily)",

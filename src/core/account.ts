@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import type { Context } from "../context.js";
 import { generateEd25519KeyPair, generateRsaKeyPair } from "../federation/keys.js";
 import { findKeyPairs, findLocalUser } from "../store/accounts.js";
+import { isDeletedUsername } from "../store/deleted-actors.js";
 import { newId } from "../store/ids.js";
 import { transaction } from "../store/open.js";
 import { accounts, keyPairs, users } from "../store/schema.js";
@@ -43,6 +44,11 @@ export async function createAccount(ctx: Context, input: { username: string; pas
   refuseSecondAccount(ctx);
   const problem = usernameProblem(input.username) ?? passwordProblem(input.password);
   if (problem) throw new UserError(problem);
+  if (isDeletedUsername(ctx.store.db, input.username)) {
+    throw new UserError(
+      `@${input.username} was deleted: other servers remember it as gone; choose another username`,
+    );
+  }
   const passwordHash = await hashPassword(input.password);
   const rsa = generateRsaKeyPair();
   const ed25519 = generateEd25519KeyPair();

@@ -47,6 +47,10 @@ export type DomainEvent =
   | { type: "Unblocked"; account: AccountRow; target: AccountRow; uri: string }
   /** The local profile changed in a way other servers see. */
   | { type: "ProfileUpdated"; account: AccountRow }
+  /** The local account moved to `target` (its movedTo is set): followers get the Update and a Move. */
+  | { type: "AccountMoved"; account: AccountRow; target: AccountRow }
+  /** The local account is being deleted: every server that knows it is told (its data is wiped after). */
+  | { type: "AccountDeleted"; account: AccountRow }
   /** Someone voted: `votes` are the new vote rows' ids and choices. */
   | {
       type: "PollVoted";

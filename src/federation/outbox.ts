@@ -14,7 +14,7 @@ import { accounts, follows, pollVotes } from "../store/schema.js";
 import { loadStatusView, type StatusRow, type StatusView } from "../store/statuses.js";
 import { enqueueActivity, targetInboxes } from "./delivery/enqueue.js";
 import { signDocument } from "./signatures/proof.js";
-import { renderActorUpdate } from "./vocab/actor.js";
+import { renderActorDelete, renderActorUpdate, renderMove } from "./vocab/actor.js";
 import {
   OBJECT_CONTEXT,
   renderAnnounce,
@@ -174,6 +174,16 @@ function deliver(ctx: Context, event: DomainEvent, send: Send): void {
         event.account.id,
       );
       return;
+    case "AccountMoved": {
+      const followers = followerInboxes(ctx, event.account.id);
+      const keys = findKeyPairs(db, event.account.id);
+      send(renderActorUpdate(ctx, event.account, keys), followers, event.account.id);
+      send(renderMove(event.account, event.target), followers, event.account.id);
+      return;
+    }
+    case "AccountDeleted":
+      send(renderActorDelete(event.account), knownInboxes(ctx), event.account.id);
+      return;
     case "PollVoted": {
       if (event.status.local || !isLocal(event.voter)) return;
       const author = accountById(ctx, event.status.accountId);
@@ -283,6 +293,22 @@ const followerInboxQuery = preparedPerDb((db) =>
 
 export function followerInboxes(ctx: Context, accountId: string): string[] {
   return targetInboxes(followerInboxQuery(ctx.store.db).all({ accountId }));
+}
+
+/**
+ * The inboxes of every remote account the local one dealt with: followers and followed (any state), authors
+ * of stored statuses, and accounts that caused a notification. One shared inbox stands for its server.
+ */
+function knownInboxes(ctx: Context): string[] {
+  const rows = ctx.store.sqlite
+    .prepare(
+      `SELECT inbox_url AS inboxUrl, shared_inbox_url AS sharedInboxUrl FROM accounts
+       WHERE domain IS NOT NULL AND gone_at IS NULL AND (
+         id IN (SELECT follower_id FROM follows) OR id IN (SELECT following_id FROM follows)
+         OR id IN (SELECT account_id FROM statuses) OR id IN (SELECT from_account_id FROM notifications))`,
+    )
+    .all() as { inboxUrl: string | null; sharedInboxUrl: string | null }[];
+  return targetInboxes(rows);
 }
 
 /**

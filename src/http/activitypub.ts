@@ -15,6 +15,7 @@ import {
   outboxPage,
   publicReplyUris,
 } from "../store/collections.js";
+import { isDeletedUsername } from "../store/deleted-actors.js";
 import { listFeaturedTags } from "../store/featured-tags.js";
 import { isId } from "../store/ids.js";
 import { findStatusById, loadStatusViews, type StatusView } from "../store/statuses.js";
@@ -47,7 +48,10 @@ export function activityJson(
 }
 
 function localAccount(ctx: Context, c: HonoContext): AccountRow {
-  const account = findLocalAccountByUsername(ctx.store.db, c.req.param("username") ?? "");
+  const username = c.req.param("username") ?? "";
+  const account = findLocalAccountByUsername(ctx.store.db, username);
+  if (!account && isDeletedUsername(ctx.store.db, username))
+    throw new HttpError(410, "the account was deleted");
   if (!account) throw new HttpError(404, "no such account");
   return account;
 }

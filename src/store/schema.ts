@@ -903,3 +903,15 @@ export const featuredTags = sqliteTable("featured_tags", {
     .references(() => tags.id, { onDelete: "cascade" }),
   createdAt: createdAt(),
 });
+
+// --- account deletion ---
+
+/**
+ * Local accounts deleted with `wren account delete`: their actor URI answers 410 Gone (as on Mastodon) and
+ * their username is not given out again (other servers keep that actor as deleted).
+ */
+export const deletedActors = sqliteTable("deleted_actors", {
+  uri: text("uri").primaryKey(),
+  username: text("username").notNull(),
+  deletedAt: integer("deleted_at").notNull(),
+});

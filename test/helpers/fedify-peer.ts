@@ -3,7 +3,8 @@
  * RSA and Ed25519 keys, a personal and a shared inbox, followers, following and outbox collections (with
  * totalItems) and its notes served by URI.
  * Fedify verifies the HTTP signature of everything it receives; the peer records each activity (Fedify's
- * parsed object and the raw JSON exactly as received) and auto-accepts Follows. The tests drive it through
+ * parsed object and the raw JSON exactly as received) and auto-accepts Follows. On a Move of an account it
+ * follows, it checks the target's alsoKnownAs and follows the target instead, as Mastodon does. The tests drive it through
  * `follow`, `post`, `like`, `announce`, `update`, `delete`, `undo`, and fetch from Wren with `fetchSigned`
  * (signed as `peer`) or `fetchUnsigned`.
  */
@@ -31,6 +32,7 @@ import {
   Like,
   MemoryKvStore,
   Mention,
+  Move,
   Note,
   Person,
   PUBLIC_COLLECTION,
@@ -374,6 +376,22 @@ export async function startFedifyPeer(
       record(ctx, undo);
       const object = await undo.getObject(ctx).catch(() => null);
       if (object instanceof Follow && undo.actorId) followers.delete(undo.actorId.href);
+    })
+    // As Mastodon does with a Move of an account it follows: the target must list the mover in alsoKnownAs
+    // (fetched afresh); then the peer follows the target and unfollows the mover.
+    .on(Move, async (ctx, move) => {
+      record(ctx, move);
+      const origin = move.objectId?.href;
+      const targetUri = move.targetId?.href;
+      if (!origin || !targetUri || origin !== move.actorId?.href || !following.has(origin)) return;
+      const target = await lookup(targetUri);
+      if (!target || !isActor(target) || !target.aliasIds.some((alias) => alias.href === origin)) return;
+      setImmediate(() => {
+        peer
+          .follow(targetUri)
+          .then(() => peer.unfollow(origin))
+          .catch((error: unknown) => errors.push(error));
+      });
     })
     .on(Activity, (ctx, activity) => {
       record(ctx, activity);

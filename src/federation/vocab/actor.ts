@@ -1,7 +1,7 @@
 import type { Context } from "../../context.js";
 import type { AccountRow, KeyPairRow } from "../../store/accounts.js";
 import { ed25519PublicKeyToMultibase } from "../keys.js";
-import { ACTOR_CONTEXT, PUBLIC } from "./context.js";
+import { ACTOR_CONTEXT, AS_CONTEXT, PUBLIC } from "./context.js";
 
 function publicKeys(
   owner: string,
@@ -120,5 +120,30 @@ export function renderActorUpdate(
     to: [PUBLIC],
     cc: [person.followers],
     object: person,
+  };
+}
+
+/** Move of the local account to `target` (Mastodon's shape: object is the moving actor itself). */
+export function renderMove(account: AccountRow, target: AccountRow) {
+  return {
+    "@context": AS_CONTEXT,
+    id: `${account.uri}#moves/${account.updatedAt}`,
+    type: "Move",
+    actor: account.uri,
+    object: account.uri,
+    target: target.uri,
+    to: [account.followersUrl],
+  };
+}
+
+/** Delete of the local actor itself, public, as Mastodon sends it when an account is deleted. */
+export function renderActorDelete(account: AccountRow) {
+  return {
+    "@context": AS_CONTEXT,
+    id: `${account.uri}#delete`,
+    type: "Delete",
+    actor: account.uri,
+    object: account.uri,
+    to: [PUBLIC],
   };
 }

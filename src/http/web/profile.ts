@@ -3,6 +3,7 @@ import type { Context as HonoContext } from "hono";
 import { html, raw } from "hono/html";
 import type { Context } from "../../context.js";
 import { htmlToText } from "../../core/text.js";
+import { findAccountByUri } from "../../store/account-lookups.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { isId } from "../../store/ids.js";
 import type { PageBounds } from "../../store/pagination.js";
@@ -74,6 +75,15 @@ export function hidesFromSearch(account: AccountRow): boolean {
   return !account.discoverable || !account.indexable;
 }
 
+/** Mastodon's banner on a moved account: the new address, linked to its profile. */
+function movedNotice(ctx: Context, account: AccountRow) {
+  if (!account.movedToUri) return "";
+  const target = findAccountByUri(ctx.store.db, account.movedToUri);
+  const href = target?.url ?? account.movedToUri;
+  const label = target ? handleOf(ctx, target) : account.movedToUri;
+  return html`<p class="moved">${displayName(account)} has moved to <a href="${href}" rel="nofollow noopener">${label}</a>.</p>`;
+}
+
 function profileHeader(ctx: Context, account: AccountRow, format: DateFormat) {
   const handle = handleOf(ctx, account);
   const header = account.headerUrl ?? `${ctx.urls.origin}${DEFAULT_HEADER_PATH}`;
@@ -81,6 +91,7 @@ function profileHeader(ctx: Context, account: AccountRow, format: DateFormat) {
 <img class="banner" src="${header}" alt="" width="600" height="200">
 <div class="identity"><img class="avatar" src="${avatarSrc(ctx, account)}" alt="${displayName(account)}'s avatar" width="80" height="80"></div>
 <h1>${displayName(account)}</h1>
+${movedNotice(ctx, account)}
 <p class="handle"><label class="visually-hidden" for="handle">Handle</label><input id="handle" type="text" readonly value="${handle}" size="${[...handle].length}"></p>
 <div class="note">${raw(account.note)}</div>
 ${
