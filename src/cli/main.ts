@@ -14,6 +14,7 @@ import { openStore } from "../store/open.js";
 import { VERSION } from "../version.js";
 import { backupCommand } from "./backup.js";
 import { readSecret } from "./io.js";
+import { exportCommand, importCommand } from "./portability.js";
 import { pruneCommand } from "./prune.js";
 
 import { restoreCommand } from "./restore.js";
@@ -166,6 +167,8 @@ const COMMANDS: Record<string, Command> = {
   backup: backupCommand,
   restore: restoreCommand,
   status: statusCommand,
+  export: exportCommand,
+  import: importCommand,
   version: {
     usage: "wren version",
     summary: "print the version",
