@@ -136,8 +136,8 @@ export const importCommand: Command = {
         delayMs,
         concurrency,
         onProgress(p) {
-          const where = p.total > 0 ? `[${p.finished}/${p.total}] ` : "";
-          console.log(p.error ? `${where}${p.item}: failed: ${p.error}` : `${where}${p.item}: done`);
+          const where = `[${p.finished}/${p.total}] ${p.item}`;
+          console.log(p.error ? `${where}: failed: ${p.error}` : `${where}: done`);
         },
       });
       const removed =

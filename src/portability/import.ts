@@ -92,7 +92,7 @@ function lastByKey(rows: CsvRow[], keyOf: (row: CsvRow) => string): CsvRow[] {
 
 const addressKey = (row: CsvRow) => csvAccount(row.fields.get("Account address")).toLowerCase();
 
-/** Runs the tasks `concurrency` at a time; returns the failures. */
+/** Runs the tasks `concurrency` at a time, adding the failures to `failed`; returns how many succeeded. */
 async function runGently(
   tasks: Task[],
   options: ImportOptions,
@@ -143,8 +143,8 @@ export async function importCsv(
   const failed: ImportFailure[] = [];
   const plan = planFor(ctx, local, kind, rows, failed);
   const removed = mode === "overwrite" ? plan.removeUnlisted() : 0;
-  for (const failure of failed)
-    options.onProgress?.({ finished: 0, total: rows.length, item: failure.item, error: failure.reason });
+  for (const [i, failure] of failed.entries())
+    options.onProgress?.({ finished: i + 1, total: rows.length, item: failure.item, error: failure.reason });
   const tasks = plan.tasks();
   const skipped = rows.length - tasks.length - failed.length;
   const done = await runGently(tasks, options, failed, rows.length, failed.length + skipped);
