@@ -23,6 +23,8 @@ import {
   aliasRemoveCommand,
   moveCommand,
 } from "./move.js";
+
+import { exportCommand, importCommand } from "./portability.js";
 import { pruneCommand } from "./prune.js";
 
 import { restoreCommand } from "./restore.js";
@@ -181,6 +183,8 @@ const COMMANDS: Record<string, Command> = {
   restore: restoreCommand,
   "media migrate": mediaMigrateCommand,
   status: statusCommand,
+  export: exportCommand,
+  import: importCommand,
   version: {
     usage: "wren version",
     summary: "print the version",

@@ -41,7 +41,7 @@ function requireInbox(account: AccountRow): void {
 export function follow(
   ctx: Context,
   target: AccountRow,
-  options: { reblogs?: boolean; notify?: boolean } = {},
+  options: { reblogs?: boolean; notify?: boolean; languages?: string[] | null } = {},
 ): FollowRow {
   const local = requireLocalAccount(ctx);
   if (target.id === local.id) throw new UserError("you cannot follow yourself");
@@ -55,6 +55,7 @@ export function follow(
       const changes = {
         showReblogs: options.reblogs ?? existing.showReblogs,
         notify: options.notify ?? existing.notify,
+        languages: options.languages === undefined ? existing.languages : options.languages,
       };
       ctx.store.db.update(follows).set(changes).where(eq(follows.id, existing.id)).run();
       return { ...existing, ...changes };
@@ -68,7 +69,7 @@ export function follow(
       uri: `${local.uri}#follows/${id}`,
       showReblogs: options.reblogs ?? true,
       notify: options.notify ?? false,
-      languages: null,
+      languages: options.languages ?? null,
       createdAt: Date.now(),
     };
     ctx.store.db.insert(follows).values(row).run();
