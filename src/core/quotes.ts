@@ -23,6 +23,7 @@ import { addNotification, requireLocalAccount } from "./common.js";
 import type { UnitOfWork } from "./events.js";
 import { findFollow } from "./follows.js";
 import type { RemoteQuote } from "./remote.js";
+import { escapeHtml } from "./text.js";
 import { commit } from "./unit-of-work.js";
 
 export type QuotePolicy = "public" | "followers" | "nobody";
@@ -100,6 +101,27 @@ export function quotableStatus(ctx: Context, id: string): StatusRow {
   if (!own && quoted.visibility === "private")
     throw new UserError("only public and unlisted posts of others can be quoted", 422);
   return quoted;
+}
+
+/**
+ * For servers that know nothing of quotes, Mastodon 4.5 starts a quote's content with a link to the quoted
+ * post (`quote-inline`, hidden by apps that show the quote), unless the text already links to it.
+ */
+export function withQuoteFallback(content: string, text: string, quoted: StatusRow): string {
+  const url = quoted.url ?? quoted.uri;
+  if (text.includes(url) || text.includes(quoted.uri)) return content;
+  const href = escapeHtml(url);
+  return `<p class="quote-inline">RE: <a href="${href}">${href}</a></p>${content}`;
+}
+
+/** A private mention can quote only a post whose author it mentions (or the owner's own). */
+export function checkQuoteAudience(
+  visibility: StatusRow["visibility"],
+  quoted: StatusRow,
+  mentionedIds: string[],
+): void {
+  if (visibility !== "direct" || quoted.local || mentionedIds.includes(quoted.accountId)) return;
+  throw new UserError("a private mention that quotes must mention the quoted author", 422);
 }
 
 /** A quote of a followers-only post is followers-only at most (as in Mastodon 4.5). */

@@ -21,11 +21,13 @@ import { findFollow } from "./follows.js";
 import { applyPollEdit, storeRemotePoll } from "./polls.js";
 import {
   applyRemoteQuote,
+  checkQuoteAudience,
   initialQuotePolicy,
   type QuotePolicy,
   quotableStatus,
   storeLocalQuote,
   visibilityForQuote,
+  withQuoteFallback,
 } from "./quotes.js";
 import type { RemoteNote } from "./remote.js";
 import { extractHashtags, extractMentions, formatText, type MentionRef } from "./text.js";
@@ -202,8 +204,15 @@ export function createStatus(ctx: Context, input: StatusInput): string {
   const parent = input.inReplyToId ? visibleParent(ctx, input.inReplyToId) : null;
   const quoted = input.quotedStatusId ? quotableStatus(ctx, input.quotedStatusId) : null;
   const mentioned = mentionedAccounts(ctx, extractMentions(input.text), input.mentions);
-  const content = formatStatusText(ctx, input.text, mentioned);
   const visibility = visibilityForQuote(input.visibility ?? "public", quoted);
+  if (quoted)
+    checkQuoteAudience(
+      visibility,
+      quoted,
+      [...mentioned.values()].map((a) => a.id),
+    );
+  const formatted = formatStatusText(ctx, input.text, mentioned);
+  const content = quoted ? withQuoteFallback(formatted, input.text, quoted) : formatted;
   const now = Date.now();
   const id = newId(now);
 

@@ -70,3 +70,15 @@ export function acceptedQuotesBy(db: Db, quotedStatusId: string, accountId: stri
     )
     .all();
 }
+
+/** How many accepted quotes each of these statuses has (Mastodon's quotes_count). */
+export function acceptedQuoteCounts(db: Db, statusIds: string[]): Map<string, number> {
+  if (statusIds.length === 0) return new Map();
+  const rows = db
+    .select({ id: quotes.quotedStatusId, count: sql<number>`count(*)` })
+    .from(quotes)
+    .where(and(inArray(quotes.quotedStatusId, statusIds), eq(quotes.state, "accepted")))
+    .groupBy(quotes.quotedStatusId)
+    .all();
+  return new Map(rows.map((r) => [r.id as string, r.count]));
+}

@@ -20,6 +20,7 @@ import { accountsByIds, countFollowRequests, findAccountByUri } from "../../stor
 import { loadRelationRows } from "../../store/account-relations.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { type AppSummary, appSummaries } from "../../store/oauth-apps.js";
+import { acceptedQuoteCounts } from "../../store/quotes.js";
 import {
   loadStatusViews,
   type MediaRow,
@@ -245,6 +246,7 @@ function renderView(
     text: null,
     filtered: renderFilterResults(filtered.get(status.id) ?? []),
     quote: view.reblog ? null : renderQuote(view, quotes.quoted),
+    quotes_count: quotes.counts.get((view.reblog ?? view).status.id) ?? 0,
     quote_approval: renderQuoteApproval((view.reblog ?? view).status, quotes.viewerId),
   };
 }
@@ -253,6 +255,8 @@ function renderView(
 interface QuoteContext {
   viewerId: string | null;
   quoted: Map<string, Record<string, unknown>> | null;
+  /** Accepted quotes of each status shown. */
+  counts: Map<string, number>;
 }
 
 /**
@@ -315,7 +319,14 @@ export function renderStatuses(
     ...views.map((v) => v.reblog).filter((v): v is StatusView => v !== null),
   ]);
   const cache = new Map<string, Record<string, unknown>>();
-  const quotes = { viewerId, quoted: asQuoted ? null : quotedStatuses(ctx, views, viewerId) };
+  const quotes = {
+    viewerId,
+    quoted: asQuoted ? null : quotedStatuses(ctx, views, viewerId),
+    counts: acceptedQuoteCounts(
+      ctx.store.db,
+      views.map((v) => (v.reblog ?? v).status.id),
+    ),
+  };
   return views.map((view) => renderView(ctx, view, state, apps, cache, filtered, quotes));
 }
 
