@@ -3,7 +3,9 @@ import { registerConversations } from "./core/conversations.js";
 import { registerEndorsements } from "./core/endorsements.js";
 import { Events } from "./core/events.js";
 import { registerFeeds } from "./core/feeds.js";
+import { registerQuotes } from "./core/quotes.js";
 import { registerOutbox } from "./federation/outbox.js";
+import { registerQuoteFederation } from "./federation/quotes.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
 import { registerLinkVerification } from "./federation/verify-links.js";
@@ -43,6 +45,9 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerConversations(ctx);
   // Home and list feeds, filled in the transaction that stores a status.
   registerFeeds(ctx);
+  // Quotes follow their quoted posts; their requests and answers go out with the change.
+  registerQuotes(ctx);
+  registerQuoteFederation(ctx);
   // Endorsements end with the follow they need.
   registerEndorsements(ctx);
   // Profile links are verified after the profile changes (network, so after the commit).

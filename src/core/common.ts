@@ -22,6 +22,8 @@ export type NotificationType =
   | "favourite"
   | "poll"
   | "update"
+  | "quote"
+  | "quoted_update"
   | "admin.report"
   | "moved";
 

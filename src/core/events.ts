@@ -1,7 +1,9 @@
 import { EventEmitter } from "node:events";
 import type { AccountRow } from "../store/accounts.js";
+import type { QuoteRow } from "../store/quotes.js";
 import type { follows } from "../store/schema.js";
 import type { PollRow, StatusRow } from "../store/statuses.js";
+import type { QuoteAnswer } from "./quotes.js";
 
 type FollowRow = typeof follows.$inferSelect;
 
@@ -62,6 +64,12 @@ export type DomainEvent =
   /** A local poll's counts or state changed and should be shown to those who have a copy (not an edit). */
   | { type: "PollResultsChanged"; status: StatusRow }
   | { type: "NotificationCreated"; notificationId: string }
+  /** A local status quotes another account's status that needs its consent: ask for it (a QuoteRequest). */
+  | { type: "QuoteRequested"; quote: QuoteRow }
+  /** Someone asked to quote the owner's status; the answer (Accept with an authorization, or Reject) goes back. */
+  | { type: "QuoteRequestAnswered"; answer: QuoteAnswer }
+  /** The owner withdrew the consent it gave to a quote of its status. */
+  | { type: "QuoteRevoked"; quote: QuoteRow }
   /** A direct-message conversation got a status, lost one, or was read. */
   | { type: "ConversationChanged"; conversationId: string };
 

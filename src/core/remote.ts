@@ -24,6 +24,17 @@ export interface RemotePoll {
   votersCount: number | null;
 }
 
+/** The post a note quotes (FEP-044f `quote`, or Misskey's `_misskey_quote`, `quoteUrl`, `quoteUri`). */
+export interface RemoteQuote {
+  uri: string;
+  /** The QuoteAuthorization the note points to (`quoteAuthorization`), if any. */
+  authorization: string | null;
+  /** Written only Misskey's way, without FEP-044f `quote`: no consent was asked for. */
+  legacy: boolean;
+  /** Set by the federation layer once it fetched and checked the authorization (never by the parser). */
+  authorized: boolean;
+}
+
 export interface RemoteNote {
   uri: string;
   type: "Note" | "Article" | "Page" | "Question";
@@ -47,4 +58,5 @@ export interface RemoteNote {
   emojis: CustomEmoji[];
   attachments: RemoteAttachment[];
   poll: RemotePoll | null;
+  quote?: RemoteQuote | null;
 }

@@ -19,6 +19,16 @@ import { addNotification, requireLocalAccount } from "./common.js";
 import type { UnitOfWork } from "./events.js";
 import { findFollow } from "./follows.js";
 import { applyPollEdit, storeRemotePoll } from "./polls.js";
+import {
+  applyRemoteQuote,
+  checkQuoteAudience,
+  initialQuotePolicy,
+  type QuotePolicy,
+  quotableStatus,
+  storeLocalQuote,
+  visibilityForQuote,
+  withQuoteFallback,
+} from "./quotes.js";
 import type { RemoteNote } from "./remote.js";
 import { extractHashtags, extractMentions, formatText, type MentionRef } from "./text.js";
 import { commit } from "./unit-of-work.js";
@@ -40,6 +50,9 @@ export interface StatusInput {
   mediaIds?: string[];
   poll?: { options: string[]; expiresIn: number; multiple?: boolean; hideTotals?: boolean } | null;
   applicationId?: string | null;
+  /** The status this one quotes, and who may quote this one (core/quotes.ts). */
+  quotedStatusId?: string | null;
+  quotePolicy?: QuotePolicy;
   /**
    * Remote accounts the text mentions, resolved by the caller beforehand (WebFinger is network I/O, which a
    * use case never does): keys are `mentionKey(ref)`. Mentions not in it are looked up in the store only.
@@ -189,9 +202,17 @@ export function createStatus(ctx: Context, input: StatusInput): string {
   const mediaIds = input.mediaIds ?? [];
   validateInput(input, mediaIds.length > 0);
   const parent = input.inReplyToId ? visibleParent(ctx, input.inReplyToId) : null;
+  const quoted = input.quotedStatusId ? quotableStatus(ctx, input.quotedStatusId) : null;
   const mentioned = mentionedAccounts(ctx, extractMentions(input.text), input.mentions);
-  const content = formatStatusText(ctx, input.text, mentioned);
-  const visibility = input.visibility ?? "public";
+  const visibility = visibilityForQuote(input.visibility ?? "public", quoted);
+  if (quoted)
+    checkQuoteAudience(
+      visibility,
+      quoted,
+      [...mentioned.values()].map((a) => a.id),
+    );
+  const formatted = formatStatusText(ctx, input.text, mentioned);
+  const content = quoted ? withQuoteFallback(formatted, input.text, quoted) : formatted;
   const now = Date.now();
   const id = newId(now);
 
@@ -215,6 +236,7 @@ export function createStatus(ctx: Context, input: StatusInput): string {
         visibility,
         language: input.language ?? null,
         applicationId: input.applicationId ?? null,
+        quotePolicy: initialQuotePolicy(visibility, input.quotePolicy),
         createdAt: now,
       })
       .run();
@@ -243,6 +265,7 @@ export function createStatus(ctx: Context, input: StatusInput): string {
     }
     if (parent) bumpReplies(ctx, parent.id, 1);
     uow.record({ type: "StatusCreated", status: mustStatus(ctx, id) });
+    if (quoted) storeLocalQuote(ctx, uow, mustStatus(ctx, id), quoted);
     return id;
   });
 }
@@ -420,6 +443,7 @@ export function receiveNote(ctx: Context, author: AccountRow, note: RemoteNote):
     storeRemoteMedia(ctx, author.id, id, note);
     if (note.poll) storeRemotePoll(ctx, id, note.poll);
     if (parent) bumpReplies(ctx, parent.id, 1);
+    if (note.quote) applyRemoteQuote(ctx, uow, mustStatus(ctx, id), author, note.quote);
     ctx.store.db
       .update(accounts)
       .set({ lastStatusAt: note.published, statusesCount: sql`${accounts.statusesCount} + 1` })

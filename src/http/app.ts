@@ -10,6 +10,7 @@ import { activityPubRoutes } from "./activitypub.js";
 import { incomingOf } from "./body.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { mastodonRoutes } from "./mastodon/index.js";
+import { quoteAuthorizationRoutes } from "./quote-authorizations.js";
 import { webRoutes } from "./web/pages.js";
 import { staticRoutes } from "./web/static.js";
 import { wellKnownRoutes } from "./wellknown.js";
@@ -130,6 +131,7 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   app.route("/", wellKnownRoutes(ctx));
   app.route("/", mastodonRoutes(ctx));
   app.route("/", activityPubRoutes(ctx));
+  app.route("/", quoteAuthorizationRoutes(ctx));
   app.route("/", webRoutes(ctx));
   app.route("/", staticRoutes());
 

@@ -222,6 +222,8 @@ export const statuses = sqliteTable(
     reblogsCount: integer("reblogs_count").notNull().default(0),
     favouritesCount: integer("favourites_count").notNull().default(0),
     pinnedAt: integer("pinned_at"),
+    /** Who may quote a local status (Mastodon's quote_approval_policy); null for remote ones and older posts. */
+    quotePolicy: text("quote_policy", { enum: ["public", "followers", "nobody"] }),
     createdAt: createdAt(),
     editedAt: integer("edited_at"),
     /** Tombstone time: a deleted status keeps its row so late activities about it are recognised. */
@@ -915,3 +917,40 @@ export const deletedActors = sqliteTable("deleted_actors", {
   username: text("username").notNull(),
   deletedAt: integer("deleted_at").notNull(),
 });
+
+// --- quotes ---
+
+/**
+ * A status that quotes another (FEP-044f, Mastodon 4.5): one row per quoting status. `quotedStatusId` is null
+ * while the quoted post is unknown (or gone). `authorizationUri` is the QuoteAuthorization that makes it
+ * accepted: the quoted author's server's, or ours when the owner's status is the one quoted. `activityUri` is
+ * the QuoteRequest that asked for it (ours, or the peer's we answered).
+ */
+export const quotes = sqliteTable(
+  "quotes",
+  {
+    id: id(),
+    statusId: text("status_id")
+      .notNull()
+      .unique()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    quotedUri: text("quoted_uri").notNull(),
+    quotedStatusId: text("quoted_status_id").references(() => statuses.id, { onDelete: "set null" }),
+    quotedAccountId: text("quoted_account_id").references(() => accounts.id, { onDelete: "set null" }),
+    state: text("state", { enum: ["pending", "accepted", "rejected", "revoked", "deleted"] }).notNull(),
+    /** A quote written Misskey's way (`_misskey_quote`, `quoteUrl`, `quoteUri` without FEP-044f `quote`). */
+    legacy: flag("legacy"),
+    authorizationUri: text("authorization_uri"),
+    activityUri: text("activity_uri"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("quotes_quoted_status").on(t.quotedStatusId, t.id),
+    index("quotes_activity_uri").on(t.activityUri),
+    index("quotes_authorization_uri").on(t.authorizationUri),
+  ],
+);

@@ -2,6 +2,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import type { AccountRow } from "./accounts.js";
 import type { Db } from "./open.js";
 import { inList, preparedPerDb } from "./prepared.js";
+import { type QuoteRow, quotesOfStatuses } from "./quotes.js";
 import {
   accounts,
   homeFeed,
@@ -28,6 +29,8 @@ export interface StatusView {
   poll: PollRow | null;
   inReplyTo: { uri: string; accountUri: string | null } | null;
   reblog: StatusView | null;
+  /** The status's quote of another (store/quotes.ts), whatever its state. */
+  quote: QuoteRow | null;
 }
 
 // Every inbound activity and every action on a status looks it up: prepared once.
@@ -119,6 +122,10 @@ export function loadStatusViews(db: Db, rows: StatusRow[]): StatusView[] {
   const tagsBy = group(tagRows.map((t) => ({ statusId: t.statusId, value: t.tag })));
   const mediaBy = group(mediaRows.map((m) => ({ statusId: m.statusId, value: m })));
   const pollBy = new Map(pollRows.map((p) => [p.statusId, p]));
+  const quoteBy = quotesOfStatuses(
+    db,
+    all.map((r) => r.id),
+  );
 
   const view = (row: StatusRow): StatusView => {
     const account = accountById.get(row.accountId);
@@ -139,6 +146,7 @@ export function loadStatusViews(db: Db, rows: StatusRow[]): StatusView[] {
       poll: pollBy.get(row.id) ?? null,
       inReplyTo,
       reblog: null,
+      quote: quoteBy.get(row.id) ?? null,
     };
   };
   const reblogById = new Map(reblogRows.map((r) => [r.id, view(r)]));

@@ -132,6 +132,11 @@ export interface FedifyPeer {
   readonly followers: ReadonlySet<string>;
   /** Errors raised while the peer worked in the background (auto-accepting Follows). */
   readonly errors: unknown[];
+  /**
+   * Deliveries Fedify 1.10 could not parse (types its vocabulary lacks, such as FEP-044f's QuoteRequest), as
+   * received: Fedify refuses them before checking their signature, so a test checks `headers` itself.
+   */
+  readonly unparsed: { json: Record<string, unknown>; headers: Record<string, string> }[];
   /** The other actors (`extraActors`), by identifier. */
   readonly extra: ReadonlyMap<string, PeerActor>;
 
@@ -255,6 +260,7 @@ export async function startFedifyPeer(
   const followers = new Map<string, Actor>();
   const following = new Map<string, string>();
   const errors: unknown[] = [];
+  const unparsed: FedifyPeer["unparsed"] = [];
   let counter = 0;
 
   federation
@@ -396,8 +402,15 @@ export async function startFedifyPeer(
     .on(Activity, (ctx, activity) => {
       record(ctx, activity);
     })
-    .onError((_ctx, error) => {
+    .onError((ctx, error) => {
       errors.push(error);
+      const raw = ctx.data.raw;
+      if (raw && ctx.data.headers) {
+        unparsed.push({
+          json: JSON.parse(Buffer.from(raw).toString("utf8")) as Record<string, unknown>,
+          headers: headerRecord(ctx.data.headers),
+        });
+      }
     });
 
   const server: Server = createServer((req, res) => {
@@ -540,6 +553,7 @@ export async function startFedifyPeer(
       return new Set(followers.keys());
     },
     errors,
+    unparsed,
     extra,
 
     async follow(target) {

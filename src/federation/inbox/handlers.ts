@@ -19,6 +19,7 @@ import {
   receiveUndoLike,
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
+import { receiveAuthorizationDelete, receiveQuoteUpdate } from "../../core/quotes.js";
 import type { RemoteNote } from "../../core/remote.js";
 import { receiveReport } from "../../core/reports.js";
 import {
@@ -33,6 +34,7 @@ import { findAccountByUri } from "../../store/account-lookups.js";
 import { type AccountRow, findLocalUser, localAccountRef } from "../../store/accounts.js";
 import { followsAnyTag } from "../../store/followed-tags.js";
 import { findStatusByUri } from "../../store/statuses.js";
+import { handleQuoteAnswer, handleQuoteRequest, prepareQuote } from "../quotes.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
 import { hostOf } from "../urls.js";
 import {
@@ -102,6 +104,8 @@ function isWanted(ctx: Context, actor: AccountRow, note: RemoteNote): boolean {
     const parent = findStatusByUri(ctx.store.db, inReplyTo);
     if (parent && parent.deletedAt === null) return true;
   }
+  // A quote of the owner's post concerns the owner as a mention does.
+  if (note.quote && findStatusByUri(ctx.store.db, note.quote.uri)?.accountId === local.id) return true;
   return false;
 }
 
@@ -160,6 +164,7 @@ const HANDLERS: Record<string, Handler> = {
   },
 
   Accept(ctx, actor, activity) {
+    if (handleQuoteAnswer(ctx, actor, activity, true)) return;
     const local = localActor(ctx);
     const object = activity.object;
     const followUri = idOf(object);
@@ -169,6 +174,7 @@ const HANDLERS: Record<string, Handler> = {
   },
 
   Reject(ctx, actor, activity) {
+    if (handleQuoteAnswer(ctx, actor, activity, false)) return;
     const object = activity.object;
     if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
     receiveFollowRejected(ctx, actor);
@@ -220,6 +226,7 @@ const HANDLERS: Record<string, Handler> = {
     }
     const note = await noteOf(ctx, actor, object);
     if (!isWanted(ctx, actor, note)) return;
+    await prepareQuote(ctx, note);
     receiveNote(ctx, actor, note);
   },
 
@@ -234,7 +241,9 @@ const HANDLERS: Record<string, Handler> = {
     if (objectType && !NOTE_TYPES.has(objectType)) return;
     const note = await noteOf(ctx, actor, object);
     if (!findStatusByUri(ctx.store.db, note.uri) && !isWanted(ctx, actor, note)) return;
+    await prepareQuote(ctx, note);
     receiveNoteUpdate(ctx, actor, note);
+    if (note.quote) receiveQuoteUpdate(ctx, actor, note.uri, note.quote);
   },
 
   Delete(ctx, actor, activity) {
@@ -245,6 +254,7 @@ const HANDLERS: Record<string, Handler> = {
       return;
     }
     requireSameOrigin(actor.uri, objectId, "object");
+    if (receiveAuthorizationDelete(ctx, actor, objectId)) return;
     receiveNoteDelete(ctx, actor, objectId);
   },
 
@@ -307,6 +317,10 @@ const HANDLERS: Record<string, Handler> = {
         .filter((v): v is string => v !== null),
       comment: asString(activity.content) ?? "",
     });
+  },
+
+  QuoteRequest(ctx, actor, activity, inbound) {
+    return handleQuoteRequest(ctx, actor, activity, inbound.id, (object) => noteOf(ctx, actor, object));
   },
 
   Add(ctx, actor, activity) {

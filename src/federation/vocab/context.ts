@@ -29,6 +29,18 @@ export const ACTOR_CONTEXT = [
     schema: "http://schema.org#",
     PropertyValue: "schema:PropertyValue",
     value: "schema:value",
+    // Quote posts (FEP-044f), as Mastodon 4.5 defines them.
+    quote: "https://w3id.org/fep/044f#quote",
+    quoteUri: "http://fedibird.com/ns#quoteUri",
+    _misskey_quote: "https://misskey-hub.net/ns#_misskey_quote",
+    quoteAuthorization: { "@id": "https://w3id.org/fep/044f#quoteAuthorization", "@type": "@id" },
+    QuoteRequest: "https://w3id.org/fep/044f#QuoteRequest",
+    gts: "https://gotosocial.org/ns#",
+    interactionPolicy: { "@id": "gts:interactionPolicy", "@type": "@id" },
+    canQuote: { "@id": "gts:canQuote", "@type": "@id" },
+    automaticApproval: { "@id": "gts:automaticApproval", "@type": "@id" },
+    interactingObject: { "@id": "gts:interactingObject" },
+    interactionTarget: { "@id": "gts:interactionTarget" },
   },
 ] as const;
 

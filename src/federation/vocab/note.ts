@@ -1,3 +1,4 @@
+import { quotePolicyOf } from "../../core/quotes.js";
 import type { AccountRow } from "../../store/accounts.js";
 import type { StatusRow, StatusView } from "../../store/statuses.js";
 import type { Urls } from "../urls.js";
@@ -100,7 +101,38 @@ export function renderNote(view: StatusView, urls: Urls) {
     attachment,
     replies: `${status.uri}/replies`,
     ...question,
+    ...quoteOf(view),
+    interactionPolicy: { canQuote: { automaticApproval: quoteApproval(view, followers) } },
   };
+}
+
+/**
+ * A quote as Mastodon 4.5 writes it: FEP-044f `quote`, with Fedibird's and Misskey's names for older
+ * servers, and the authorization once the quoted author consented.
+ */
+function quoteOf(view: StatusView) {
+  const quote = view.quote;
+  if (!quote) return {};
+  return {
+    quote: quote.quotedUri,
+    quoteUri: quote.quotedUri,
+    _misskey_quote: quote.quotedUri,
+    ...(quote.state === "accepted" && quote.authorizationUri
+      ? { quoteAuthorization: quote.authorizationUri }
+      : {}),
+  };
+}
+
+/** Who may quote the status without asking (GoToSocial's interactionPolicy, as Mastodon 4.5 sends it). */
+function quoteApproval(view: StatusView, followers: string): string[] {
+  switch (quotePolicyOf(view.status)) {
+    case "public":
+      return [PUBLIC];
+    case "followers":
+      return [followers];
+    default:
+      return [view.account.uri];
+  }
 }
 
 /** Activities about local statuses. Ids derive from the status so a repeat is recognisably the same activity. */

@@ -5,7 +5,7 @@
  * most MAX_URL_LENGTH characters. Nothing here fetches: what is not embedded is left out.
  */
 import { createPublicKey } from "node:crypto";
-import type { RemoteNote } from "../../core/remote.js";
+import type { RemoteNote, RemoteQuote } from "../../core/remote.js";
 import type { Visibility } from "../../core/statuses.js";
 import { escapeHtml } from "../../core/text.js";
 import type { CustomEmoji, ProfileField } from "../../store/schema.js";
@@ -600,7 +600,30 @@ export function parseNote(json: unknown): ParsedNote {
     emojis: parseEmojis(tags),
     attachments,
     poll: type === "Question" ? parsePoll(json, now) : null,
+    quote: parseQuote(json),
   };
+}
+
+/**
+ * The post a note quotes, read as Mastodon 4.5 reads it: FEP-044f `quote` (a URI or an embedded object),
+ * else Misskey's `_misskey_quote`, `quoteUrl` or Fedibird's `quoteUri` (a "legacy" quote, made without
+ * asking). `quoteAuthorization` names the consent; it is only trusted once checked (federation/quotes.ts).
+ */
+function parseQuote(json: Json): RemoteQuote | null {
+  for (const key of ["quote", "_misskey_quote", "quoteUrl", "quoteUri"]) {
+    const value = asArray(json[key])[0];
+    // Mastodon sends a Tombstone once the quoted post is gone.
+    if (isObject(value) && value.type === "Tombstone") return null;
+    const uri = refUrl(value);
+    if (!uri) continue;
+    return {
+      uri,
+      authorization: refUrl(asArray(json.quoteAuthorization)[0]),
+      legacy: !("quote" in json),
+      authorized: false,
+    };
+  }
+  return null;
 }
 
 /** Visibility of a remote object from its addressing (the reverse of vocab/note.ts `addressing`). */

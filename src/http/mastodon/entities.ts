@@ -5,13 +5,22 @@
 import type { Context } from "../../context.js";
 import { applyFilters, type FilterResult } from "../../core/filters.js";
 import { NOTE_SOURCE_KEY } from "../../core/profile.js";
+import { quotePolicyOf } from "../../core/quotes.js";
 import { htmlToText } from "../../core/text.js";
-import { blockedDomains, domainMatches, isActiveMute, threadKey } from "../../core/visibility.js";
+import {
+  blockedDomains,
+  domainMatches,
+  filterNotHidden,
+  filterVisible,
+  isActiveMute,
+  threadKey,
+} from "../../core/visibility.js";
 import { endorsedAmong, notesOn } from "../../store/account-extras.js";
 import { accountsByIds, countFollowRequests, findAccountByUri } from "../../store/account-lookups.js";
 import { loadRelationRows } from "../../store/account-relations.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { type AppSummary, appSummaries } from "../../store/oauth-apps.js";
+import { acceptedQuoteCounts } from "../../store/quotes.js";
 import {
   loadStatusViews,
   type MediaRow,
@@ -175,6 +184,7 @@ function renderView(
   apps: Map<string, AppSummary>,
   accountCache: Map<string, Record<string, unknown>>,
   filtered: Map<string, FilterResult[]>,
+  quotes: QuoteContext,
 ): Record<string, unknown> {
   const { status, account } = view;
   const accountEntity = () => {
@@ -185,7 +195,9 @@ function renderView(
     }
     return rendered;
   };
-  const inner = view.reblog ? renderView(ctx, view.reblog, state, apps, accountCache, filtered) : null;
+  const inner = view.reblog
+    ? renderView(ctx, view.reblog, state, apps, accountCache, filtered, quotes)
+    : null;
   const targetId = (view.reblog ?? view).status.id;
   const app = status.applicationId ? apps.get(status.applicationId) : undefined;
   return {
@@ -233,7 +245,59 @@ function renderView(
     language: status.language,
     text: null,
     filtered: renderFilterResults(filtered.get(status.id) ?? []),
+    quote: view.reblog ? null : renderQuote(view, quotes.quoted),
+    quotes_count: quotes.counts.get((view.reblog ?? view).status.id) ?? 0,
+    quote_approval: renderQuoteApproval((view.reblog ?? view).status, quotes.viewerId),
   };
+}
+
+/** The viewer, and the quoted statuses rendered for it (null inside a quoted status: quotes are shallow there). */
+interface QuoteContext {
+  viewerId: string | null;
+  quoted: Map<string, Record<string, unknown>> | null;
+  /** Accepted quotes of each status shown. */
+  counts: Map<string, number>;
+}
+
+/**
+ * Mastodon 4.5's Quote: the quoted status only while the quote is accepted and the viewer may see it
+ * ("unauthorized" otherwise, "deleted" once it is gone). Inside a quoted status, the ShallowQuote.
+ */
+function renderQuote(view: StatusView, quoted: Map<string, Record<string, unknown>> | null) {
+  const quote = view.quote;
+  if (!quote) return null;
+  const accepted = quote.state === "accepted";
+  if (quoted === null)
+    return { state: quote.state, quoted_status_id: accepted ? quote.quotedStatusId : null };
+  if (!accepted) return { state: quote.state, quoted_status: null };
+  const entity = quote.quotedStatusId ? quoted.get(quote.quotedStatusId) : undefined;
+  if (entity) return { state: "accepted", quoted_status: entity };
+  return { state: quote.quotedStatusId ? "unauthorized" : "deleted", quoted_status: null };
+}
+
+/** Who may quote a status: known for the owner's statuses; remote policies are not read ("unknown"). */
+function renderQuoteApproval(status: StatusRow, viewerId: string | null) {
+  if (!status.local) return { automatic: [], manual: [], current_user: "unknown" };
+  const policy = quotePolicyOf(status);
+  const own = viewerId !== null && viewerId === status.accountId;
+  return {
+    automatic: policy === "nobody" ? [] : [policy],
+    manual: [],
+    current_user: own || policy === "public" ? "automatic" : "denied",
+  };
+}
+
+/** The statuses the accepted quotes among `views` show, rendered for the viewer (their own quotes shallow). */
+function quotedStatuses(ctx: Context, views: StatusView[], viewerId: string | null) {
+  const ids = new Set<string>();
+  for (const view of views) {
+    const quote = (view.reblog ?? view).quote;
+    if (quote?.state === "accepted" && quote.quotedStatusId) ids.add(quote.quotedStatusId);
+  }
+  if (ids.size === 0) return new Map<string, Record<string, unknown>>();
+  const db = ctx.store.db;
+  const rows = filterNotHidden(db, viewerId, filterVisible(db, viewerId, statusesByIds(db, [...ids])));
+  return new Map(renderStatuses(ctx, rows, viewerId, undefined, true).map((s) => [s.id as string, s]));
 }
 
 /**
@@ -246,6 +310,7 @@ export function renderStatuses(
   rows: StatusRow[],
   viewerId: string | null,
   filtered: Map<string, FilterResult[]> = applyFilters(ctx, null, rows, viewerId).filteredById,
+  asQuoted = false,
 ): Record<string, unknown>[] {
   const views = loadStatusViews(ctx.store.db, rows);
   const state = viewerState(ctx, viewerId, views);
@@ -254,7 +319,15 @@ export function renderStatuses(
     ...views.map((v) => v.reblog).filter((v): v is StatusView => v !== null),
   ]);
   const cache = new Map<string, Record<string, unknown>>();
-  return views.map((view) => renderView(ctx, view, state, apps, cache, filtered));
+  const quotes = {
+    viewerId,
+    quoted: asQuoted ? null : quotedStatuses(ctx, views, viewerId),
+    counts: acceptedQuoteCounts(
+      ctx.store.db,
+      views.map((v) => (v.reblog ?? v).status.id),
+    ),
+  };
+  return views.map((view) => renderView(ctx, view, state, apps, cache, filtered, quotes));
 }
 
 export function renderStatus(ctx: Context, row: StatusRow, viewerId: string | null): Record<string, unknown> {

@@ -14,6 +14,7 @@ import { mediaRoutes } from "./media.js";
 import { notificationRoutes } from "./notifications.js";
 import { oauthApiRoutes } from "./oauth.js";
 import { pushRoutes } from "./push.js";
+import { quoteRoutes } from "./quotes.js";
 
 import { scheduledRoutes } from "./scheduled.js";
 import { searchRoutes } from "./search.js";
@@ -38,6 +39,7 @@ export function mastodonRoutes(ctx: Context) {
   app.route("/", instanceRoutes(ctx));
   app.route("/", accountRoutes(ctx));
   app.route("/", statusRoutes(ctx));
+  app.route("/", quoteRoutes(ctx));
   app.route("/", timelineRoutes(ctx));
   app.route("/", listRoutes(ctx));
   app.route("/", notificationRoutes(ctx));

@@ -33,7 +33,16 @@ const UNREAD_DEFAULT = 100;
 const UNREAD_MAX = 1000;
 
 /** The types whose group carries `status_id` (Mastodon's NotificationGroupSerializer#status_type?). */
-const STATUS_TYPES = new Set(["favourite", "reblog", "status", "mention", "poll", "update"]);
+const STATUS_TYPES = new Set([
+  "favourite",
+  "reblog",
+  "status",
+  "mention",
+  "poll",
+  "update",
+  "quote",
+  "quoted_update",
+]);
 
 type Expand = "full" | "partial_avatars";
 

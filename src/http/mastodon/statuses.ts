@@ -18,6 +18,7 @@ import {
   unreblog,
 } from "../../core/interactions.js";
 import { pollStatus, vote } from "../../core/polls.js";
+import { QUOTE_POLICIES, type QuotePolicy } from "../../core/quotes.js";
 import {
   createStatus,
   deleteStatus,
@@ -187,7 +188,9 @@ async function postStatus(ctx: Context, c: C): Promise<Response> {
     visibility: visibilityParam(params, defaultVisibility(ctx)),
     inReplyToId,
     applicationId: auth.appId,
+    ...quoteParams(ctx, params, viewerId),
   };
+  if (input.quotedStatusId && scheduledAt !== null) throw new UserError("a quote cannot be scheduled", 422);
   if (input.language === undefined) {
     const lang = preferences(ctx)["posting:default:language"];
     input.language = typeof lang === "string" && lang !== "" ? lang : null;
@@ -210,6 +213,26 @@ async function postStatus(ctx: Context, c: C): Promise<Response> {
     }
   } else id = await post();
   return c.json(renderStatus(ctx, reload(ctx, id), viewerId));
+}
+
+/** quoted_status_id (a status the viewer can see) and quote_approval_policy (public, followers, nobody). */
+function quoteParams(
+  ctx: Context,
+  params: Params,
+  viewerId: string,
+): Pick<StatusInput, "quotedStatusId" | "quotePolicy"> {
+  const quotedId = read.string(params, "quoted_status_id");
+  let quotedStatusId: string | null = null;
+  if (quotedId !== undefined && quotedId !== "") {
+    const quoted = isId(quotedId) ? findStatusById(ctx.store.db, quotedId) : null;
+    if (!quoted || !isVisible(ctx.store.db, viewerId, quoted))
+      throw notFound("the quoted status does not exist");
+    quotedStatusId = quoted.id;
+  }
+  const policy = read.string(params, "quote_approval_policy");
+  if (policy !== undefined && policy !== "" && !QUOTE_POLICIES.includes(policy as QuotePolicy))
+    throw new UserError(`quote_approval_policy must be one of ${QUOTE_POLICIES.join(", ")}`, 422);
+  return { quotedStatusId, quotePolicy: policy ? (policy as QuotePolicy) : undefined };
 }
 
 /** Mastodon's StatusEdit entities, oldest first, the current version last. */
