@@ -33,6 +33,7 @@ import { findAccountByUri } from "../../store/account-lookups.js";
 import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { followsAnyTag } from "../../store/followed-tags.js";
 import { findStatusByUri } from "../../store/statuses.js";
+import { backfillAfterAccept } from "../backfill.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
 import { hostOf } from "../urls.js";
 import {
@@ -165,7 +166,7 @@ const HANDLERS: Record<string, Handler> = {
     const followUri = idOf(object);
     if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
     if (isObject(object) && idOf(object.actor) && idOf(object.actor) !== local.uri) return;
-    receiveFollowAccepted(ctx, actor, followUri);
+    if (receiveFollowAccepted(ctx, actor, followUri)) backfillAfterAccept(ctx, actor);
   },
 
   Reject(ctx, actor, activity) {
