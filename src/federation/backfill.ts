@@ -92,9 +92,10 @@ export function backfillAfterAccept(ctx: Context, account: AccountRow): void {
 }
 
 function hasStatuses(db: Db, accountId: string): boolean {
-  return db.select({ id: statuses.id }).from(statuses).where(eq(statuses.accountId, accountId)).limit(1).get()
-    ? true
-    : false;
+  return (
+    db.select({ id: statuses.id }).from(statuses).where(eq(statuses.accountId, accountId)).limit(1).get() !==
+    undefined
+  );
 }
 
 function queueOutbox(db: Db, account: AccountRow): boolean {
