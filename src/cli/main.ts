@@ -15,6 +15,7 @@ import { VERSION } from "../version.js";
 import { backupCommand } from "./backup.js";
 import { readSecret } from "./io.js";
 import { pruneCommand } from "./prune.js";
+import { relayCommands } from "./relay.js";
 
 import { restoreCommand } from "./restore.js";
 import { statusCommand } from "./status.js";
@@ -166,6 +167,7 @@ const COMMANDS: Record<string, Command> = {
   backup: backupCommand,
   restore: restoreCommand,
   status: statusCommand,
+  ...relayCommands,
   version: {
     usage: "wren version",
     summary: "print the version",

@@ -19,6 +19,7 @@ import {
   receiveUndoLike,
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
+import { isAcceptedRelay, relayAnswered } from "../../core/relays.js";
 import type { RemoteNote } from "../../core/remote.js";
 import { receiveReport } from "../../core/reports.js";
 import {
@@ -80,6 +81,9 @@ async function noteOf(ctx: Context, actor: AccountRow, object: unknown) {
     throw new UserError(`the object is attributed to ${note.attributedTo}, not to the actor`, 403);
   return toRemoteNote(note, actor);
 }
+
+const inboxesOf = (actor: AccountRow) =>
+  [actor.inboxUrl, actor.sharedInboxUrl].filter((url): url is string => url !== null);
 
 function localActor(ctx: Context): AccountRow {
   const local = findLocalUser(ctx.store.db)?.account;
@@ -164,6 +168,7 @@ const HANDLERS: Record<string, Handler> = {
     const local = localActor(ctx);
     const object = activity.object;
     const followUri = idOf(object);
+    if (relayAnswered(ctx, actor.uri, inboxesOf(actor), followUri, true)) return;
     if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
     if (isObject(object) && idOf(object.actor) && idOf(object.actor) !== local.uri) return;
     if (receiveFollowAccepted(ctx, actor, followUri)) backfillAfterAccept(ctx, actor);
@@ -171,6 +176,7 @@ const HANDLERS: Record<string, Handler> = {
 
   Reject(ctx, actor, activity) {
     const object = activity.object;
+    if (relayAnswered(ctx, actor.uri, inboxesOf(actor), idOf(object), false)) return;
     if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
     receiveFollowRejected(ctx, actor);
   },
@@ -259,9 +265,11 @@ const HANDLERS: Record<string, Handler> = {
     const objectId = idOf(activity.object);
     if (!objectId || !inbound.id) throw new UserError("Announce needs an id and an object", 400);
     let target = findStatusByUri(ctx.store.db, objectId);
+    // A relay's Announce brings a public post, and is no boost (as on Mastodon).
+    const relayed = isAcceptedRelay(ctx, actor.uri);
     if (!target) {
       // Someone we follow boosted a post we don't have: fetch it from its origin (never trust an embedded copy).
-      if (!hasFollowRelation(ctx, actor.id)) return;
+      if (!relayed && !hasFollowRelation(ctx, actor.id)) return;
       const json = await fetchObject(ctx, objectId);
       const note = parseNote(json);
       if (note.uri !== objectId) throw new UserError("the boosted object's id changed when fetched", 400);
@@ -272,6 +280,7 @@ const HANDLERS: Record<string, Handler> = {
       target = findStatusByUri(ctx.store.db, note.uri);
       if (!target || target.id !== id) return;
     }
+    if (relayed) return;
     const addressees = (value: unknown) =>
       asArray(value)
         .map(idOf)
