@@ -58,6 +58,11 @@ describe("a LitePub relay", () => {
     expect(follow.keyId).toBe(`${server.origin}/actor#main-key`);
     await waitUntil(() => relayState(relay.inboxUri) === "accepted", "the relay's Accept");
 
+    // Like a LitePub relay, it follows back; the instance actor accepts.
+    const back = await relay.follow(`${server.origin}/actor`);
+    const accept = await relay.waitFor((r) => r.type === "Accept" && r.activity.objectId?.href === back);
+    expect(accept.actor).toBe(`${server.origin}/actor`);
+
     const list = await wren("list");
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(new RegExp(`accepted\\s+litepub\\s+${relay.inboxUri}`));

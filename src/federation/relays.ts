@@ -92,3 +92,26 @@ export function unsubscribeRelay(ctx: Context, url: string): RelayRow {
     return relay;
   });
 }
+
+/**
+ * A LitePub relay follows its subscriber back (FEP-ae0c): a Follow of the instance actor from a relay we
+ * subscribed to is accepted at once. Follows of the instance actor from anyone else are ignored. Returns
+ * whether the Follow was a relay's.
+ */
+export function acceptRelayFollow(ctx: Context, actorUri: string, follow: Record<string, unknown>): boolean {
+  const relay = findRelay(ctx, actorUri);
+  if (!relay) return false;
+  const followId = idOf(follow.id);
+  const accept = {
+    "@context": AS_CONTEXT,
+    id: `${ctx.urls.instanceActor}#accepts/relays/${relay.id}/${Date.now()}`,
+    type: "Accept",
+    actor: ctx.urls.instanceActor,
+    object: { id: followId, type: "Follow", actor: actorUri, object: ctx.urls.instanceActor },
+  };
+  return commit(ctx, (uow) => {
+    if (enqueueActivity(ctx.store.db, accept, INSTANCE_KEY_OWNER, [relay.inboxUrl]))
+      uow.afterCommit(() => ctx.events.emit("delivery.queued"));
+    return true;
+  });
+}

@@ -35,6 +35,7 @@ import { type AccountRow, findLocalUser } from "../../store/accounts.js";
 import { followsAnyTag } from "../../store/followed-tags.js";
 import { findStatusByUri } from "../../store/statuses.js";
 import { backfillAfterAccept } from "../backfill.js";
+import { acceptRelayFollow } from "../relays.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
 import { hostOf } from "../urls.js";
 import {
@@ -159,6 +160,7 @@ type Handler = (ctx: Context, actor: AccountRow, activity: Json, inbound: Inboun
 const HANDLERS: Record<string, Handler> = {
   Follow(ctx, actor, activity, inbound) {
     const local = localActor(ctx);
+    if (idOf(activity.object) === ctx.urls.instanceActor && acceptRelayFollow(ctx, actor.uri, activity)) return;
     if (idOf(activity.object) !== local.uri) return; // A Follow of someone else, or of the instance actor.
     if (!inbound.id) throw new UserError("a Follow needs an id", 400);
     receiveFollow(ctx, actor, inbound.id);
