@@ -5,8 +5,8 @@
  *   nothing is stored yet), the newest page of its outbox, at most OUTBOX_BACKFILL_POSTS items: Create (the note) and
  *   Announce (a boost of a note, fetched from its origin) activities, embedded or by URI, in an
  *   OrderedCollection whose `first` page is embedded or a URL, or listed in the collection itself.
- * - When a remote reply is stored whose parent we lack, its ancestors: at most MAX_ANCESTORS_FETCHED fetches
- *   up the chain per reply, stored oldest first.
+ * - When a remote reply is stored in the home feed and we lack its parent, its ancestors: at most
+ *   MAX_ANCESTORS_FETCHED fetches up the chain per reply, stored oldest first.
  *
  * Both are durable jobs in the delivery queue (signer BACKFILL_SIGNER, the job's "inbox" is the URL fetched
  * first, so the per-host cap, the host's health, backoff and a 429's Retry-After apply as for deliveries).
@@ -23,7 +23,7 @@ import { type AccountRow, findLocalUser } from "../store/accounts.js";
 import type { Db } from "../store/open.js";
 import { transaction } from "../store/open.js";
 import { deliveryJobs, outboundActivities, statuses } from "../store/schema.js";
-import { findStatusByUri } from "../store/statuses.js";
+import { findStatusByUri, isInHomeFeed } from "../store/statuses.js";
 import { enqueueActivity } from "./delivery/enqueue.js";
 import { FetchError } from "./fetch.js";
 import { fetchObject, ResolveError, resolveActor } from "./resolve.js";
@@ -74,7 +74,15 @@ export function registerBackfill(ctx: Context): void {
         queued = queueOutbox(ctx.store.db, target);
     } else if (event.type === "StatusCreated") {
       const status = event.status;
-      if (!status.local && status.inReplyToUri && !status.inReplyToId && !isLocal(ctx, status.inReplyToUri))
+      // Only for replies the owner sees at home (the feeds placed them earlier in this transaction): a relay's
+      // or a thread's strangers would otherwise make every reply cost up to five fetches.
+      if (
+        !status.local &&
+        status.inReplyToUri &&
+        !status.inReplyToId &&
+        !isLocal(ctx, status.inReplyToUri) &&
+        isInHomeFeed(ctx.store.db, status.id)
+      )
         queued = queue(
           ctx.store.db,
           { kind: "ancestors", reply: status.uri, parent: status.inReplyToUri },
