@@ -4,7 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, issueToken } from "./helpers/api.js";
 import { ensureBuilt, runWren } from "./helpers/cli.js";
-import { deliveriesSettled, type FedifyPeer, idByUri, startFedifyPeer, waitUntil } from "./helpers/fedify-peer.js";
+import {
+  deliveriesSettled,
+  type FedifyPeer,
+  idByUri,
+  startFedifyPeer,
+  waitUntil,
+} from "./helpers/fedify-peer.js";
 import { inboxSettled } from "./helpers/inbound.js";
 import { childEnv, startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -43,8 +49,11 @@ async function wren(...args: string[]) {
 }
 
 function relayState(inbox: string): string | undefined {
-  return (sqlite().prepare("SELECT state FROM relays WHERE inbox_url = ?").get(inbox) as { state: string } | undefined)
-    ?.state;
+  return (
+    sqlite().prepare("SELECT state FROM relays WHERE inbox_url = ?").get(inbox) as
+      | { state: string }
+      | undefined
+  )?.state;
 }
 
 describe("a LitePub relay", () => {
@@ -53,7 +62,11 @@ describe("a LitePub relay", () => {
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain("litepub");
     const follow = await relay.waitFor((r) => r.type === "Follow");
-    expect(follow.json).toMatchObject({ type: "Follow", actor: `${server.origin}/actor`, object: relay.actorUri });
+    expect(follow.json).toMatchObject({
+      type: "Follow",
+      actor: `${server.origin}/actor`,
+      object: relay.actorUri,
+    });
     expect(follow.keyId).toBe(`${server.origin}/actor#main-key`);
     await waitUntil(() => relayState(relay.inboxUri) === "accepted", "the relay's Accept");
 
@@ -68,8 +81,14 @@ describe("a LitePub relay", () => {
   });
 
   it("receives alice's public posts, not her unlisted ones", async () => {
-    const unlisted = await api(server, token, "POST", "/api/v1/statuses", { status: "quiet", visibility: "unlisted" });
-    const loud = await api(server, token, "POST", "/api/v1/statuses", { status: "hello relay", visibility: "public" });
+    const unlisted = await api(server, token, "POST", "/api/v1/statuses", {
+      status: "quiet",
+      visibility: "unlisted",
+    });
+    const loud = await api(server, token, "POST", "/api/v1/statuses", {
+      status: "hello relay",
+      visibility: "public",
+    });
     expect(unlisted.status).toBe(200);
     const uri = (loud.json as { uri: string }).uri;
     const create = await relay.waitFor((r) => r.type === "Create");
@@ -83,7 +102,10 @@ describe("a LitePub relay", () => {
     await relay.announce(note);
     await inboxSettled(server);
     const id = await waitUntil(() => idByUri(sqlite(), "statuses", note), "the relayed post");
-    const pub = (await api(server, token, "GET", "/api/v1/timelines/public")).json as { id: string; uri: string }[];
+    const pub = (await api(server, token, "GET", "/api/v1/timelines/public")).json as {
+      id: string;
+      uri: string;
+    }[];
     expect(pub.map((s) => s.uri)).toContain(note);
     const home = (await api(server, token, "GET", "/api/v1/timelines/home")).json as { id: string }[];
     expect(home.map((s) => s.id)).not.toContain(id);
@@ -94,7 +116,7 @@ describe("a LitePub relay", () => {
   });
 
   it("is removed with Undo(Follow)", async () => {
-    const followId = (relay.received.find((r) => r.type === "Follow")?.json as { id: string }).id;
+    const followId = relay.received.find((r) => r.type === "Follow")?.id;
     const removed = await wren("remove", relay.actorUri);
     expect(removed.code).toBe(0);
     const undo = await relay.waitFor((r) => r.type === "Undo");

@@ -12,7 +12,9 @@ const CONFIG = {
 } as const;
 
 async function withContext<T>(values: Record<string, unknown>, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const { config } = loadConfig({ configPath: typeof values.config === "string" ? values.config : undefined });
+  const { config } = loadConfig({
+    configPath: typeof values.config === "string" ? values.config : undefined,
+  });
   const store = openStore(config.database.path, { busyTimeoutMs: config.database.busy_timeout_ms });
   try {
     return await fn(createContext(config, store, createLogger("warn"), VERSION));

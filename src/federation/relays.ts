@@ -55,7 +55,10 @@ async function describe(
   const type = isObject(doc) ? asString(doc.type) : null;
   // An Application at …/actor is a relay actor: LitePub-style, as Pleroma follows one.
   if (!litepub && type !== "Application" && type !== "Service")
-    throw new UserError(`${url} is a ${type ?? "document"}, not a relay actor; pass --litepub to insist`, 422);
+    throw new UserError(
+      `${url} is a ${type ?? "document"}, not a relay actor; pass --litepub to insist`,
+      422,
+    );
   return { inboxUrl: inbox, actorUri, mode: "litepub" };
 }
 

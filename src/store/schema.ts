@@ -918,7 +918,9 @@ export const relays = sqliteTable("relays", {
   mode: text("mode", { enum: ["mastodon", "litepub"] }).notNull(),
   /** The id of the Follow sent; its Accept or Reject names it. */
   followUri: text("follow_uri").notNull().unique(),
-  state: text("state", { enum: ["pending", "accepted", "rejected"] }).notNull().default("pending"),
+  state: text("state", { enum: ["pending", "accepted", "rejected"] })
+    .notNull()
+    .default("pending"),
   createdAt: createdAt(),
   updatedAt: integer("updated_at").notNull(),
 });

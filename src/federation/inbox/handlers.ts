@@ -160,7 +160,8 @@ type Handler = (ctx: Context, actor: AccountRow, activity: Json, inbound: Inboun
 const HANDLERS: Record<string, Handler> = {
   Follow(ctx, actor, activity, inbound) {
     const local = localActor(ctx);
-    if (idOf(activity.object) === ctx.urls.instanceActor && acceptRelayFollow(ctx, actor.uri, activity)) return;
+    if (idOf(activity.object) === ctx.urls.instanceActor && acceptRelayFollow(ctx, actor.uri, activity))
+      return;
     if (idOf(activity.object) !== local.uri) return; // A Follow of someone else, or of the instance actor.
     if (!inbound.id) throw new UserError("a Follow needs an id", 400);
     receiveFollow(ctx, actor, inbound.id);
