@@ -1,6 +1,7 @@
 // Relays through the real `wren relay` command: a Fedify peer plays a LitePub relay (it accepts the Follow of
 // its actor, takes alice's public posts and announces a third server's post), another peer's inbox stands for
 // a Mastodon-style relay (Follow of the Public collection). `remove` sends Undo(Follow).
+import { isActor, Reject } from "@fedify/fedify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, issueToken } from "./helpers/api.js";
 import { ensureBuilt, runWren } from "./helpers/cli.js";
@@ -145,5 +146,19 @@ describe("a Mastodon-style relay", () => {
     const again = await wren("add", inbox);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("already added");
+
+    // The relay refuses: a Reject naming the Follow, from the actor whose inbox it is.
+    const ctx = author.context();
+    const documentLoader = await ctx.getDocumentLoader({ identifier: "peer" });
+    const instance = await ctx.lookupObject(`${server.origin}/actor`, { documentLoader });
+    if (!instance || !isActor(instance)) throw new Error("the instance actor did not resolve");
+    const reject = new Reject({
+      id: new URL(`${author.actorUri}#rejects/1`),
+      actor: new URL(author.actorUri),
+      object: new URL(follow.id as string),
+    });
+    await ctx.sendActivity({ identifier: "peer" }, instance, reject, { immediate: true });
+    await inboxSettled(server);
+    expect((await wren("list")).stdout).toMatch(new RegExp(`rejected\\s+mastodon\\s+${inbox}`));
   });
 });
