@@ -4,6 +4,8 @@ import { registerEndorsements } from "./core/endorsements.js";
 import { Events } from "./core/events.js";
 import { registerFeeds } from "./core/feeds.js";
 import { registerQuotes } from "./core/quotes.js";
+
+import { registerBackfill } from "./federation/backfill.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { registerQuoteFederation } from "./federation/quotes.js";
 import { Transport } from "./federation/transport.js";
@@ -52,5 +54,7 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerEndorsements(ctx);
   // Profile links are verified after the profile changes (network, so after the commit).
   registerLinkVerification(ctx);
+  // Outboxes of followed accounts and missing ancestors of replies, fetched as queued jobs.
+  registerBackfill(ctx);
   return ctx;
 }

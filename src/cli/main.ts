@@ -26,6 +26,7 @@ import {
 
 import { exportCommand, importCommand } from "./portability.js";
 import { pruneCommand } from "./prune.js";
+import { relayCommands } from "./relay.js";
 
 import { restoreCommand } from "./restore.js";
 import { statusCommand } from "./status.js";
@@ -185,6 +186,8 @@ const COMMANDS: Record<string, Command> = {
   status: statusCommand,
   export: exportCommand,
   import: importCommand,
+
+  ...relayCommands,
   version: {
     usage: "wren version",
     summary: "print the version",

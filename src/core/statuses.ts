@@ -398,9 +398,15 @@ function tombstone(ctx: Context, uow: UnitOfWork, status: StatusRow) {
 /**
  * A remote Note (Create, or fetched): stored with its mentions, tags and attachments; the author's followers
  * see it in the home timeline, the local account is notified when mentioned. An already known note is left as
- * it is (edits come through `receiveNoteUpdate`). Returns the status id.
+ * it is (edits come through `receiveNoteUpdate`). With `notify: false` (a backfilled post) nobody is notified.
+ * Returns the status id.
  */
-export function receiveNote(ctx: Context, author: AccountRow, note: RemoteNote): string {
+export function receiveNote(
+  ctx: Context,
+  author: AccountRow,
+  note: RemoteNote,
+  options: { notify?: boolean } = {},
+): string {
   if (note.attributedTo !== author.uri) throw new UserError("the note's author is not the actor", 403);
   const existing = findStatusByUri(ctx.store.db, note.uri);
   if (existing) return existing.id;
@@ -450,7 +456,7 @@ export function receiveNote(ctx: Context, author: AccountRow, note: RemoteNote):
       .where(eq(accounts.id, author.id))
       .run();
 
-    if (local) {
+    if (local && options.notify !== false) {
       const follow = findFollow(ctx, local.id, author.id);
       const mentionsLocal = mentionedAccounts.some((a) => a.id === local.id);
       if (mentionsLocal) addNotification(ctx, uow, "mention", author.id, id);

@@ -7,6 +7,7 @@
 import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Context } from "../context.js";
 import type { DomainEvent, UnitOfWork } from "../core/events.js";
+import { acceptedRelayInboxes } from "../core/relays.js";
 import type { AccountRow } from "../store/accounts.js";
 import { findKeyPairs } from "../store/accounts.js";
 import { preparedPerDb } from "../store/prepared.js";
@@ -71,7 +72,9 @@ function deliver(ctx: Context, event: DomainEvent, send: Send): void {
           : event.type === "StatusEdited"
             ? renderUpdate
             : renderDelete;
-      send(render(view, ctx.urls), statusAudience(ctx, view), view.account.id);
+      // Public posts go to the relays too, as Mastodon sends them.
+      const relays = view.status.visibility === "public" ? acceptedRelayInboxes(ctx) : [];
+      send(render(view, ctx.urls), unique(statusAudience(ctx, view), relays), view.account.id);
       return;
     }
     case "StatusPinned":

@@ -954,3 +954,24 @@ export const quotes = sqliteTable(
     index("quotes_authorization_uri").on(t.authorizationUri),
   ],
 );
+
+// --- relays ---
+
+/**
+ * Relays the instance actor subscribed to (`wren relay add`). `mode` says how it was followed: "mastodon"
+ * (Follow of the Public collection, sent to the relay's inbox) or "litepub" (Follow of the relay actor).
+ */
+export const relays = sqliteTable("relays", {
+  id: id(),
+  inboxUrl: text("inbox_url").notNull().unique(),
+  /** The relay's actor, when known (always for LitePub; for Mastodon-style once it answers). */
+  actorUri: text("actor_uri"),
+  mode: text("mode", { enum: ["mastodon", "litepub"] }).notNull(),
+  /** The id of the Follow sent; its Accept or Reject names it. */
+  followUri: text("follow_uri").notNull().unique(),
+  state: text("state", { enum: ["pending", "accepted", "rejected"] })
+    .notNull()
+    .default("pending"),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at").notNull(),
+});

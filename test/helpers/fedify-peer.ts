@@ -219,6 +219,8 @@ export async function startFedifyPeer(
     aliases?: Record<string, string[]>;
     /** Notes answer only signed GETs (Mastodon's secure mode): unsigned ones get 401. */
     authorizedFetch?: boolean;
+    /** The outbox in pages of this many items (default: every item in the collection itself). */
+    outboxPageSize?: number;
   } = {},
 ): Promise<FedifyPeer> {
   const spec = options.spec ?? "rfc9421";
@@ -323,11 +325,19 @@ export async function startFedifyPeer(
       .map((uri) => sent.get(createIds.get(uri) ?? "")?.activity)
       .filter((activity): activity is Activity => activity !== undefined)
       .reverse();
-  federation
-    .setOutboxDispatcher("/users/{identifier}/outbox", (_ctx, identifier) =>
-      identifier === IDENTIFIER ? { items: outboxItems() } : null,
-    )
+  const outbox = federation
+    .setOutboxDispatcher("/users/{identifier}/outbox", (_ctx, identifier, cursor) => {
+      if (identifier !== IDENTIFIER) return null;
+      const items = outboxItems();
+      const size = options.outboxPageSize;
+      if (!size || cursor === null) return { items };
+      const start = Number(cursor);
+      const nextCursor = start + size < items.length ? String(start + size) : null;
+      return { items: items.slice(start, start + size), nextCursor };
+    })
     .setCounter((_ctx, identifier) => (identifier === IDENTIFIER ? outboxItems().length : null));
+  // Paged like Mastodon's: the collection names its `first` page by URL.
+  if (options.outboxPageSize) outbox.setFirstCursor(() => "0");
 
   const noteDispatcher = federation.setObjectDispatcher(
     Note,

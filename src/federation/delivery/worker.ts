@@ -20,6 +20,7 @@ import { sendPush } from "../../push/send.js";
 import { VAPID_SIGNER } from "../../push/subscriber.js";
 import { type Db, transaction } from "../../store/open.js";
 import { accounts, deliveryJobs, follows, hosts, outboundActivities } from "../../store/schema.js";
+import { BACKFILL_SIGNER, runBackfill } from "../backfill.js";
 import { FetchError, type FetchErrorCode } from "../fetch.js";
 import { settledWithin } from "../settle.js";
 import { isPermanentStatus, MAX_ATTEMPTS, parseRetryAfter, retryDelayMs } from "./backoff.js";
@@ -358,11 +359,14 @@ export class DeliveryWorker {
       if (!payload) {
         outcome = { kind: "fatal", error: "the activity is no longer stored" };
       } else {
-        // A Web Push job is sent encrypted to its push service; everything after the answer is the same.
+        // A Web Push job is sent encrypted to its push service, a backfill job fetches (backfill.ts);
+        // everything after the answer is the same.
         const response =
           payload.signer === VAPID_SIGNER
             ? await sendPush(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs, now: this.#now() })
-            : await this.#ctx.federation.post(job.inboxUrl, payload.body, payload.signer, this.#timeoutMs);
+            : payload.signer === BACKFILL_SIGNER
+              ? await runBackfill(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs })
+              : await this.#ctx.federation.post(job.inboxUrl, payload.body, payload.signer, this.#timeoutMs);
         outcome = classifyResponse(response.status, response.headers, this.#now());
       }
     } catch (error) {

@@ -20,6 +20,8 @@ import {
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
 import { receiveAuthorizationDelete, receiveQuoteUpdate } from "../../core/quotes.js";
+
+import { isAcceptedRelay, relayAnswered } from "../../core/relays.js";
 import type { RemoteNote } from "../../core/remote.js";
 import { receiveReport } from "../../core/reports.js";
 import {
@@ -34,7 +36,9 @@ import { findAccountByUri } from "../../store/account-lookups.js";
 import { type AccountRow, findLocalUser, localAccountRef } from "../../store/accounts.js";
 import { followsAnyTag } from "../../store/followed-tags.js";
 import { findStatusByUri } from "../../store/statuses.js";
+import { backfillAfterAccept } from "../backfill.js";
 import { handleQuoteAnswer, handleQuoteRequest, prepareQuote } from "../quotes.js";
+import { acceptRelayFollow } from "../relays.js";
 import { fetchObject, persistActor, ResolveError, resolveActor } from "../resolve.js";
 import { hostOf } from "../urls.js";
 import {
@@ -81,6 +85,9 @@ async function noteOf(ctx: Context, actor: AccountRow, object: unknown) {
     throw new UserError(`the object is attributed to ${note.attributedTo}, not to the actor`, 403);
   return toRemoteNote(note, actor);
 }
+
+const inboxesOf = (actor: AccountRow) =>
+  [actor.inboxUrl, actor.sharedInboxUrl].filter((url): url is string => url !== null);
 
 function localActor(ctx: Context): AccountRow {
   const local = findLocalUser(ctx.store.db)?.account;
@@ -158,6 +165,8 @@ type Handler = (ctx: Context, actor: AccountRow, activity: Json, inbound: Inboun
 const HANDLERS: Record<string, Handler> = {
   Follow(ctx, actor, activity, inbound) {
     const local = localActor(ctx);
+    if (idOf(activity.object) === ctx.urls.instanceActor && acceptRelayFollow(ctx, actor.uri, activity))
+      return;
     if (idOf(activity.object) !== local.uri) return; // A Follow of someone else, or of the instance actor.
     if (!inbound.id) throw new UserError("a Follow needs an id", 400);
     receiveFollow(ctx, actor, inbound.id);
@@ -168,14 +177,16 @@ const HANDLERS: Record<string, Handler> = {
     const local = localActor(ctx);
     const object = activity.object;
     const followUri = idOf(object);
+    if (relayAnswered(ctx, actor.uri, inboxesOf(actor), followUri, true)) return;
     if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
     if (isObject(object) && idOf(object.actor) && idOf(object.actor) !== local.uri) return;
-    receiveFollowAccepted(ctx, actor, followUri);
+    if (receiveFollowAccepted(ctx, actor, followUri)) backfillAfterAccept(ctx, actor);
   },
 
   Reject(ctx, actor, activity) {
     if (handleQuoteAnswer(ctx, actor, activity, false)) return;
     const object = activity.object;
+    if (relayAnswered(ctx, actor.uri, inboxesOf(actor), idOf(object), false)) return;
     if (isObject(object) && asString(object.type) && object.type !== "Follow") return;
     receiveFollowRejected(ctx, actor);
   },
@@ -268,9 +279,11 @@ const HANDLERS: Record<string, Handler> = {
     const objectId = idOf(activity.object);
     if (!objectId || !inbound.id) throw new UserError("Announce needs an id and an object", 400);
     let target = findStatusByUri(ctx.store.db, objectId);
+    // A relay's Announce brings a public post, and is no boost (as on Mastodon).
+    const relayed = isAcceptedRelay(ctx, actor.uri);
     if (!target) {
       // Someone we follow boosted a post we don't have: fetch it from its origin (never trust an embedded copy).
-      if (!hasFollowRelation(ctx, actor.id)) return;
+      if (!relayed && !hasFollowRelation(ctx, actor.id)) return;
       const json = await fetchObject(ctx, objectId);
       const note = parseNote(json);
       if (note.uri !== objectId) throw new UserError("the boosted object's id changed when fetched", 400);
@@ -281,6 +294,7 @@ const HANDLERS: Record<string, Handler> = {
       target = findStatusByUri(ctx.store.db, note.uri);
       if (!target || target.id !== id) return;
     }
+    if (relayed) return;
     const addressees = (value: unknown) =>
       asArray(value)
         .map(idOf)
