@@ -17,6 +17,7 @@ import { findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import { openStore, transaction } from "../src/store/open.js";
 import { accounts, follows, outboundActivities } from "../src/store/schema.js";
+import { ensureBuilt } from "./helpers/cli.js";
 import { inboundRows, inboxSettled, startActorServer } from "./helpers/inbound.js";
 import { childEnv, freePort, tempDir } from "./helpers/server.js";
 
@@ -24,11 +25,9 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(ROOT, "bin/wren.js");
 const PASSWORD = "correct horse battery staple";
 
-beforeAll(() => {
-  // Always rebuild: this test is about the compiled server, so it must run the current sources.
-  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
-}, 120_000);
+// `npm test` builds before vitest runs, so the compiled server is the current sources (a second build here
+// cost up to two minutes on a loaded machine).
+beforeAll(() => ensureBuilt(), 120_000);
 
 let dir: string;
 let dbPath: string;
