@@ -11,6 +11,7 @@ import { incomingOf } from "./body.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { mastodonRoutes } from "./mastodon/index.js";
 import { webRoutes } from "./web/pages.js";
+import { settingsRoutes } from "./web/settings/index.js";
 import { staticRoutes } from "./web/static.js";
 import { wellKnownRoutes } from "./wellknown.js";
 
@@ -131,6 +132,7 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   app.route("/", mastodonRoutes(ctx));
   app.route("/", activityPubRoutes(ctx));
   app.route("/", webRoutes(ctx));
+  app.route("/", settingsRoutes(ctx));
   app.route("/", staticRoutes());
 
   app.notFound((c) => errorResponse(c, 404, "not found"));
