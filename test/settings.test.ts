@@ -86,6 +86,8 @@ async function submitSettings(browser: Browser, formId: string, values: Record<s
   return browser.submit(mustForm(await settingsPage(browser), formId), values);
 }
 
+let appBrowsers = 0;
+
 /** An app registered with masto and authorized through the browser: its access token. */
 async function oauthApp(
   target: TestServer,
@@ -107,10 +109,8 @@ async function oauthApp(
     code_challenge: challenge,
     code_challenge_method: "S256",
   });
-  const done = await authorize(
-    new Browser(target.origin, `198.51.100.${10 + Math.floor(Math.random() * 200)}`),
-    `/oauth/authorize?${query}`,
-  );
+  const browser = new Browser(target.origin, `198.51.100.${100 + appBrowsers++}`);
+  const done = await authorize(browser, `/oauth/authorize?${query}`);
   expect(done.status).toBe(302);
   const { code } = codeFrom(done.headers.get("location"));
   const token = await createOAuthAPIClient({ url: target.origin }).token.create({
@@ -404,6 +404,21 @@ describe("two-factor login", () => {
     const again = await login(new Browser(target.origin, "198.51.100.23"), TEST_PASSWORD, recovery[3]);
     expect(again.status).toBe(401);
     expect(await settingsPage(browser)).toContain("9 recovery codes left.");
+
+    // The remote-interaction page's own login asks for the code too, then goes back to the interaction.
+    const visitor = new Browser(target.origin, "198.51.100.26");
+    const interactionUrl = `/authorize_interaction?uri=${encodeURIComponent(`${target.origin}/@alice`)}`;
+    const interaction = await visitor.get(interactionUrl);
+    const asked = await visitor.submit(mustForm(interaction.html, "login"), {
+      username: "alice",
+      password: TEST_PASSWORD,
+    });
+    expect(asked.status).toBe(200);
+    expect((await visitor.get("/settings")).status).toBe(303);
+    const back = await visitor.submit(mustForm(asked.html, "second_factor"), { code: recovery[5] as string });
+    expect(back.status).toBe(303);
+    expect(back.headers.get("location")).toBe(interactionUrl);
+    expect((await visitor.get("/settings")).status).toBe(200);
 
     // Wrong codes count as failed logins: the sixth try in the window is refused outright.
     const guesser = new Browser(target.origin, "198.51.100.24");

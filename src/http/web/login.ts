@@ -130,13 +130,42 @@ export function safeNext(value: unknown): string {
   return typeof value === "string" && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : "/settings";
 }
 
+function page(ctx: Context, c: HonoContext, body: Html, status: ContentfulStatusCode = 200) {
+  return sendPage(c, layout(`Log in – ${ctx.config.server.title}`, body), status);
+}
+
+function codeForm(
+  ctx: Context,
+  c: HonoContext,
+  next: string,
+  loginToken: string,
+  options: { status?: ContentfulStatusCode; error?: string | null } = {},
+) {
+  return page(
+    ctx,
+    c,
+    html`<h1>Two-factor login</h1>
+${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
+<form method="post" action="/login" id="second_factor">
+<input type="hidden" name="csrf_token" value="${loginCsrf(ctx, c)}">
+<input type="hidden" name="next" value="${next}">
+<input type="hidden" name="step" value="second_factor">
+${secondFactorFields(loginToken)}
+</form>`,
+    options.status,
+  );
+}
+
+/**
+ * For a login form elsewhere (remote interaction) whose password was right while two-factor login is on: the
+ * code form of /login, which goes on to `next` once the code is right.
+ */
+export function secondFactorLogin(ctx: Context, c: HonoContext, userId: string, next: string) {
+  return codeForm(ctx, c, safeNext(next), pendingLogins(ctx).issue(userId));
+}
+
 export function loginRoutes(ctx: Context) {
   const app = new Hono();
-  const title = () => `Log in – ${ctx.config.server.title}`;
-
-  function page(c: HonoContext, body: Html, status: ContentfulStatusCode = 200) {
-    return sendPage(c, layout(title(), body), status);
-  }
 
   function passwordForm(
     c: HonoContext,
@@ -144,6 +173,7 @@ export function loginRoutes(ctx: Context) {
     options: { status?: ContentfulStatusCode; error?: string | null; username?: string } = {},
   ) {
     return page(
+      ctx,
       c,
       html`<h1>Log in to ${ctx.config.server.title}</h1>
 ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
@@ -156,26 +186,6 @@ ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <p><button type="submit">Log in</button></p>
-</form>`,
-      options.status,
-    );
-  }
-
-  function codeForm(
-    c: HonoContext,
-    next: string,
-    loginToken: string,
-    options: { status?: ContentfulStatusCode; error?: string | null } = {},
-  ) {
-    return page(
-      c,
-      html`<h1>Two-factor login</h1>
-${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
-<form method="post" action="/login" id="second_factor">
-<input type="hidden" name="csrf_token" value="${loginCsrf(ctx, c)}">
-<input type="hidden" name="next" value="${next}">
-<input type="hidden" name="step" value="second_factor">
-${secondFactorFields(loginToken)}
 </form>`,
       options.status,
     );
@@ -206,12 +216,12 @@ ${secondFactorFields(loginToken)}
 
     if (params.step === "second_factor") {
       const token = typeof params.login_token === "string" ? params.login_token : "";
-      if (tooMany) return codeForm(c, next, token, { status: 429, error: tooMany });
+      if (tooMany) return codeForm(ctx, c, next, token, { status: 429, error: tooMany });
       const result = checkSecondFactor(ctx, c, params);
       if (result.kind === "expired")
         return passwordForm(c, next, { status: 401, error: "This login has expired. Log in again." });
       if (result.kind === "wrong")
-        return codeForm(c, next, token, { status: 401, error: "That code is not right." });
+        return codeForm(ctx, c, next, token, { status: 401, error: "That code is not right." });
       return enter(c, result.userId, next);
     }
 
@@ -224,7 +234,7 @@ ${secondFactorFields(loginToken)}
       return passwordForm(c, next, { status: 401, username, error: "Wrong username or password." });
     }
     // The limiter is reset only once the whole login succeeded: a right password does not buy more code guesses.
-    if (totpEnabled(ctx, user.id)) return codeForm(c, next, pendingLogins(ctx).issue(user.id));
+    if (totpEnabled(ctx, user.id)) return codeForm(ctx, c, next, pendingLogins(ctx).issue(user.id));
     logins.reset(clientAddress(c));
     return enter(c, user.id, next);
   });
