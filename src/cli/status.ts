@@ -5,7 +5,9 @@ import { drizzle } from "drizzle-orm/better-sqlite3";
 import { listArchives } from "../backup/archive.js";
 import { loadConfig } from "../config/load.js";
 import { UserError } from "../core/account.js";
+import { SCHEDULED_BACKUP_JOB } from "../jobs/backup-schedule.js";
 import { instanceCounts } from "../store/instance-status.js";
+import { lastJobRuns } from "../store/job-runs.js";
 import * as schema from "../store/schema.js";
 import { VERSION } from "../version.js";
 import { formatBytes } from "./format.js";
@@ -19,9 +21,44 @@ function row(label: string, value: string | number): string {
   return `${label.padEnd(17)}${value}`;
 }
 
+const at = (ms: number) => new Date(ms).toISOString();
+
+/** The scheduled backup's last run and the upkeep's, as recorded by the server (jobs/runs.ts). */
+function jobLines(db: Parameters<typeof lastJobRuns>[0], schedule: string): string[] {
+  let runs: ReturnType<typeof lastJobRuns>;
+  try {
+    runs = lastJobRuns(db);
+  } catch {
+    return [row("last upkeep", "unknown (run `wren migrate`)")];
+  }
+  const backup = runs.find((r) => r.name === SCHEDULED_BACKUP_JOB);
+  const upkeep = runs.filter((r) => r.name !== SCHEDULED_BACKUP_JOB);
+  const lines: string[] = [];
+  const when = schedule.trim() === "" ? "off" : `"${schedule}"`;
+  lines.push(
+    row(
+      "scheduled backup",
+      backup
+        ? `${when}; last run ${at(backup.finishedAt)} ${backup.ok ? `ok: ${backup.detail}` : `FAILED: ${backup.detail}`}`
+        : `${when}; no run yet`,
+    ),
+  );
+  if (upkeep.length === 0) lines.push(row("last upkeep", "no run yet"));
+  else {
+    const latest = Math.max(...upkeep.map((r) => r.finishedAt));
+    const failed = upkeep
+      .filter((r) => !r.ok)
+      .map((r) => `${r.name} failed ${at(r.finishedAt)}: ${r.detail}`);
+    lines.push(
+      row("last upkeep", `${at(latest)} (${failed.length === 0 ? "all tasks ok" : failed.join("; ")})`),
+    );
+  }
+  return lines;
+}
+
 export const statusCommand: Command = {
   usage: "wren status [--config PATH]",
-  summary: "print the version, database size, counts, queues and the last backup",
+  summary: "print the version, database size, counts, queues, the last backup and the last upkeep run",
   options: {
     config: { type: "string", description: "configuration file (else $WREN_CONFIG, else ./config.toml)" },
   },
@@ -64,6 +101,7 @@ export const statusCommand: Command = {
         row("parked hosts", parked.length === 0 ? "none" : `${parked.length}: ${parked.join(", ")}`),
         row("inbound backlog", `${counts.inboundBacklog} activities`),
         row("last backup", lastBackup),
+        ...jobLines(drizzle(sqlite, { schema }), config.backup.schedule),
       );
     } finally {
       sqlite.close();

@@ -12,6 +12,7 @@ import { errorResponse, HttpError } from "./errors.js";
 import { mastodonRoutes } from "./mastodon/index.js";
 import { quoteAuthorizationRoutes } from "./quote-authorizations.js";
 import { webRoutes } from "./web/pages.js";
+import { settingsRoutes } from "./web/settings/index.js";
 import { staticRoutes } from "./web/static.js";
 import { wellKnownRoutes } from "./wellknown.js";
 
@@ -133,6 +134,7 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   app.route("/", activityPubRoutes(ctx));
   app.route("/", quoteAuthorizationRoutes(ctx));
   app.route("/", webRoutes(ctx));
+  app.route("/", settingsRoutes(ctx));
   app.route("/", staticRoutes());
 
   app.notFound((c) => errorResponse(c, 404, "not found"));

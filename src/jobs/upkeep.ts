@@ -11,7 +11,10 @@
  * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day;
  * - every minute: post the scheduled statuses that are due (a safety net for the timer in scheduled.ts);
  * - every day at 04:27, unless `prune.enabled` is false: prune old remote statuses, notifications, accounts
- *   and tags (prune.ts).
+ *   and tags (prune.ts);
+ * - on `backup.schedule`, when set: a backup into the backup folder (backup-schedule.ts).
+ *
+ * Every run is recorded (runs.ts) for `wren status`.
  *
  * Remote actors need no periodic pass: a cached actor is refreshed when it is next used and its fetched_at
  * is old (checked lazily by the resolver), so nothing is marked stale here.
@@ -24,7 +27,9 @@ import { requeueStuckJobs } from "../federation/delivery/worker.js";
 import { INBOUND_RETENTION_MS } from "../federation/inbox/queue.js";
 import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboundActivities, outboundActivities } from "../store/schema.js";
+import { SCHEDULED_BACKUP_JOB, scheduledBackup } from "./backup-schedule.js";
 import { prune } from "./prune.js";
+import { trackRun } from "./runs.js";
 import { publishDue } from "./scheduled.js";
 
 const HOUR = 60 * 60 * 1000;
@@ -91,16 +96,8 @@ export interface Upkeep {
 export function startUpkeep(ctx: Context): Upkeep {
   let stopped = false;
   const tasks: ScheduledTask[] = [];
-  const guarded = (name: string, fn: () => unknown) => () => {
-    if (stopped) return;
-    const failed = (error: unknown) => ctx.log.error({ err: error, task: name }, "upkeep task failed");
-    try {
-      const result = fn();
-      if (result instanceof Promise) result.catch(failed);
-    } catch (error) {
-      failed(error);
-    }
-  };
+  // Each run is logged when it fails and recorded for `wren status` (runs.ts).
+  const guarded = (name: string, fn: () => unknown) => () => (stopped ? undefined : trackRun(ctx, name, fn));
   const logger = {
     info: (message: string) => ctx.log.debug(`node-cron: ${message}`),
     debug: (message: string | Error) => ctx.log.debug(`node-cron: ${String(message)}`),
@@ -141,6 +138,15 @@ export function startUpkeep(ctx: Context): Upkeep {
           { ...options, name: "wren-scheduled-statuses" },
         ),
       );
+      if (ctx.config.backup.schedule.trim() !== "") {
+        tasks.push(
+          cron.schedule(
+            ctx.config.backup.schedule,
+            guarded(SCHEDULED_BACKUP_JOB, () => scheduledBackup(ctx)),
+            { ...options, name: "wren-backup" },
+          ),
+        );
+      }
       if (ctx.config.prune.enabled) {
         tasks.push(
           cron.schedule(

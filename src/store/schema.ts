@@ -975,3 +975,40 @@ export const relays = sqliteTable("relays", {
   createdAt: createdAt(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+// --- settings: two-factor login, scheduled job runs ---
+
+/**
+ * The owner's TOTP secret (RFC 6238). `confirmedAt` is null while enrolment waits for a first code; `lastStep`
+ * is the time step of the last code accepted, so that a code cannot be used twice.
+ */
+export const totpSecrets = sqliteTable("totp_secrets", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  /** The raw secret, base32 as in the otpauth:// URI. */
+  secret: text("secret").notNull(),
+  confirmedAt: integer("confirmed_at"),
+  lastStep: integer("last_step"),
+  createdAt: createdAt(),
+});
+
+/** Single-use recovery codes for the second factor, stored as their SHA-256 hash. */
+export const recoveryCodes = sqliteTable("recovery_codes", {
+  codeHash: text("code_hash").primaryKey(),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  usedAt: integer("used_at"),
+  createdAt: createdAt(),
+});
+
+/** The last run of each scheduled job (upkeep tasks, scheduled backups), for `wren status`. */
+export const jobRuns = sqliteTable("job_runs", {
+  name: text("name").primaryKey(),
+  startedAt: integer("started_at").notNull(),
+  finishedAt: integer("finished_at").notNull(),
+  ok: integer("ok", { mode: "boolean" }).notNull(),
+  /** What the run did or why it failed, one line. */
+  detail: text("detail").notNull().default(""),
+});

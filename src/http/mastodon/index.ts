@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
-import { RateLimiter } from "../ratelimit.js";
 import { authorizeRoutes } from "../web/authorize.js";
+import { loginLimiter } from "../web/login.js";
 import { accountRoutes } from "./accounts.js";
 import { type ApiEnv, authenticate } from "./auth.js";
 import { conversationRoutes } from "./conversations.js";
@@ -22,10 +22,6 @@ import { statusRoutes } from "./statuses.js";
 import { streamingRoutes } from "./streaming/routes.js";
 import { timelineRoutes } from "./timelines.js";
 
-/** Failed logins allowed per client address and window, on the authorize page and the password grant together. */
-const LOGIN_ATTEMPTS = 5;
-const LOGIN_WINDOW_MS = 5 * 60_000;
-
 /**
  * The Mastodon client API (/api/v1, /api/v2) and OAuth (/oauth). Each file holds one group of endpoints. Order
  * matters where two groups answer the same path: the first mounted answers.
@@ -33,7 +29,7 @@ const LOGIN_WINDOW_MS = 5 * 60_000;
 export function mastodonRoutes(ctx: Context) {
   const app = new Hono<ApiEnv>();
   app.use("/api/*", authenticate(ctx));
-  const logins = new RateLimiter({ limit: LOGIN_ATTEMPTS, windowMs: LOGIN_WINDOW_MS });
+  const logins = loginLimiter(ctx);
   app.route("/", oauthApiRoutes(ctx, logins));
   app.route("/", authorizeRoutes(ctx, logins));
   app.route("/", instanceRoutes(ctx));

@@ -22,6 +22,7 @@ import {
   verifyLogin,
 } from "../../core/oauth.js";
 import { GRANULAR_SCOPES, TOP_LEVEL_SCOPES } from "../../core/scopes.js";
+import { totpEnabled } from "../../core/totp.js";
 import { vapidKeys } from "../../push/vapid.js";
 import { HttpError } from "../errors.js";
 import { clientAddress, type RateLimiter } from "../ratelimit.js";
@@ -210,6 +211,12 @@ export function oauthApiRoutes(ctx: Context, logins: RateLimiter) {
               "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client. (wrong username or password)",
             );
           }
+          // A password alone must not get past two-factor login: such an owner logs apps in through the browser.
+          if (totpEnabled(ctx, user.id))
+            throw new OAuthError(
+              "invalid_grant",
+              "Two-factor login is on: authorize the app in the browser (authorization code flow).",
+            );
           logins.reset(address);
           return tokenResponse(c, passwordGrant(ctx, found, user, scope));
         }

@@ -15,14 +15,16 @@ import { findFollow, follow } from "../../core/follows.js";
 import { favourite, reblog } from "../../core/interactions.js";
 import { verifyLogin } from "../../core/oauth.js";
 import { secretMatches } from "../../core/secrets.js";
+import { totpEnabled } from "../../core/totp.js";
 import { ResolveError, resolveHandle } from "../../federation/resolve.js";
 import { findAccountByUri } from "../../store/account-lookups.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { findStatusById, findStatusByUri, loadStatusViews, type StatusRow } from "../../store/statuses.js";
 import { resolveUrl } from "../mastodon/search.js";
-import { clientAddress, RateLimiter } from "../ratelimit.js";
+import { clientAddress } from "../ratelimit.js";
 import { type Html, layout, sendPage, siteNav } from "./layout.js";
+import { loginLimiter, secondFactorLogin } from "./login.js";
 import { byline, dateFormat, readerLanguage, statusArticle, statusUrl } from "./render.js";
 import { sessionUser, startSession, csrfToken as webCsrfToken } from "./session.js";
 
@@ -36,7 +38,7 @@ interface Target {
 
 export function authorizeInteractionRoutes(ctx: Context) {
   const app = new Hono();
-  const logins = new RateLimiter({ limit: 5, windowMs: 5 * 60_000 });
+  const logins = loginLimiter(ctx);
 
   function page(c: HonoContext, status: ContentfulStatusCode, title: string, body: Html) {
     return sendPage(
@@ -170,6 +172,13 @@ ${
         logins.hit(address);
         return loginPage(c, uri, 401, "Wrong username or password.");
       }
+      if (totpEnabled(ctx, user.id))
+        return secondFactorLogin(
+          ctx,
+          c,
+          user.id,
+          `${AUTHORIZE_INTERACTION_PATH}?uri=${encodeURIComponent(uri)}`,
+        );
       logins.reset(address);
       startSession(ctx, c, user.id);
       return targetPage(c, uri, await resolveTarget(uri));

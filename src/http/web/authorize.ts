@@ -19,10 +19,12 @@ import {
   verifyLogin,
 } from "../../core/oauth.js";
 import { secretMatches } from "../../core/secrets.js";
+import { totpEnabled } from "../../core/totp.js";
 import { findLocalUser } from "../../store/accounts.js";
 import { type Params, parseBoolean, readParams } from "../mastodon/params.js";
 import { clientAddress, type RateLimiter } from "../ratelimit.js";
 import { layout } from "./layout.js";
+import { checkSecondFactor, pendingLogins, secondFactorFields, tooManyLogins } from "./login.js";
 import { sessionUser, startSession, csrfToken as webCsrfToken } from "./session.js";
 
 const CSRF_COOKIE = "wren_csrf";
@@ -179,6 +181,30 @@ ${hidden(carried(params))}
     );
   }
 
+  function secondFactorPage(
+    c: HonoContext,
+    request: AuthorizationRequest,
+    params: Params,
+    loginToken: string,
+    options: { status?: ContentfulStatusCode; error?: string } = {},
+  ) {
+    c.header("Content-Security-Policy", contentSecurityPolicy(null));
+    return page(
+      c,
+      options.status ?? 200,
+      `Two-factor login – ${ctx.config.server.title}`,
+      html`<h1>Two-factor login</h1>
+<p><strong>${request.app.name}</strong> asks to use your account.</p>
+${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
+<form method="post" action="/oauth/authorize" id="second_factor">
+${hidden(carried(params))}
+<input type="hidden" name="csrf_token" value="${csrfToken(c)}">
+<input type="hidden" name="step" value="second_factor">
+${secondFactorFields(loginToken)}
+</form>`,
+    );
+  }
+
   function consentPage(c: HonoContext, request: AuthorizationRequest, params: Params, userId: string) {
     const token = csrfToken(c);
     const local = findLocalUser(ctx.store.db);
@@ -283,9 +309,24 @@ ${hidden(fields)}
         logins.hit(address);
         return loginPage(c, request, params, { status: 401, username, error: "Wrong username or password." });
       }
+      if (totpEnabled(ctx, user.id))
+        return secondFactorPage(c, request, params, pendingLogins(ctx).issue(user.id));
       logins.reset(address);
       startSession(ctx, c, user.id);
       return consentPage(c, request, params, user.id);
+    }
+
+    if (step === "second_factor") {
+      const token = text(params, "login_token") ?? "";
+      const tooMany = tooManyLogins(c, logins);
+      if (tooMany) return secondFactorPage(c, request, params, token, { status: 429, error: tooMany });
+      const result = checkSecondFactor(ctx, c, params);
+      if (result.kind === "expired")
+        return loginPage(c, request, params, { status: 401, error: "This login has expired. Log in again." });
+      if (result.kind === "wrong")
+        return secondFactorPage(c, request, params, token, { status: 401, error: "That code is not right." });
+      startSession(ctx, c, result.userId);
+      return consentPage(c, request, params, result.userId);
     }
 
     if (step === "consent") {
