@@ -8,6 +8,7 @@ import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
 import { registerLinkVerification } from "./federation/verify-links.js";
 import type { Logger } from "./log.js";
+import { registerMediaCache } from "./media/cache.js";
 import { registerPush } from "./push/subscriber.js";
 import type { Store } from "./store/open.js";
 
@@ -47,5 +48,7 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerEndorsements(ctx);
   // Profile links are verified after the profile changes (network, so after the commit).
   registerLinkVerification(ctx);
+  // Remote media is copied in the background: fetch jobs in the delivery queue, in the same transaction.
+  registerMediaCache(ctx);
   return ctx;
 }

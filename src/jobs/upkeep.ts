@@ -9,6 +9,8 @@
  * - every minute: a "poll" notification for each ended poll of the account's or that it voted in, the final
  *   counts of ended local polls to other servers, and the new counts of local polls that got votes;
  * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day;
+ * - every hour: the remote media cache's pass (media/cache.ts): queue profile images not cached yet, remove
+ *   files nothing refers to any more, evict past the budget;
  * - every minute: post the scheduled statuses that are due (a safety net for the timer in scheduled.ts);
  * - every day at 04:27, unless `prune.enabled` is false: prune old remote statuses, notifications, accounts
  *   and tags (prune.ts).
@@ -22,6 +24,7 @@ import type { Context } from "../context.js";
 import { notifyEndedPolls, refreshPollResults } from "../core/polls.js";
 import { requeueStuckJobs } from "../federation/delivery/worker.js";
 import { INBOUND_RETENTION_MS } from "../federation/inbox/queue.js";
+import { mediaCacheUpkeep } from "../media/cache.js";
 import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboundActivities, outboundActivities } from "../store/schema.js";
 import { prune } from "./prune.js";
@@ -134,6 +137,11 @@ export function startUpkeep(ctx: Context): Upkeep {
             if (removed > 0) ctx.log.info({ removed }, "upkeep: unattached uploads older than a day removed");
           }),
           { ...options, name: "wren-purge-media" },
+        ),
+        cron.schedule(
+          "51 * * * *",
+          guarded("media-cache", () => mediaCacheUpkeep(ctx)),
+          { ...options, name: "wren-media-cache" },
         ),
         cron.schedule(
           "* * * * *",

@@ -14,7 +14,7 @@ import { type Sniffed, sniff } from "./sniff.js";
 export const MAX_DESCRIPTION = 1500;
 
 /** File names are random, so a media URL cannot be guessed from another one. */
-function fileName(id: string, suffix: string, ext: string): string {
+export function fileName(id: string, suffix: string, ext: string): string {
   return `${id}-${randomBytes(6).toString("hex")}${suffix}.${ext}`;
 }
 
@@ -22,9 +22,13 @@ export function mediaFilePath(ctx: Context, name: string): string {
   return join(ctx.config.media.path, name);
 }
 
-async function writeMediaFile(ctx: Context, name: string, bytes: Uint8Array): Promise<void> {
+export async function writeMediaFile(ctx: Context, name: string, bytes: Uint8Array): Promise<void> {
   mkdirSync(ctx.config.media.path, { recursive: true });
   await writeFile(mediaFilePath(ctx, name), bytes);
+}
+
+export async function removeMediaFile(ctx: Context, name: string): Promise<void> {
+  await rm(mediaFilePath(ctx, name), { force: true });
 }
 
 /** "x,y" with each in [-1, 1], as Mastodon takes `focus`. */

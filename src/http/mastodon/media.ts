@@ -2,6 +2,7 @@ import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
+import { servedCachedFile } from "../../media/cache.js";
 import { deleteUpload } from "../../media/delete.js";
 import { findOwnMedia, mediaFilePath, saveUpload, updateMedia } from "../../media/store.js";
 import { findLocalUser } from "../../store/accounts.js";
@@ -83,9 +84,12 @@ export function mediaRoutes(ctx: Context) {
     const name = c.req.param("name");
     if (!MEDIA_FILE.test(name)) throw new HttpError(404, "not found");
     const id = name.split("-")[0] as string;
-    const row = findMediaById(ctx.store.db, id);
-    if (!row || (row.fileName !== name && row.previewFileName !== name))
-      throw new HttpError(404, "not found");
+    const upload = findMediaById(ctx.store.db, id);
+    const row =
+      upload && (upload.fileName === name || upload.previewFileName === name)
+        ? upload
+        : servedCachedFile(ctx, name);
+    if (!row) throw new HttpError(404, "not found");
     const path = mediaFilePath(ctx, name);
     let size: number;
     try {
