@@ -4,6 +4,7 @@ import { createRestAPIClient, type mastodon } from "masto";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prune } from "../src/jobs/prune.js";
+import { mediaCacheUpkeep } from "../src/media/cache.js";
 import { mediaFilePath } from "../src/media/store.js";
 import { issueToken } from "./helpers/api.js";
 import { idByUri, waitUntil } from "./helpers/fedify-peer.js";
@@ -152,6 +153,18 @@ describe("remote media cache", () => {
     // Fetched once each, whatever the apps do afterwards.
     expect(remote.fileRequests.get("/files/photo.png")).toBe(1);
     expect(remote.fileRequests.get("/files/erin.png")).toBe(1);
+  });
+
+  it("the hourly upkeep copies the avatar of an account that has not posted", async () => {
+    const url = `${remote.origin}/files/pat.png`;
+    remote.files.set("/files/pat.png", { type: "image/png", body: await makePng(32, 32) });
+    const pat = remoteAccount(server, "pat", "pat.example", { avatarUrl: url });
+    expect((await client.v1.accounts.$select(pat.id).fetch()).avatar).toBe(url);
+    await mediaCacheUpkeep(server.context);
+    expect((await settled(server, url)).state).toBe("done");
+    const account = await client.v1.accounts.$select(pat.id).fetch();
+    expect(account.avatar).toMatch(new RegExp(`^${server.origin}/media/`));
+    expect((await fetch(account.avatar)).status).toBe(200);
   });
 
   it("a prune that removes the status removes its cached files", async () => {

@@ -225,7 +225,7 @@ export const CONFIG_SPEC = {
       default: 0,
       min: 0,
       max: 10_000_000,
-      doc: "When the database file is still larger than this after pruning, prune again with the days halved (down to one day) and log a warning. 0: no budget.",
+      doc: "When the database file and the media folder together are still larger than this after pruning, cached remote media is evicted first (least recently viewed), then the prune runs again with the days halved (down to one day); each step is logged as a warning. 0: no budget.",
     },
   },
   limits: {

@@ -48,13 +48,17 @@ const MEDIA_TIMEOUT_MS = 60_000;
 /** Profile images queued per upkeep run. */
 const PROFILE_SCAN_LIMIT = 200;
 const EVICT_BATCH = 50;
-/** Fetch errors that a retry cannot fix: the file is marked failed. */
+/**
+ * Fetch errors after which the file is marked failed and the job ends: a retry cannot fix them, or (a host
+ * name that does not resolve) the copy is not worth two days of retries: apps still get the origin.
+ */
 const FINAL_FETCH_ERRORS = new Set([
   "bad_url",
   "bad_scheme",
   "private_address",
   "too_many_redirects",
   "too_large",
+  "dns",
 ]);
 
 /** A file the cache will not keep (type, size, unreadable image). */
@@ -261,14 +265,13 @@ export async function fetchRemoteMedia(
     }
     stored = await storeFiles(ctx, row.id, response.body);
   } catch (error) {
-    if (
-      error instanceof NotCacheable ||
-      (error instanceof FetchError && FINAL_FETCH_ERRORS.has(error.code))
-    ) {
-      markFailed(ctx, url, error.message);
-      ctx.log.info({ url, error: error.message }, "remote media not cached");
-    }
-    throw error;
+    const final = error instanceof FetchError && FINAL_FETCH_ERRORS.has(error.code);
+    if (!final && !(error instanceof NotCacheable)) throw error;
+    const message = final ? `${error.code}: ${error.message}` : (error as Error).message;
+    markFailed(ctx, url, message);
+    ctx.log.info({ url, error: message }, "remote media not cached");
+    // Not a FetchError any more: the worker ends the job instead of retrying it.
+    throw new Error(message);
   }
   const now = Date.now();
   const saved = ctx.store.db
