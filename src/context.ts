@@ -12,6 +12,7 @@ import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
 import { registerLinkVerification } from "./federation/verify-links.js";
 import type { Logger } from "./log.js";
+import { registerMediaCache } from "./media/cache.js";
 import { registerPush } from "./push/subscriber.js";
 import type { Store } from "./store/open.js";
 
@@ -56,5 +57,8 @@ export function createContext(config: Config, store: Store, log: Logger, version
   registerLinkVerification(ctx);
   // Outboxes of followed accounts and missing ancestors of replies, fetched as queued jobs.
   registerBackfill(ctx);
+
+  // Remote media is copied in the background: fetch jobs in the delivery queue, in the same transaction.
+  registerMediaCache(ctx);
   return ctx;
 }

@@ -3,7 +3,7 @@
 // peers are back and the server restarts, each peer receives exactly the stored activity, byte for byte.
 // Received activities survive one too: answered 202 but not yet applied when the server is killed, they are
 // all applied after the restart.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";

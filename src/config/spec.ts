@@ -111,6 +111,27 @@ export const CONFIG_SPEC = {
       max: 4 * 1024 * 1024 * 1024,
       doc: "Largest video or audio upload in bytes.",
     },
+    cache_budget_mb: {
+      type: "integer",
+      default: 2048,
+      min: 0,
+      max: 10_000_000,
+      doc: "Remote avatars, headers and attachments are copied here and served from this server's own URLs, up to this many megabytes in all; past it the least recently viewed go. 0: nothing is copied (apps load remote media from its origin).",
+    },
+    remote_max_bytes: {
+      type: "integer",
+      default: 16 * 1024 * 1024,
+      min: 1024,
+      max: 1024 * 1024 * 1024,
+      doc: "Largest remote file (video, audio, image) copied into the cache, in bytes; a larger one stays at its origin.",
+    },
+    remote_max_image_bytes: {
+      type: "integer",
+      default: 10 * 1024 * 1024,
+      min: 1024,
+      max: 1024 * 1024 * 1024,
+      doc: "Largest remote image copied into the cache, in bytes.",
+    },
     storage: {
       type: "enum",
       default: "local",
@@ -255,7 +276,7 @@ export const CONFIG_SPEC = {
       default: 0,
       min: 0,
       max: 10_000_000,
-      doc: "When the database file is still larger than this after pruning, prune again with the days halved (down to one day) and log a warning. 0: no budget.",
+      doc: "When the database file and the media folder together are still larger than this after pruning, cached remote media is evicted first (least recently viewed), then the prune runs again with the days halved (down to one day); each step is logged as a warning. 0: no budget.",
     },
   },
   limits: {

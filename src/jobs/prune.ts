@@ -12,10 +12,12 @@
  * freed pages are handed back to the file system with `PRAGMA incremental_vacuum`, in steps too.
  */
 import { rmSync, statSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Context } from "../context.js";
+import { evictCachedMedia, sweepUnreferencedMedia } from "../media/cache.js";
 import { deleteMediaFile } from "../media/store.js";
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -45,6 +47,9 @@ export interface PruneCounts {
 export interface PruneReport extends PruneCounts {
   bytesBefore: number;
   bytesAfter: number;
+  /** Cached remote files removed because nothing refers to them any more, and evicted for the disk budget. */
+  cachedFilesSwept: number;
+  cachedFilesEvicted: number;
   /** The days used in the last pass (halved when the disk budget was exceeded). */
   remoteStatusesDays: number;
   notificationsDays: number;
@@ -266,10 +271,32 @@ const emptyCounts = (): PruneCounts => ({
   tags: 0,
 });
 
+/** Bytes of the files in the media folder (uploads and the remote media cache); 0 when it does not exist. */
+export async function mediaFolderBytes(path: string): Promise<number> {
+  let bytes = 0;
+  let entries: string[];
+  try {
+    entries = await readdir(path);
+  } catch {
+    return 0;
+  }
+  for (const name of entries) {
+    try {
+      const info = await stat(join(path, name));
+      if (info.isFile()) bytes += info.size;
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return bytes;
+}
+
 /**
- * One prune of the running server's database: a pass with the configured days, then, while the database is
- * still above `prune.disk_budget_mb` (when set), further passes with the days halved each time (down to one
- * day), each logged as a warning.
+ * One prune of the running server's database: a pass with the configured days and the removal of cached
+ * remote files nothing refers to any more. Then, while the database and the media folder together are above
+ * `prune.disk_budget_mb` (when set): first the remote media cache is evicted (least recently viewed first)
+ * as far as needed, then further passes run with the days halved each time (down to one day), each logged
+ * as a warning.
  */
 export async function prune(ctx: Context, overrides: Partial<PruneOptions> = {}): Promise<PruneReport> {
   const path = ctx.config.database.path;
@@ -286,24 +313,41 @@ export async function prune(ctx: Context, overrides: Partial<PruneOptions> = {})
   const bytesBefore = databaseBytes(path);
   await prunePass(target, options, counts);
   let incrementalVacuum = await shrink(target.sqlite);
+  let cachedFilesSwept = await sweepUnreferencedMedia(ctx);
+  let cachedFilesEvicted = 0;
   const budget = ctx.config.prune.disk_budget_mb * 1024 * 1024;
-  while (budget > 0 && databaseBytes(path) > budget && options.remoteStatusesDays > 1) {
+  const diskBytes = async () => databaseBytes(path) + (await mediaFolderBytes(ctx.config.media.path));
+  let used = budget > 0 ? await diskBytes() : 0;
+  if (budget > 0 && used > budget) {
+    const evicted = await evictCachedMedia(ctx, used - budget);
+    cachedFilesEvicted += evicted.files;
+    ctx.log.warn(
+      { bytes: used, budgetMb: ctx.config.prune.disk_budget_mb, evicted },
+      "prune: the database and media exceed prune.disk_budget_mb, cached remote media evicted",
+    );
+    used = await diskBytes();
+  }
+  while (budget > 0 && used > budget && options.remoteStatusesDays > 1) {
     options = {
       ...options,
       remoteStatusesDays: Math.max(1, Math.floor(options.remoteStatusesDays / 2)),
       notificationsDays: Math.max(1, Math.floor(options.notificationsDays / 2)),
     };
     ctx.log.warn(
-      { bytes: databaseBytes(path), budgetMb: ctx.config.prune.disk_budget_mb, ...options },
-      "prune: the database exceeds prune.disk_budget_mb, pruning again with halved days",
+      { bytes: used, budgetMb: ctx.config.prune.disk_budget_mb, ...options },
+      "prune: the database and media exceed prune.disk_budget_mb, pruning again with halved days",
     );
     await prunePass(target, options, counts);
     incrementalVacuum = await shrink(target.sqlite);
+    cachedFilesSwept += await sweepUnreferencedMedia(ctx);
+    used = await diskBytes();
   }
   const report = {
     ...counts,
     bytesBefore,
     bytesAfter: databaseBytes(path),
+    cachedFilesSwept,
+    cachedFilesEvicted,
     ...options,
     incrementalVacuum,
   };

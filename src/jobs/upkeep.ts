@@ -9,6 +9,8 @@
  * - every minute: a "poll" notification for each ended poll of the account's or that it voted in, the final
  *   counts of ended local polls to other servers, and the new counts of local polls that got votes;
  * - every hour: remove uploads never attached to a status (nor used as avatar or header) after a day;
+ * - every hour, after those: the remote media cache's pass (media/cache.ts): queue profile images not cached
+ *   yet, remove cached files nothing refers to any more, evict past the budget;
  * - every minute: post the scheduled statuses that are due (a safety net for the timer in scheduled.ts);
  * - every day at 04:27, unless `prune.enabled` is false: prune old remote statuses, notifications, accounts
  *   and tags (prune.ts);
@@ -25,6 +27,7 @@ import type { Context } from "../context.js";
 import { notifyEndedPolls, refreshPollResults } from "../core/polls.js";
 import { requeueStuckJobs } from "../federation/delivery/worker.js";
 import { INBOUND_RETENTION_MS } from "../federation/inbox/queue.js";
+import { mediaCacheUpkeep } from "../media/cache.js";
 import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboundActivities, outboundActivities } from "../store/schema.js";
 import { SCHEDULED_BACKUP_JOB, scheduledBackup } from "./backup-schedule.js";
@@ -129,6 +132,7 @@ export function startUpkeep(ctx: Context): Upkeep {
           guarded("purge-media", async () => {
             const removed = await purgeUnattachedMedia(ctx);
             if (removed > 0) ctx.log.info({ removed }, "upkeep: unattached uploads older than a day removed");
+            await mediaCacheUpkeep(ctx);
           }),
           { ...options, name: "wren-purge-media" },
         ),

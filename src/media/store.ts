@@ -13,7 +13,7 @@ import { contentTypeOf, mediaStorage } from "./storage/index.js";
 export const MAX_DESCRIPTION = 1500;
 
 /** File names are random, so a media URL cannot be guessed from another one. */
-function fileName(id: string, suffix: string, ext: string): string {
+export function fileName(id: string, suffix: string, ext: string): string {
   return `${id}-${randomBytes(6).toString("hex")}${suffix}.${ext}`;
 }
 

@@ -1012,3 +1012,35 @@ export const jobRuns = sqliteTable("job_runs", {
   /** What the run did or why it failed, one line. */
   detail: text("detail").notNull().default(""),
 });
+
+// --- remote media cache ---
+
+/**
+ * Remote files (attachments, avatars, headers) copied to media.path, one row per remote URL: statuses and
+ * accounts refer to a file by its URL, so an edit that re-sends the same attachment, or two accounts sharing
+ * an image, use one copy. `id` is also the prefix of the file names (as for uploads), which the file route
+ * reads. `bytes` counts the file and its preview, for the cache budget; `last_accessed_at` moves at most once
+ * an hour, when a file is served, for least-recently-used eviction.
+ */
+export const remoteMedia = sqliteTable(
+  "remote_media",
+  {
+    id: id(),
+    url: text("url").notNull().unique(),
+    state: text("state", { enum: ["pending", "done", "failed", "evicted"] })
+      .notNull()
+      .default("pending"),
+    type: text("type", { enum: ["image", "gifv", "video", "audio", "unknown"] }),
+    contentType: text("content_type"),
+    fileName: text("file_name"),
+    previewFileName: text("preview_file_name"),
+    bytes: integer("bytes").notNull().default(0),
+    blurhash: text("blurhash"),
+    meta: text("meta", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    error: text("error"),
+    createdAt: createdAt(),
+    fetchedAt: integer("fetched_at"),
+    lastAccessedAt: integer("last_accessed_at").notNull().default(0),
+  },
+  (t) => [index("remote_media_lru").on(t.state, t.lastAccessedAt)],
+);

@@ -69,6 +69,11 @@ export interface ActorServer {
   notes: Map<string, Record<string, unknown>>;
   /** Actors that now answer 410 Gone. */
   gone: Set<string>;
+  /** More properties of an actor's document (an `icon`...), by name. */
+  profiles: Map<string, Record<string, unknown>>;
+  /** Other files served at their path (images...), with the requests made for each path. */
+  files: Map<string, { type: string; body: Uint8Array }>;
+  fileRequests: Map<string, number>;
   /** While true, note fetches are held without an answer. */
   hangObjects: boolean;
   /** Requests for notes received so far (answered or held). */
@@ -91,6 +96,9 @@ export async function startActorServer(names: string[]): Promise<ActorServer> {
     actorUri: (name) => `${origin}/users/${name}`,
     notes: new Map(),
     gone: new Set(),
+    profiles: new Map(),
+    files: new Map(),
+    fileRequests: new Map(),
     hangObjects: false,
     objectRequests: 0,
     async post(url, name, activity) {
@@ -131,7 +139,15 @@ export async function startActorServer(names: string[]): Promise<ActorServer> {
         outbox: `${uri}/outbox`,
         followers: `${uri}/followers`,
         publicKey: { id: `${uri}#main-key`, owner: uri, publicKeyPem: keys.get(name)?.publicPem },
+        ...state.profiles.get(name),
       });
+    }
+    const path = req.url ?? "/";
+    const file = state.files.get(path);
+    if (file) {
+      state.fileRequests.set(path, (state.fileRequests.get(path) ?? 0) + 1);
+      res.writeHead(200, { "content-type": file.type, "content-length": String(file.body.length) });
+      return res.end(file.body);
     }
     const note = state.notes.get(url);
     if (note) {

@@ -10,12 +10,14 @@
  * - Failures: 5xx, 401, 408, 429 and network errors are retried with exponential backoff and jitter (see
  *   backoff.ts; a 429's Retry-After wins), up to 16 attempts. Other 4xx and 501 end the job; 410 Gone also
  *   drops the followers whose inbox it is. Hosts that keep failing are parked and probed (see hosts.ts).
- * - Web Push messages share the queue: their jobs (signer "vapid") are sent by src/push/send.ts.
+ * - Web Push messages share the queue: their jobs (signer "vapid") are sent by src/push/send.ts; so do
+ *   remote media fetches (signer "media-cache"), run by src/media/cache.ts.
  * - Wake-ups: on "delivery.queued", when a delivery finishes, and on a timer set to the next due job
  *   (at most 30 s away, unref'd so it never keeps the process alive).
  */
 import { and, eq, inArray, isNotNull, lt, lte, min, sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
+import { fetchRemoteMedia, MEDIA_CACHE_SIGNER } from "../../media/cache.js";
 import { sendPush } from "../../push/send.js";
 import { VAPID_SIGNER } from "../../push/subscriber.js";
 import { type Db, transaction } from "../../store/open.js";
@@ -366,7 +368,14 @@ export class DeliveryWorker {
             ? await sendPush(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs, now: this.#now() })
             : payload.signer === BACKFILL_SIGNER
               ? await runBackfill(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs })
-              : await this.#ctx.federation.post(job.inboxUrl, payload.body, payload.signer, this.#timeoutMs);
+              : payload.signer === MEDIA_CACHE_SIGNER
+                ? await fetchRemoteMedia(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs })
+                : await this.#ctx.federation.post(
+                    job.inboxUrl,
+                    payload.body,
+                    payload.signer,
+                    this.#timeoutMs,
+                  );
         outcome = classifyResponse(response.status, response.headers, this.#now());
       }
     } catch (error) {

@@ -15,6 +15,7 @@ import {
   isActiveMute,
   threadKey,
 } from "../../core/visibility.js";
+import { profileImageUrls, remoteMediaView } from "../../media/cache.js";
 import { endorsedAmong, notesOn } from "../../store/account-extras.js";
 import { accountsByIds, countFollowRequests, findAccountByUri } from "../../store/account-lookups.js";
 import { loadRelationRows } from "../../store/account-relations.js";
@@ -40,8 +41,14 @@ export const DEFAULT_HEADER_PATH = "/static/header.png";
 
 export function renderAccount(ctx: Context, account: AccountRow, depth = 0): Record<string, unknown> {
   const isLocal = account.domain === null;
-  const avatar = account.avatarUrl ?? `${ctx.urls.origin}${DEFAULT_AVATAR_PATH}`;
-  const header = account.headerUrl ?? `${ctx.urls.origin}${DEFAULT_HEADER_PATH}`;
+  // Remote images: the cached copy, else the origin when it is safe to hand out, else the default.
+  const image = (url: string | null, fallback: string) =>
+    (isLocal ? (url ? { url, static: url } : null) : profileImageUrls(ctx, url)) ?? {
+      url: `${ctx.urls.origin}${fallback}`,
+      static: `${ctx.urls.origin}${fallback}`,
+    };
+  const avatar = image(account.avatarUrl, DEFAULT_AVATAR_PATH);
+  const header = image(account.headerUrl, DEFAULT_HEADER_PATH);
   let moved: Record<string, unknown> | null = null;
   if (account.movedToUri && depth === 0) {
     const target = findAccountByUri(ctx.store.db, account.movedToUri);
@@ -55,10 +62,10 @@ export function renderAccount(ctx: Context, account: AccountRow, depth = 0): Rec
     uri: account.uri,
     display_name: account.displayName,
     note: account.note,
-    avatar,
-    avatar_static: avatar,
-    header,
-    header_static: header,
+    avatar: avatar.url,
+    avatar_static: avatar.static,
+    header: header.url,
+    header_static: header.static,
     locked: account.locked,
     bot: account.bot || account.actorType === "Service" || account.actorType === "Application",
     group: account.actorType === "Group",
@@ -121,22 +128,32 @@ export function renderCredentialAccount(
 const MEDIA_FALLBACK_TYPE = "unknown";
 
 export function renderMedia(ctx: Context, media: MediaRow) {
-  const url = media.fileName ? ctx.urls.media(media.fileName) : media.remoteUrl;
-  const preview = media.previewFileName ? ctx.urls.media(media.previewFileName) : url;
   const focus =
     media.focusX !== null && media.focusY !== null
       ? { focus: { x: media.focusX / 1000, y: media.focusY / 1000 } }
       : {};
+  const common = { id: media.id, preview_remote_url: null, text_url: null, description: media.description };
+  if (media.remoteUrl !== null && media.fileName === null) {
+    const view = remoteMediaView(ctx, { ...media, remoteUrl: media.remoteUrl });
+    return {
+      ...common,
+      type: view.type,
+      url: view.url,
+      preview_url: view.previewUrl,
+      remote_url: view.remoteUrl,
+      meta: { ...view.meta, ...focus },
+      blurhash: view.blurhash,
+    };
+  }
+  const url = media.fileName ? ctx.urls.media(media.fileName) : null;
+  const preview = media.previewFileName ? ctx.urls.media(media.previewFileName) : url;
   return {
-    id: media.id,
+    ...common,
     type: media.type ?? MEDIA_FALLBACK_TYPE,
     url: media.processing === "pending" ? null : url,
     preview_url: preview,
-    remote_url: media.fileName ? null : media.remoteUrl,
-    preview_remote_url: null,
-    text_url: null,
+    remote_url: null,
     meta: { ...media.meta, ...focus },
-    description: media.description,
     blurhash: media.blurhash,
   };
 }

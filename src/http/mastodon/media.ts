@@ -2,6 +2,7 @@ import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
 import { Hono } from "hono";
 import type { Context } from "../../context.js";
+import { servedCachedFile } from "../../media/cache.js";
 import { deleteUpload } from "../../media/delete.js";
 import { mediaStorage, S3Storage } from "../../media/storage/index.js";
 import { proxyFromBucket } from "../../media/storage/proxy.js";
@@ -85,9 +86,12 @@ export function mediaRoutes(ctx: Context) {
     const name = c.req.param("name");
     if (!MEDIA_FILE.test(name)) throw new HttpError(404, "not found");
     const id = name.split("-")[0] as string;
-    const row = findMediaById(ctx.store.db, id);
-    if (!row || (row.fileName !== name && row.previewFileName !== name))
-      throw new HttpError(404, "not found");
+    const upload = findMediaById(ctx.store.db, id);
+    const row =
+      upload && (upload.fileName === name || upload.previewFileName === name)
+        ? upload
+        : servedCachedFile(ctx, name);
+    if (!row) throw new HttpError(404, "not found");
     const type =
       name === row.previewFileName ? "image/webp" : (row.contentType ?? "application/octet-stream");
     const headers: Record<string, string> = {
