@@ -21,7 +21,7 @@ function interactable(ctx: Context, id: string): StatusRow {
   return status;
 }
 
-function bumpFavourites(ctx: Context, statusId: string, delta: number) {
+export function bumpFavourites(ctx: Context, statusId: string, delta: number) {
   ctx.store.db
     .update(statuses)
     .set({ favouritesCount: sql`max(0, ${statuses.favouritesCount} + ${delta})` })

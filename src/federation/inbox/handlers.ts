@@ -19,6 +19,7 @@ import {
   receiveUndoLike,
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
+import { receiveReaction, receiveUndoReaction } from "../../core/reactions.js";
 import type { RemoteNote } from "../../core/remote.js";
 import { receiveReport } from "../../core/reports.js";
 import {
@@ -41,6 +42,7 @@ import {
   idOf,
   parseActor,
   parseNote,
+  parseReaction,
   toRemoteNote,
   visibilityFrom,
 } from "../vocab/parse.js";
@@ -194,6 +196,16 @@ const HANDLERS: Record<string, Handler> = {
       removeFollower(ctx, actor);
       return;
     }
+    if (innerType === "EmojiReact" || innerType === "Like" || !innerType) {
+      const emoji = isObject(object) && inner ? parseReaction(object) : null;
+      receiveUndoReaction(
+        ctx,
+        actor,
+        objectId,
+        emoji && inner ? { statusUri: inner, name: emoji.name } : null,
+      );
+      if (innerType === "EmojiReact") return;
+    }
     if (innerType === "Like" || !innerType) {
       if (receiveUndoLike(ctx, actor, objectId, inner)) return;
     }
@@ -251,7 +263,18 @@ const HANDLERS: Record<string, Handler> = {
   Like(ctx, actor, activity, inbound) {
     const objectId = idOf(activity.object);
     if (!objectId || !inbound.id) throw new UserError("Like needs an id and an object", 400);
-    receiveLike(ctx, actor, objectId, inbound.id);
+    // Misskey's reactions are Likes naming the emoji: a favourite and a reaction (core/reactions.ts).
+    const emoji = parseReaction(activity);
+    if (emoji) receiveReaction(ctx, actor, objectId, inbound.id, emoji, true);
+    else receiveLike(ctx, actor, objectId, inbound.id);
+  },
+
+  EmojiReact(ctx, actor, activity, inbound) {
+    const objectId = idOf(activity.object);
+    if (!objectId || !inbound.id) throw new UserError("EmojiReact needs an id and an object", 400);
+    const emoji = parseReaction(activity);
+    if (!emoji) throw new UserError("EmojiReact needs one emoji as its content", 422);
+    receiveReaction(ctx, actor, objectId, inbound.id, emoji);
   },
 
   async Announce(ctx, actor, activity, inbound) {

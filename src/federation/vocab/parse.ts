@@ -259,6 +259,35 @@ function parseEmojis(tags: unknown[]): CustomEmoji[] {
 /** How many tag entries are looked at, whatever their kind. */
 const MAX_TAG_ENTRIES = 500;
 
+/** One Unicode emoji (with its modifiers, joiners and variation selectors), or a flag. */
+const UNICODE_EMOJI =
+  /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Emoji_Modifier}|\p{Regional_Indicator}|\u200d|\ufe0f|\u20e3)+$/u;
+/** `:shortcode:`, or Misskey's `:shortcode@host:` / `:shortcode@.:` for another server's emoji. */
+const CUSTOM_REACTION = /^:([a-zA-Z0-9_]{1,100})(?:@[^:\s]{0,253})?:$/;
+
+/**
+ * The emoji of a reaction activity (Pleroma/Akkoma `EmojiReact`, Misskey `Like`): `content`, else Misskey's
+ * `_misskey_reaction`. A custom emoji needs its `Emoji` tag (the image); anything that is not one emoji is
+ * null.
+ */
+export function parseReaction(activity: unknown): { name: string; url: string | null } | null {
+  if (!isObject(activity)) return null;
+  const raw = (asString(activity.content) ?? asString(activity._misskey_reaction))?.trim();
+  if (!raw || raw.length > 256) return null;
+  const custom = CUSTOM_REACTION.exec(raw);
+  if (custom) {
+    const emoji = parseEmojis(asArray(activity.tag).slice(0, MAX_TAG_ENTRIES)).find(
+      (e) => e.shortcode === custom[1],
+    );
+    return emoji ? { name: emoji.shortcode, url: emoji.url } : null;
+  }
+  return raw.length <= 64 &&
+    UNICODE_EMOJI.test(raw) &&
+    /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(raw)
+    ? { name: raw, url: null }
+    : null;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Actors
 

@@ -12,6 +12,7 @@ import { accountsByIds, countFollowRequests, findAccountByUri } from "../../stor
 import { loadRelationRows } from "../../store/account-relations.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { type AppSummary, appSummaries } from "../../store/oauth-apps.js";
+import { type ReactionCount, reactionCounts } from "../../store/reactions.js";
 import {
   loadStatusViews,
   type MediaRow,
@@ -22,6 +23,7 @@ import {
 import { type NotificationRow, statusesByIds } from "../../store/timelines.js";
 import { loadViewerState, type ViewerState } from "../../store/viewer-state.js";
 import { renderFilterResults } from "./filters.js";
+import { reactionFields, shownType } from "./reaction-notifications.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -175,6 +177,7 @@ function renderView(
   apps: Map<string, AppSummary>,
   accountCache: Map<string, Record<string, unknown>>,
   filtered: Map<string, FilterResult[]>,
+  reactions: Map<string, ReactionCount[]>,
 ): Record<string, unknown> {
   const { status, account } = view;
   const accountEntity = () => {
@@ -185,7 +188,9 @@ function renderView(
     }
     return rendered;
   };
-  const inner = view.reblog ? renderView(ctx, view.reblog, state, apps, accountCache, filtered) : null;
+  const inner = view.reblog
+    ? renderView(ctx, view.reblog, state, apps, accountCache, filtered, reactions)
+    : null;
   const targetId = (view.reblog ?? view).status.id;
   const app = status.applicationId ? apps.get(status.applicationId) : undefined;
   return {
@@ -233,6 +238,16 @@ function renderView(
     language: status.language,
     text: null,
     filtered: renderFilterResults(filtered.get(status.id) ?? []),
+    // Pleroma/Akkoma's emoji reactions, which their apps read (core/reactions.ts).
+    pleroma: {
+      emoji_reactions: (reactions.get(status.id) ?? []).map((r) => ({
+        name: r.name,
+        count: r.count,
+        me: r.me,
+        url: r.url,
+        account_ids: r.accountIds,
+      })),
+    },
   };
 }
 
@@ -254,7 +269,9 @@ export function renderStatuses(
     ...views.map((v) => v.reblog).filter((v): v is StatusView => v !== null),
   ]);
   const cache = new Map<string, Record<string, unknown>>();
-  return views.map((view) => renderView(ctx, view, state, apps, cache, filtered));
+  const shown = views.map((v) => (v.reblog ?? v).status.id);
+  const reactions = reactionCounts(ctx.store.db, shown, viewerId);
+  return views.map((view) => renderView(ctx, view, state, apps, cache, filtered, reactions));
 }
 
 export function renderStatus(ctx: Context, row: StatusRow, viewerId: string | null): Record<string, unknown> {
@@ -269,6 +286,8 @@ export function renderNotifications(
   rows: NotificationRow[],
   viewerId: string,
   filtered?: Map<string, FilterResult[]>,
+  /** Whether the app asked for `pleroma:emoji_reaction` by name (http/mastodon/reaction-notifications.ts). */
+  reactionsAsked = false,
 ): Record<string, unknown>[] {
   const accountIds = [...new Set(rows.map((n) => n.fromAccountId))];
   const accountRows = accountsByIds(ctx.store.db, accountIds);
@@ -288,7 +307,8 @@ export function renderNotifications(
     return [
       {
         id: n.id,
-        type: n.type,
+        type: shownType(n.type, reactionsAsked),
+        ...(reactionsAsked ? reactionFields(ctx.store.db, n) : {}),
         group_key: n.groupKey ?? `ungrouped-${n.id}`,
         ...(n.filtered ? { filtered: true } : {}),
         created_at: iso(n.createdAt),
