@@ -3,6 +3,7 @@ import { registerConversations } from "./core/conversations.js";
 import { registerEndorsements } from "./core/endorsements.js";
 import { Events } from "./core/events.js";
 import { registerFeeds } from "./core/feeds.js";
+import { registerInteractionRequests } from "./federation/interaction-requests.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { Transport } from "./federation/transport.js";
 import { Urls } from "./federation/urls.js";
@@ -37,6 +38,8 @@ export function createContext(config: Config, store: Store, log: Logger, version
   };
   // The transactional outbox: every domain event that other servers should hear of becomes delivery jobs.
   registerOutbox(ctx);
+  // Answers to GoToSocial's interaction requests (LikeRequest, ReplyRequest, AnnounceRequest).
+  registerInteractionRequests(ctx);
   // Web Push: notifications become push jobs in the same queue, in the same transaction.
   registerPush(ctx);
   // Direct-message conversations follow the statuses of their threads.

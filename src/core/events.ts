@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { AccountRow } from "../store/accounts.js";
-import type { follows } from "../store/schema.js";
+import type { follows, interactionAuthorizations } from "../store/schema.js";
 import type { PollRow, StatusRow } from "../store/statuses.js";
 
 type FollowRow = typeof follows.$inferSelect;
@@ -58,6 +58,22 @@ export type DomainEvent =
   /** A local poll's counts or state changed and should be shown to those who have a copy (not an edit). */
   | { type: "PollResultsChanged"; status: StatusRow }
   | { type: "NotificationCreated"; notificationId: string }
+  /**
+   * A remote actor asked to like, reply to or boost a local status (GoToSocial's interaction requests):
+   * `authorization` is what was granted, null when refused (core/interaction-policy.ts).
+   */
+  | {
+      type: "InteractionRequestAnswered";
+      requester: AccountRow;
+      status: StatusRow;
+      request: {
+        kind: "like" | "reply" | "announce";
+        uri: string;
+        statusUri: string;
+        interactingObject: string;
+      };
+      authorization: typeof interactionAuthorizations.$inferSelect | null;
+    }
   /** A direct-message conversation got a status, lost one, or was read. */
   | { type: "ConversationChanged"; conversationId: string };
 

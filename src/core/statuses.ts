@@ -18,6 +18,7 @@ import { UserError } from "./account.js";
 import { addNotification, requireLocalAccount } from "./common.js";
 import type { UnitOfWork } from "./events.js";
 import { findFollow } from "./follows.js";
+import { requireInteractionAllowed, storeInteractionPolicy } from "./interaction-policy.js";
 import { applyPollEdit, storeRemotePoll } from "./polls.js";
 import type { RemoteNote } from "./remote.js";
 import { extractHashtags, extractMentions, formatText, type MentionRef } from "./text.js";
@@ -189,6 +190,7 @@ export function createStatus(ctx: Context, input: StatusInput): string {
   const mediaIds = input.mediaIds ?? [];
   validateInput(input, mediaIds.length > 0);
   const parent = input.inReplyToId ? visibleParent(ctx, input.inReplyToId) : null;
+  if (parent) requireInteractionAllowed(ctx, parent, "reply");
   const mentioned = mentionedAccounts(ctx, extractMentions(input.text), input.mentions);
   const content = formatStatusText(ctx, input.text, mentioned);
   const visibility = input.visibility ?? "public";
@@ -411,6 +413,7 @@ export function receiveNote(ctx: Context, author: AccountRow, note: RemoteNote):
         editedAt: note.updated && note.updated > note.published ? note.updated : null,
       })
       .run();
+    storeInteractionPolicy(ctx, id, note.interactionPolicy);
     setMentionsAndTags(
       ctx,
       id,
@@ -448,6 +451,7 @@ export function receiveNoteUpdate(ctx: Context, author: AccountRow, note: Remote
   const existing = findStatusByUri(ctx.store.db, note.uri);
   if (!existing || existing.deletedAt !== null) return existing ? null : receiveNote(ctx, author, note);
   if (existing.accountId !== author.id) throw new UserError("only the author may update a note", 403);
+  storeInteractionPolicy(ctx, existing.id, note.interactionPolicy);
   const edited = note.updated !== null && note.updated > (existing.editedAt ?? existing.createdAt);
   if (!edited) {
     if (note.poll) {

@@ -9,6 +9,7 @@ import { UserError } from "../core/account.js";
 import { activityPubRoutes } from "./activitypub.js";
 import { incomingOf } from "./body.js";
 import { errorResponse, HttpError } from "./errors.js";
+import { interactionAuthorizationRoutes } from "./interaction-authorizations.js";
 import { mastodonRoutes } from "./mastodon/index.js";
 import { webRoutes } from "./web/pages.js";
 import { staticRoutes } from "./web/static.js";
@@ -130,6 +131,7 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   app.route("/", wellKnownRoutes(ctx));
   app.route("/", mastodonRoutes(ctx));
   app.route("/", activityPubRoutes(ctx));
+  app.route("/", interactionAuthorizationRoutes(ctx));
   app.route("/", webRoutes(ctx));
   app.route("/", staticRoutes());
 

@@ -9,6 +9,7 @@ import {
   receiveMove,
   removeFollower,
 } from "../../core/follows.js";
+import { type Interaction, receiveInteractionRequest } from "../../core/interaction-policy.js";
 import {
   hasFollowRelation,
   receiveAnnounce,
@@ -332,6 +333,18 @@ const HANDLERS: Record<string, Handler> = {
     });
   },
 
+  LikeRequest(ctx, actor, activity, inbound) {
+    interactionRequest(ctx, actor, activity, inbound, "like");
+  },
+
+  ReplyRequest(ctx, actor, activity, inbound) {
+    interactionRequest(ctx, actor, activity, inbound, "reply");
+  },
+
+  AnnounceRequest(ctx, actor, activity, inbound) {
+    interactionRequest(ctx, actor, activity, inbound, "announce");
+  },
+
   Add(ctx, actor, activity) {
     return setFeatured(ctx, actor, activity, true);
   },
@@ -355,4 +368,30 @@ async function setFeatured(ctx: Context, actor: AccountRow, activity: Json, pinn
     receiveNote(ctx, actor, note);
   }
   receiveFeatured(ctx, actor, objectId, pinned);
+}
+
+/**
+ * A GoToSocial interaction request (0.20+): `object` is the owner's post, `instrument` the interaction
+ * (the reply Note, the Like or the Announce), which must be the actor's own. core answers it.
+ */
+function interactionRequest(
+  ctx: Context,
+  actor: AccountRow,
+  activity: Json,
+  inbound: Inbound,
+  kind: Interaction,
+) {
+  const statusUri = idOf(activity.object);
+  const instrument = activity.instrument;
+  const interactingObject = idOf(instrument);
+  if (!inbound.id || !statusUri || !interactingObject)
+    throw new UserError("an interaction request needs an id, an object and an instrument", 400);
+  requireSameOrigin(actor.uri, interactingObject, "instrument");
+  if (isObject(instrument)) {
+    const by = idOf(kind === "reply" ? instrument.attributedTo : instrument.actor);
+    if (by && by !== actor.uri) throw new UserError("the interaction is not the actor's own", 403);
+    if (kind === "reply" && idOf(instrument.inReplyTo) && idOf(instrument.inReplyTo) !== statusUri)
+      throw new UserError("the reply does not reply to the request's object", 400);
+  }
+  receiveInteractionRequest(ctx, actor, { kind, uri: inbound.id, statusUri, interactingObject });
 }

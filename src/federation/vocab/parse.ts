@@ -8,7 +8,7 @@ import { createPublicKey } from "node:crypto";
 import type { RemoteNote } from "../../core/remote.js";
 import type { Visibility } from "../../core/statuses.js";
 import { escapeHtml } from "../../core/text.js";
-import type { CustomEmoji, ProfileField } from "../../store/schema.js";
+import type { CustomEmoji, InteractionPolicy, ProfileField, SubPolicy } from "../../store/schema.js";
 import { multibaseToEd25519PublicKey, toBase64Url } from "../keys.js";
 import { sanitizeHtml, sanitizePlain } from "../sanitize.js";
 import { hostOf } from "../urls.js";
@@ -629,7 +629,50 @@ export function parseNote(json: unknown): ParsedNote {
     emojis: parseEmojis(tags),
     attachments,
     poll: type === "Question" ? parsePoll(json, now) : null,
+    ...withPolicy(parseInteractionPolicy(json.interactionPolicy)),
   };
+}
+
+function withPolicy(policy: InteractionPolicy | null): { interactionPolicy?: InteractionPolicy } {
+  return policy ? { interactionPolicy: policy } : {};
+}
+
+/** How many URIs a sub-policy keeps per list. */
+const MAX_POLICY_ENTRIES = 100;
+
+function policyUris(value: unknown): string[] {
+  const out: string[] = [];
+  for (const entry of asArray(value).slice(0, MAX_POLICY_ENTRIES * 2)) {
+    const id = idOf(entry);
+    const uri = id === "as:Public" || id === "Public" ? PUBLIC : httpUrl(id);
+    if (uri && !out.includes(uri) && out.length < MAX_POLICY_ENTRIES) out.push(uri);
+  }
+  return out;
+}
+
+/**
+ * One sub-policy (canLike, canReply, canAnnounce): `automaticApproval`/`manualApproval` since GoToSocial
+ * 0.20, `always`/`approvalRequired` before (0.20 sends both). Missing, null or `{}` is null: the default,
+ * anyone who can see the post.
+ */
+function parseSubPolicy(value: unknown): SubPolicy | null {
+  if (!isObject(value)) return null;
+  const automatic = policyUris(value.automaticApproval ?? value.always);
+  const manual = policyUris(value.manualApproval ?? value.approvalRequired);
+  return automatic.length === 0 && manual.length === 0 && Object.keys(value).length === 0
+    ? null
+    : { automatic, manual };
+}
+
+/** GoToSocial's `interactionPolicy` on a post; null when absent or empty (the implicit default). */
+export function parseInteractionPolicy(value: unknown): InteractionPolicy | null {
+  if (!isObject(value)) return null;
+  const policy = {
+    canLike: parseSubPolicy(value.canLike),
+    canReply: parseSubPolicy(value.canReply),
+    canAnnounce: parseSubPolicy(value.canAnnounce),
+  };
+  return policy.canLike || policy.canReply || policy.canAnnounce ? policy : null;
 }
 
 /** Visibility of a remote object from its addressing (the reverse of vocab/note.ts `addressing`). */
