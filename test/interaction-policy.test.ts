@@ -7,8 +7,15 @@ import { createRestAPIClient, type mastodon } from "masto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, issueToken } from "./helpers/api.js";
 import { restoreNativeResponse } from "./helpers/clients.js";
-import { AP_ACCEPT, type FedifyPeer, idByUri, type PeerActor, startFedifyPeer } from "./helpers/fedify-peer.js";
-import { inboxSettled } from "./helpers/inbound.js";
+import {
+  AP_ACCEPT,
+  type FedifyPeer,
+  idByUri,
+  type PeerActor,
+  startFedifyPeer,
+  waitUntil,
+} from "./helpers/fedify-peer.js";
+import { type ActorServer, inboxSettled, startActorServer } from "./helpers/inbound.js";
 import { sendAs } from "./helpers/peer-actors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -21,7 +28,6 @@ let token: string;
 let client: mastodon.rest.Client;
 let aliceUri: string;
 let bob: PeerActor;
-let carol: PeerActor;
 let counter = 0;
 
 async function send(actor: PeerActor, activity: Json): Promise<string> {
@@ -50,6 +56,17 @@ async function remoteNote(extra: Json, type: "Create" | "Update" = "Create", uri
   return id;
 }
 
+/** The peer's own actor, to sign raw activities as it. */
+function peerActor(): PeerActor {
+  return {
+    identifier: "peer",
+    actorUri: peer.actorUri,
+    inboxUri: peer.inboxUri,
+    keyId: peer.keyId,
+    rsaPrivatePem: peer.rsaPrivatePem,
+  };
+}
+
 function statusId(uri: string): string {
   const id = idByUri(server.context.store.sqlite, "statuses", uri);
   if (!id) throw new Error(`no status ${uri}`);
@@ -59,14 +76,13 @@ function statusId(uri: string): string {
 beforeAll(async () => {
   [server, peer] = await Promise.all([
     startTestServer({ account: "alice" }),
-    startFedifyPeer({ extraActors: ["bob", "carol"] }),
+    startFedifyPeer({ extraActors: ["bob"] }),
   ]);
   restoreNativeResponse();
   token = issueToken(server);
   client = createRestAPIClient({ url: server.origin, accessToken: token });
   aliceUri = `${server.origin}/users/alice`;
   bob = peer.extra.get("bob") as PeerActor;
-  carol = peer.extra.get("carol") as PeerActor;
   expect((await api(server, token, "POST", "/api/v1/tags/gardening/follow")).status).toBe(200);
 });
 
@@ -153,10 +169,16 @@ describe("a remote post's policy", () => {
       interactionPolicy: { canReply: { always: [bob.actorUri], approvalRequired: [] } },
     });
     const id = statusId(uri);
-    const refused = await api(server, token, "POST", "/api/v1/statuses", { status: "no", in_reply_to_id: id });
+    const refused = await api(server, token, "POST", "/api/v1/statuses", {
+      status: "no",
+      in_reply_to_id: id,
+    });
     expect(refused.status).toBe(422);
     await remoteNote({}, "Update", uri);
-    const allowed = await api(server, token, "POST", "/api/v1/statuses", { status: "now", in_reply_to_id: id });
+    const allowed = await api(server, token, "POST", "/api/v1/statuses", {
+      status: "now",
+      in_reply_to_id: id,
+    });
     expect(allowed.status).toBe(200);
   });
 
@@ -176,35 +198,66 @@ describe("a remote post's policy", () => {
 });
 
 describe("interaction requests from GoToSocial", () => {
+  // A GoToSocial-like server: the Fedify peer cannot parse an Accept whose object is a gts:ReplyRequest,
+  // so the requester is a raw server that records what reaches its inbox.
+  let gts: ActorServer;
+  let gtsUri: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    gts = await startActorServer(["gina"]);
+    gtsUri = gts.actorUri("gina");
+  });
+
+  afterAll(async () => {
+    await gts?.close();
+  });
+
+  async function request(type: string, object: string, instrument: unknown, id?: string): Promise<string> {
+    const requestId = id ?? `${gtsUri}/interaction_requests/${++requests}`;
+    const res = await gts.post(`${server.origin}/inbox`, "gina", {
+      "@context": ["https://www.w3.org/ns/activitystreams", "https://gotosocial.org/ns"],
+      id: requestId,
+      type,
+      actor: gtsUri,
+      to: aliceUri,
+      object,
+      instrument,
+    });
+    expect(res.status).toBe(202);
+    await inboxSettled(server);
+    return requestId;
+  }
+
+  /** The answer to a request that reached gina's inbox, once delivered. */
+  function answerTo(requestId: string, skip = 0): Promise<Json> {
+    return waitUntil(
+      () => gts.inbox.filter((r) => (r.json.object as Json | undefined)?.id === requestId)[skip]?.json,
+      `the answer to ${requestId}`,
+    );
+  }
+
   it("accepts a ReplyRequest with a dereferenceable ReplyAuthorization", async () => {
     const post = await client.v1.statuses.create({ status: "reply if you like", visibility: "public" });
-    const replyUri = `${bob.actorUri}/notes/${++counter}`;
-    const requestId = await send(bob, {
-      type: "ReplyRequest",
-      to: aliceUri,
-      object: post.uri,
-      instrument: {
-        id: replyUri,
-        type: "Note",
-        attributedTo: bob.actorUri,
-        inReplyTo: post.uri,
-        to: [PUBLIC],
-        cc: [aliceUri],
-        content: "<p>hey</p>",
-      },
+    const replyUri = `${gtsUri}/statuses/${++counter}`;
+    const requestId = await request("ReplyRequest", post.uri, {
+      id: replyUri,
+      type: "Note",
+      attributedTo: gtsUri,
+      inReplyTo: post.uri,
+      to: [PUBLIC],
+      cc: [aliceUri],
+      content: "<p>hey</p>",
     });
-    const accept = await peer.waitFor(
-      (r) => r.type === "Accept" && (r.json.object as Json | undefined)?.id === requestId,
-    );
-    expect(accept.actor).toBe(aliceUri);
-    expect(accept.recipient).toBe("bob");
-    expect(accept.json.object).toMatchObject({
-      type: "ReplyRequest",
-      actor: bob.actorUri,
-      object: post.uri,
-      instrument: replyUri,
+    const accept = await answerTo(requestId);
+    expect(accept).toMatchObject({
+      type: "Accept",
+      actor: aliceUri,
+      to: [gtsUri],
+      object: { id: requestId, type: "ReplyRequest", actor: gtsUri, object: post.uri, instrument: replyUri },
     });
-    const result = accept.json.result as string;
+    expect(gts.inbox.find((r) => r.json === accept)?.path).toBe("/users/gina/inbox");
+    const result = accept.result as string;
     expect(result.startsWith(`${aliceUri}/authorizations/`)).toBe(true);
     const res = await peer.fetchSigned(result);
     expect(res.status).toBe(200);
@@ -216,17 +269,12 @@ describe("interaction requests from GoToSocial", () => {
       interactingObject: replyUri,
       interactionTarget: post.uri,
     });
-    // A repeated request gets the same authorization.
-    await send(bob, {
-      id: requestId,
-      type: "ReplyRequest",
-      object: post.uri,
-      instrument: replyUri,
-    });
-    const again = await peer.waitFor(
-      (r) => r.type === "Accept" && r !== accept && (r.json.object as Json | undefined)?.id === requestId,
-    );
-    expect(again.json.result).toBe(result);
+    // A delivery of the same request again is the same activity: one authorization, one answer.
+    await request("ReplyRequest", post.uri, replyUri, requestId);
+    const rows = server.context.store.sqlite
+      .prepare("SELECT id FROM interaction_authorizations WHERE request_uri = ?")
+      .all(requestId);
+    expect(rows).toHaveLength(1);
   });
 
   it("accepts LikeRequest and AnnounceRequest of a public post", async () => {
@@ -235,58 +283,57 @@ describe("interaction requests from GoToSocial", () => {
       ["LikeRequest", "LikeAuthorization"],
       ["AnnounceRequest", "AnnounceAuthorization"],
     ] as const) {
-      const interaction = `${carol.actorUri}/interactions/${++counter}`;
-      const requestId = await send(carol, {
-        type,
+      const interaction = `${gtsUri}/interactions/${++counter}`;
+      const requestId = await request(type, post.uri, {
+        id: interaction,
+        type: type === "LikeRequest" ? "Like" : "Announce",
+        actor: gtsUri,
         object: post.uri,
-        instrument: {
-          id: interaction,
-          type: type === "LikeRequest" ? "Like" : "Announce",
-          actor: carol.actorUri,
-          object: post.uri,
-        },
       });
-      const accept = await peer.waitFor(
-        (r) => r.type === "Accept" && (r.json.object as Json | undefined)?.id === requestId,
-      );
-      const res = await peer.fetchUnsigned(accept.json.result as string);
+      const accept = await answerTo(requestId);
+      expect(accept.type).toBe("Accept");
+      const res = await fetch(accept.result as string, { headers: { accept: AP_ACCEPT } });
       expect(await res.json()).toMatchObject({ type: kind, interactingObject: interaction });
     }
   });
 
   it("rejects a request about a post the requester may not see, or a boost of a followers-only post", async () => {
     const post = await client.v1.statuses.create({ status: "followers only", visibility: "private" });
-    const likeId = await send(carol, {
-      type: "LikeRequest",
+    const likeId = await request("LikeRequest", post.uri, `${gtsUri}/likes/${++counter}`);
+    const reject = await answerTo(likeId);
+    expect(reject.type).toBe("Reject");
+    expect(reject.result).toBeUndefined();
+    expect(reject.object).toMatchObject({ type: "LikeRequest", object: post.uri });
+    // The peer follows alice (above): it may see the post and like it, but not boost it.
+    const announceId = `${peer.actorUri}/requests/${++counter}`;
+    await sendAs(server, peerActor(), {
+      id: announceId,
+      type: "AnnounceRequest",
+      actor: peer.actorUri,
       object: post.uri,
-      instrument: `${carol.actorUri}/likes/${++counter}`,
+      instrument: `${peer.actorUri}/announces/${counter}`,
     });
-    const reject = await peer.waitFor(
-      (r) => r.type === "Reject" && (r.json.object as Json | undefined)?.id === likeId,
-    );
-    expect(reject.json.result).toBeUndefined();
-    expect(reject.json.object).toMatchObject({ type: "LikeRequest", object: post.uri });
-    // The authorization of a private post is not served to an unsigned request.
-    const count = server.context.store.sqlite
-      .prepare("SELECT count(*) AS n FROM interaction_authorizations")
-      .get() as { n: number };
-    expect(count.n).toBe(3);
+    await inboxSettled(server);
+    const rows = server.context.store.sqlite
+      .prepare("SELECT request_uri FROM interaction_authorizations WHERE request_uri IN (?, ?)")
+      .all(likeId, announceId);
+    expect(rows).toEqual([]);
     const denied = await fetch(`${aliceUri}/authorizations/1`, { headers: { accept: AP_ACCEPT } });
     expect(denied.status).toBe(404);
   });
 
   it("refuses an instrument that is not the requester's", async () => {
     const post = await client.v1.statuses.create({ status: "mine", visibility: "public" });
-    const before = peer.received.length;
-    await send(carol, {
-      type: "LikeRequest",
+    const requestId = await request("LikeRequest", post.uri, {
+      id: `${gtsUri}/likes/x`,
+      type: "Like",
+      actor: bob.actorUri,
       object: post.uri,
-      instrument: { id: `${carol.actorUri}/likes/x`, type: "Like", actor: bob.actorUri, object: post.uri },
     });
-    const count = server.context.store.sqlite
-      .prepare("SELECT count(*) AS n FROM interaction_authorizations WHERE interacting_object = ?")
-      .get(`${carol.actorUri}/likes/x`) as { n: number };
-    expect(count.n).toBe(0);
-    expect(peer.received.slice(before).filter((r) => r.type === "Accept")).toEqual([]);
+    const rows = server.context.store.sqlite
+      .prepare("SELECT id FROM interaction_authorizations WHERE request_uri = ?")
+      .all(requestId);
+    expect(rows).toEqual([]);
+    expect(gts.inbox.filter((r) => (r.json.object as Json | undefined)?.id === requestId)).toEqual([]);
   });
 });
