@@ -111,7 +111,7 @@ describe("the owner's policy on its posts", () => {
     });
   });
 
-  it("lets only the author boost a followers-only post, in what followers receive", async () => {
+  it("lets only the author boost a followers-only post, and its followers like and reply", async () => {
     await peer.follow(aliceUri);
     await inboxSettled(server);
     const post = await client.v1.statuses.create({ status: "friends only", visibility: "private" });
@@ -120,7 +120,11 @@ describe("the owner's policy on its posts", () => {
     );
     const policy = (create.json.object as Json).interactionPolicy as Record<string, Json>;
     expect(policy.canAnnounce).toEqual({ automaticApproval: [aliceUri], always: [aliceUri] });
-    expect(policy.canReply).toEqual({ automaticApproval: [PUBLIC], always: [PUBLIC] });
+    // Who can see it, written out: Public appears nowhere in a followers-only post.
+    const audience = [aliceUri, `${aliceUri}/followers`];
+    expect(policy.canReply).toEqual({ automaticApproval: audience, always: audience });
+    expect(policy.canLike).toEqual({ automaticApproval: audience, always: audience });
+    expect(JSON.stringify(create.json)).not.toContain(PUBLIC);
   });
 });
 

@@ -32,17 +32,26 @@ export const GTS_TERMS = {
 } as const;
 
 /**
- * The owner's policy on its own post: anyone who can see it may like it and reply to it; anyone may boost
- * a public or unlisted post, only the author a followers-only or direct one. Written with the properties of
- * GoToSocial 0.20+ and, for older versions, their deprecated names.
+ * The owner's policy on its own post: whoever can see it may like it and reply to it, and anyone may boost a
+ * public or unlisted post, only the author a followers-only or direct one. For a followers-only or direct
+ * post "whoever can see it" is written out (the author, its followers for followers-only, the mentioned
+ * accounts) rather than as Public, so no receiver mistakes Public in it for the post's audience. Written with
+ * the properties of GoToSocial 0.20+ and, for older versions, their deprecated names.
  */
-export function renderOwnerPolicy(status: StatusRow, authorUri: string) {
-  const boostable = status.visibility === "public" || status.visibility === "unlisted";
+export function renderOwnerPolicy(
+  visibility: string,
+  author: { uri: string; followers: string },
+  mentioned: string[],
+) {
+  const open = visibility === "public" || visibility === "unlisted";
+  const audience = open
+    ? [PUBLIC]
+    : [author.uri, ...(visibility === "private" ? [author.followers] : []), ...mentioned];
   const sub = (uris: string[]) => ({ automaticApproval: uris, always: uris });
   return {
-    canLike: sub([PUBLIC]),
-    canReply: sub([PUBLIC]),
-    canAnnounce: sub(boostable ? [PUBLIC] : [authorUri]),
+    canLike: sub(audience),
+    canReply: sub(audience),
+    canAnnounce: sub(open ? [PUBLIC] : [author.uri]),
   };
 }
 

@@ -101,7 +101,11 @@ export function renderNote(view: StatusView, urls: Urls) {
     tag,
     attachment,
     replies: `${status.uri}/replies`,
-    interactionPolicy: renderOwnerPolicy(status, account.uri),
+    interactionPolicy: renderOwnerPolicy(
+      status.visibility,
+      { uri: account.uri, followers },
+      view.mentions.map((m) => m.uri),
+    ),
     ...question,
   };
 }
