@@ -6,6 +6,8 @@ import { registerFeeds } from "./core/feeds.js";
 import { registerQuotes } from "./core/quotes.js";
 
 import { registerBackfill } from "./federation/backfill.js";
+
+import { registerInteractionRequests } from "./federation/interaction-requests.js";
 import { registerOutbox } from "./federation/outbox.js";
 import { registerQuoteFederation } from "./federation/quotes.js";
 import { Transport } from "./federation/transport.js";
@@ -42,6 +44,8 @@ export function createContext(config: Config, store: Store, log: Logger, version
   };
   // The transactional outbox: every domain event that other servers should hear of becomes delivery jobs.
   registerOutbox(ctx);
+  // Answers to GoToSocial's interaction requests (LikeRequest, ReplyRequest, AnnounceRequest).
+  registerInteractionRequests(ctx);
   // Web Push: notifications become push jobs in the same queue, in the same transaction.
   registerPush(ctx);
   // Direct-message conversations follow the statuses of their threads.

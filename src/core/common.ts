@@ -25,7 +25,9 @@ export type NotificationType =
   | "quote"
   | "quoted_update"
   | "admin.report"
-  | "moved";
+  | "moved"
+  /** An emoji reaction (core/reactions.ts); apps that do not ask for this type see it as a favourite. */
+  | "pleroma:emoji_reaction";
 
 /**
  * Adds a notification for the local account unless the sender is blocked or muted, inside the change's unit

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { AccountRow } from "../store/accounts.js";
 import type { QuoteRow } from "../store/quotes.js";
-import type { follows } from "../store/schema.js";
+import type { follows, interactionAuthorizations } from "../store/schema.js";
 import type { PollRow, StatusRow } from "../store/statuses.js";
 import type { QuoteAnswer } from "./quotes.js";
 
@@ -70,6 +70,23 @@ export type DomainEvent =
   | { type: "QuoteRequestAnswered"; answer: QuoteAnswer }
   /** The owner withdrew the consent it gave to a quote of its status. */
   | { type: "QuoteRevoked"; quote: QuoteRow }
+
+  /**
+   * A remote actor asked to like, reply to or boost a local status (GoToSocial's interaction requests):
+   * `authorization` is what was granted, null when refused (core/interaction-policy.ts).
+   */
+  | {
+      type: "InteractionRequestAnswered";
+      requester: AccountRow;
+      status: StatusRow;
+      request: {
+        kind: "like" | "reply" | "announce";
+        uri: string;
+        statusUri: string;
+        interactingObject: string;
+      };
+      authorization: typeof interactionAuthorizations.$inferSelect | null;
+    }
   /** A direct-message conversation got a status, lost one, or was read. */
   | { type: "ConversationChanged"; conversationId: string };
 

@@ -7,6 +7,7 @@ import { findReblog, findStatusById, findStatusByUri, type StatusRow } from "../
 import { UserError } from "./account.js";
 import { addNotification, requireLocalAccount } from "./common.js";
 import { dropAuthorFromFeeds } from "./feeds.js";
+import { requireInteractionAllowed } from "./interaction-policy.js";
 import { bumpReblogs, removeBoost, type Visibility } from "./statuses.js";
 import { commit } from "./unit-of-work.js";
 
@@ -21,7 +22,7 @@ function interactable(ctx: Context, id: string): StatusRow {
   return status;
 }
 
-function bumpFavourites(ctx: Context, statusId: string, delta: number) {
+export function bumpFavourites(ctx: Context, statusId: string, delta: number) {
   ctx.store.db
     .update(statuses)
     .set({ favouritesCount: sql`max(0, ${statuses.favouritesCount} + ${delta})` })
@@ -32,6 +33,7 @@ function bumpFavourites(ctx: Context, statusId: string, delta: number) {
 export function favourite(ctx: Context, id: string): StatusRow {
   const local = requireLocalAccount(ctx);
   const status = interactable(ctx, id);
+  requireInteractionAllowed(ctx, status, "like");
   commit(ctx, (uow) => {
     const favId = newId();
     const uri = `${local.uri}#likes/${favId}`;
@@ -74,6 +76,7 @@ export function reblog(ctx: Context, id: string, visibility: Visibility = "publi
   }
   const existing = findReblog(ctx.store.db, local.id, status.id);
   if (existing) return existing.id;
+  requireInteractionAllowed(ctx, status, "announce");
   return commit(ctx, (uow) => {
     const boostId = newId();
     ctx.store.db

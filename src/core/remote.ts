@@ -2,7 +2,7 @@
  * What the core accepts from other servers: plain, validated values with HTML already sanitised. The
  * federation layer parses ActivityStreams into these (its vocabulary parsers); the core never sees JSON.
  */
-import type { CustomEmoji } from "../store/schema.js";
+import type { CustomEmoji, InteractionPolicy } from "../store/schema.js";
 import type { Visibility } from "./statuses.js";
 
 export interface RemoteAttachment {
@@ -59,4 +59,7 @@ export interface RemoteNote {
   attachments: RemoteAttachment[];
   poll: RemotePoll | null;
   quote?: RemoteQuote | null;
+
+  /** GoToSocial's interaction policy, when the post has one (core/interaction-policy.ts). */
+  interactionPolicy?: InteractionPolicy;
 }

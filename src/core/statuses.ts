@@ -18,6 +18,7 @@ import { UserError } from "./account.js";
 import { addNotification, requireLocalAccount } from "./common.js";
 import type { UnitOfWork } from "./events.js";
 import { findFollow } from "./follows.js";
+import { requireInteractionAllowed, storeInteractionPolicy } from "./interaction-policy.js";
 import { applyPollEdit, storeRemotePoll } from "./polls.js";
 import {
   applyRemoteQuote,
@@ -203,6 +204,8 @@ export function createStatus(ctx: Context, input: StatusInput): string {
   validateInput(input, mediaIds.length > 0);
   const parent = input.inReplyToId ? visibleParent(ctx, input.inReplyToId) : null;
   const quoted = input.quotedStatusId ? quotableStatus(ctx, input.quotedStatusId) : null;
+
+  if (parent) requireInteractionAllowed(ctx, parent, "reply");
   const mentioned = mentionedAccounts(ctx, extractMentions(input.text), input.mentions);
   const visibility = visibilityForQuote(input.visibility ?? "public", quoted);
   if (quoted)
@@ -440,6 +443,7 @@ export function receiveNote(
         editedAt: note.updated && note.updated > note.published ? note.updated : null,
       })
       .run();
+    storeInteractionPolicy(ctx, id, note.interactionPolicy);
     setMentionsAndTags(
       ctx,
       id,
@@ -478,6 +482,7 @@ export function receiveNoteUpdate(ctx: Context, author: AccountRow, note: Remote
   const existing = findStatusByUri(ctx.store.db, note.uri);
   if (!existing || existing.deletedAt !== null) return existing ? null : receiveNote(ctx, author, note);
   if (existing.accountId !== author.id) throw new UserError("only the author may update a note", 403);
+  storeInteractionPolicy(ctx, existing.id, note.interactionPolicy);
   const edited = note.updated !== null && note.updated > (existing.editedAt ?? existing.createdAt);
   if (!edited) {
     if (note.poll) {

@@ -9,6 +9,7 @@ import { UserError } from "../core/account.js";
 import { activityPubRoutes } from "./activitypub.js";
 import { incomingOf } from "./body.js";
 import { errorResponse, HttpError } from "./errors.js";
+import { interactionAuthorizationRoutes } from "./interaction-authorizations.js";
 import { mastodonRoutes } from "./mastodon/index.js";
 import { quoteAuthorizationRoutes } from "./quote-authorizations.js";
 import { webRoutes } from "./web/pages.js";
@@ -133,6 +134,8 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   app.route("/", mastodonRoutes(ctx));
   app.route("/", activityPubRoutes(ctx));
   app.route("/", quoteAuthorizationRoutes(ctx));
+
+  app.route("/", interactionAuthorizationRoutes(ctx));
   app.route("/", webRoutes(ctx));
   app.route("/", settingsRoutes(ctx));
   app.route("/", staticRoutes());

@@ -5,6 +5,7 @@
  */
 import { LosslessNumber, stringify } from "lossless-json";
 import type { Context } from "../context.js";
+import { mastodonNotificationType } from "../core/reactions.js";
 import { htmlToText } from "../core/text.js";
 import { DEFAULT_AVATAR_PATH } from "../http/mastodon/entities.js";
 import { findAccountById } from "../store/account-lists.js";
@@ -46,7 +47,8 @@ export function pushPayload(
 ): string | null {
   const db = ctx.store.db;
   const from = findAccountById(db, notification.fromAccountId);
-  const title = TITLES[notification.type];
+  const type = mastodonNotificationType(notification.type);
+  const title = TITLES[type];
   if (!from || !title) return null;
   let text: string;
   if (notification.statusId !== null) {
@@ -61,7 +63,7 @@ export function pushPayload(
     access_token: subscription.accessToken,
     preferred_locale: "en",
     notification_id: new LosslessNumber(notification.id),
-    notification_type: notification.type,
+    notification_type: type,
     icon: from.avatarUrl ?? `${ctx.urls.origin}${DEFAULT_AVATAR_PATH}`,
     title: title(name),
     body: truncate(text.replace(/\s+/g, " ").trim(), BODY_MAX),

@@ -4,6 +4,7 @@
  */
 import type { Context } from "../context.js";
 import { applyFilters } from "../core/filters.js";
+import { mastodonNotificationType } from "../core/reactions.js";
 import { loadRelationRows } from "../store/account-relations.js";
 import type { PushSubscriptionRow } from "../store/push-subscriptions.js";
 import { findStatusById } from "../store/statuses.js";
@@ -15,7 +16,7 @@ export function shouldPush(
   notification: NotificationRow,
   localAccountId: string,
 ): boolean {
-  if (subscription.alerts[notification.type] !== true) return false;
+  if (subscription.alerts[mastodonNotificationType(notification.type)] !== true) return false;
   if (!policyAdmits(ctx, subscription.policy, notification.fromAccountId, localAccountId)) return false;
   return !hiddenByFilters(ctx, notification, localAccountId);
 }

@@ -1044,3 +1044,76 @@ export const remoteMedia = sqliteTable(
   },
   (t) => [index("remote_media_lru").on(t.state, t.lastAccessedAt)],
 );
+
+// --- reactions and interaction policies ---
+
+/**
+ * Emoji reactions to the local account's statuses (Pleroma/Akkoma `EmojiReact`, Misskey `Like` with
+ * `_misskey_reaction`). `name` is the emoji itself (a Unicode emoji) or a custom emoji's shortcode without
+ * colons, then `url` is its image. An account may react with several different emoji, once each.
+ */
+export const reactions = sqliteTable(
+  "reactions",
+  {
+    id: id(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    url: text("url"),
+    /** The activity's id (EmojiReact or Like), for its Undo. */
+    uri: text("uri").notNull().unique(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("reactions_triple").on(t.accountId, t.statusId, t.name),
+    index("reactions_status").on(t.statusId, t.id),
+  ],
+);
+
+/** A remote status's GoToSocial `interactionPolicy` as it was received (absent: the implicit default). */
+export const interactionPolicies = sqliteTable("interaction_policies", {
+  statusId: text("status_id")
+    .primaryKey()
+    .references(() => statuses.id, { onDelete: "cascade" }),
+  policy: text("policy", { mode: "json" }).$type<InteractionPolicy>().notNull(),
+});
+
+/** Who may do one kind of interaction: actor and collection URIs, and the Public IRI. */
+export interface SubPolicy {
+  automatic: string[];
+  manual: string[];
+}
+
+export interface InteractionPolicy {
+  canLike: SubPolicy | null;
+  canReply: SubPolicy | null;
+  canAnnounce: SubPolicy | null;
+}
+
+/**
+ * Authorizations the local account gave in answer to GoToSocial interaction requests (LikeRequest,
+ * ReplyRequest, AnnounceRequest): served at their id so third servers can verify them.
+ */
+export const interactionAuthorizations = sqliteTable(
+  "interaction_authorizations",
+  {
+    id: id(),
+    kind: text("kind", { enum: ["like", "reply", "announce"] }).notNull(),
+    /** The request activity's id; a repeated request gets the same authorization. */
+    requestUri: text("request_uri").notNull().unique(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    statusId: text("status_id")
+      .notNull()
+      .references(() => statuses.id, { onDelete: "cascade" }),
+    /** The interaction itself: the reply Note, the Like or the Announce. */
+    interactingObject: text("interacting_object").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("interaction_authorizations_status").on(t.statusId)],
+);

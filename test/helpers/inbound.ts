@@ -78,6 +78,8 @@ export interface ActorServer {
   hangObjects: boolean;
   /** Requests for notes received so far (answered or held). */
   objectRequests: number;
+  /** Activities POSTed to its actors' inboxes (answered 202, signatures not checked), oldest first. */
+  inbox: { path: string; json: Record<string, unknown> }[];
   /** POSTs `activity` to `url`, signed (draft-cavage) as `name`. */
   post(
     url: string,
@@ -101,6 +103,7 @@ export async function startActorServer(names: string[]): Promise<ActorServer> {
     fileRequests: new Map(),
     hangObjects: false,
     objectRequests: 0,
+    inbox: [],
     async post(url, name, activity) {
       const key = keys.get(name);
       if (!key) throw new Error(`no actor ${name}`);
@@ -121,6 +124,15 @@ export async function startActorServer(names: string[]): Promise<ActorServer> {
     },
   };
   const server = createServer((req, res) => {
+    if (req.method === "POST" && /^\/users\/[^/]+\/inbox$/.test(req.url ?? "")) {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        state.inbox.push({ path: req.url ?? "", json: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
+        res.writeHead(202).end();
+      });
+      return;
+    }
     const url = `${origin}${req.url ?? "/"}`;
     const name = /^\/users\/([^/#?]+)$/.exec(req.url ?? "")?.[1];
     const send = (status: number, body?: unknown) => {

@@ -9,6 +9,7 @@ import {
   receiveMove,
   removeFollower,
 } from "../../core/follows.js";
+import { type Interaction, receiveInteractionRequest } from "../../core/interaction-policy.js";
 import {
   hasFollowRelation,
   receiveAnnounce,
@@ -20,7 +21,7 @@ import {
 } from "../../core/interactions.js";
 import { receivePollVote } from "../../core/polls.js";
 import { receiveAuthorizationDelete, receiveQuoteUpdate } from "../../core/quotes.js";
-
+import { receiveReaction, receiveUndoReaction } from "../../core/reactions.js";
 import { isAcceptedRelay, relayAnswered } from "../../core/relays.js";
 import type { RemoteNote } from "../../core/remote.js";
 import { receiveReport } from "../../core/reports.js";
@@ -47,6 +48,7 @@ import {
   idOf,
   parseActor,
   parseNote,
+  parseReaction,
   toRemoteNote,
   visibilityFrom,
 } from "../vocab/parse.js";
@@ -211,6 +213,16 @@ const HANDLERS: Record<string, Handler> = {
       removeFollower(ctx, actor);
       return;
     }
+    if (innerType === "EmojiReact" || innerType === "Like" || !innerType) {
+      const emoji = isObject(object) && inner ? parseReaction(object) : null;
+      receiveUndoReaction(
+        ctx,
+        actor,
+        objectId,
+        emoji && inner ? { statusUri: inner, name: emoji.name } : null,
+      );
+      if (innerType === "EmojiReact") return;
+    }
     if (innerType === "Like" || !innerType) {
       if (receiveUndoLike(ctx, actor, objectId, inner)) return;
     }
@@ -272,7 +284,18 @@ const HANDLERS: Record<string, Handler> = {
   Like(ctx, actor, activity, inbound) {
     const objectId = idOf(activity.object);
     if (!objectId || !inbound.id) throw new UserError("Like needs an id and an object", 400);
-    receiveLike(ctx, actor, objectId, inbound.id);
+    // Misskey's reactions are Likes naming the emoji: a favourite and a reaction (core/reactions.ts).
+    const emoji = parseReaction(activity);
+    if (emoji) receiveReaction(ctx, actor, objectId, inbound.id, emoji, true);
+    else receiveLike(ctx, actor, objectId, inbound.id);
+  },
+
+  EmojiReact(ctx, actor, activity, inbound) {
+    const objectId = idOf(activity.object);
+    if (!objectId || !inbound.id) throw new UserError("EmojiReact needs an id and an object", 400);
+    const emoji = parseReaction(activity);
+    if (!emoji) throw new UserError("EmojiReact needs one emoji as its content", 422);
+    receiveReaction(ctx, actor, objectId, inbound.id, emoji);
   },
 
   async Announce(ctx, actor, activity, inbound) {
@@ -337,6 +360,18 @@ const HANDLERS: Record<string, Handler> = {
     return handleQuoteRequest(ctx, actor, activity, inbound.id, (object) => noteOf(ctx, actor, object));
   },
 
+  LikeRequest(ctx, actor, activity, inbound) {
+    interactionRequest(ctx, actor, activity, inbound, "like");
+  },
+
+  ReplyRequest(ctx, actor, activity, inbound) {
+    interactionRequest(ctx, actor, activity, inbound, "reply");
+  },
+
+  AnnounceRequest(ctx, actor, activity, inbound) {
+    interactionRequest(ctx, actor, activity, inbound, "announce");
+  },
+
   Add(ctx, actor, activity) {
     return setFeatured(ctx, actor, activity, true);
   },
@@ -360,4 +395,30 @@ async function setFeatured(ctx: Context, actor: AccountRow, activity: Json, pinn
     receiveNote(ctx, actor, note);
   }
   receiveFeatured(ctx, actor, objectId, pinned);
+}
+
+/**
+ * A GoToSocial interaction request (0.20+): `object` is the owner's post, `instrument` the interaction
+ * (the reply Note, the Like or the Announce), which must be the actor's own. core answers it.
+ */
+function interactionRequest(
+  ctx: Context,
+  actor: AccountRow,
+  activity: Json,
+  inbound: Inbound,
+  kind: Interaction,
+) {
+  const statusUri = idOf(activity.object);
+  const instrument = activity.instrument;
+  const interactingObject = idOf(instrument);
+  if (!inbound.id || !statusUri || !interactingObject)
+    throw new UserError("an interaction request needs an id, an object and an instrument", 400);
+  requireSameOrigin(actor.uri, interactingObject, "instrument");
+  if (isObject(instrument)) {
+    const by = idOf(kind === "reply" ? instrument.attributedTo : instrument.actor);
+    if (by && by !== actor.uri) throw new UserError("the interaction is not the actor's own", 403);
+    if (kind === "reply" && idOf(instrument.inReplyTo) && idOf(instrument.inReplyTo) !== statusUri)
+      throw new UserError("the reply does not reply to the request's object", 400);
+  }
+  receiveInteractionRequest(ctx, actor, { kind, uri: inbound.id, statusUri, interactingObject });
 }

@@ -35,12 +35,7 @@ export const ACTOR_CONTEXT = [
     _misskey_quote: "https://misskey-hub.net/ns#_misskey_quote",
     quoteAuthorization: { "@id": "https://w3id.org/fep/044f#quoteAuthorization", "@type": "@id" },
     QuoteRequest: "https://w3id.org/fep/044f#QuoteRequest",
-    gts: "https://gotosocial.org/ns#",
-    interactionPolicy: { "@id": "gts:interactionPolicy", "@type": "@id" },
-    canQuote: { "@id": "gts:canQuote", "@type": "@id" },
-    automaticApproval: { "@id": "gts:automaticApproval", "@type": "@id" },
-    interactingObject: { "@id": "gts:interactingObject" },
-    interactionTarget: { "@id": "gts:interactionTarget" },
+    // GoToSocial's terms (interaction policies, canQuote) are in GTS_TERMS, vocab/interaction-policy.ts.
   },
 ] as const;
 

@@ -3,8 +3,10 @@ import type { AccountRow } from "../../store/accounts.js";
 import type { StatusRow, StatusView } from "../../store/statuses.js";
 import type { Urls } from "../urls.js";
 import { ACTOR_CONTEXT, PUBLIC } from "./context.js";
+import { GTS_TERMS, renderOwnerPolicy } from "./interaction-policy.js";
 
-export const OBJECT_CONTEXT = ACTOR_CONTEXT;
+/** The actor's context and GoToSocial's interaction policy terms (vocab/interaction-policy.ts). */
+export const OBJECT_CONTEXT = [...ACTOR_CONTEXT, GTS_TERMS];
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -102,7 +104,14 @@ export function renderNote(view: StatusView, urls: Urls) {
     replies: `${status.uri}/replies`,
     ...question,
     ...quoteOf(view),
-    interactionPolicy: { canQuote: { automaticApproval: quoteApproval(view, followers) } },
+    interactionPolicy: {
+      ...renderOwnerPolicy(
+        status.visibility,
+        { uri: account.uri, followers },
+        view.mentions.map((m) => m.uri),
+      ),
+      canQuote: { automaticApproval: quoteApproval(view, followers) },
+    },
   };
 }
 

@@ -8,7 +8,7 @@ import { createPublicKey } from "node:crypto";
 import type { RemoteNote, RemoteQuote } from "../../core/remote.js";
 import type { Visibility } from "../../core/statuses.js";
 import { escapeHtml } from "../../core/text.js";
-import type { CustomEmoji, ProfileField } from "../../store/schema.js";
+import type { CustomEmoji, InteractionPolicy, ProfileField, SubPolicy } from "../../store/schema.js";
 import { multibaseToEd25519PublicKey, toBase64Url } from "../keys.js";
 import { sanitizeHtml, sanitizePlain } from "../sanitize.js";
 import { hostOf } from "../urls.js";
@@ -258,6 +258,35 @@ function parseEmojis(tags: unknown[]): CustomEmoji[] {
 
 /** How many tag entries are looked at, whatever their kind. */
 const MAX_TAG_ENTRIES = 500;
+
+/** One Unicode emoji (with its modifiers, joiners and variation selectors), or a flag. */
+const UNICODE_EMOJI =
+  /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Emoji_Modifier}|\p{Regional_Indicator}|\u200d|\ufe0f|\u20e3)+$/u;
+/** `:shortcode:`, or Misskey's `:shortcode@host:` / `:shortcode@.:` for another server's emoji. */
+const CUSTOM_REACTION = /^:([a-zA-Z0-9_]{1,100})(?:@[^:\s]{0,253})?:$/;
+
+/**
+ * The emoji of a reaction activity (Pleroma/Akkoma `EmojiReact`, Misskey `Like`): `content`, else Misskey's
+ * `_misskey_reaction`. A custom emoji needs its `Emoji` tag (the image); anything that is not one emoji is
+ * null.
+ */
+export function parseReaction(activity: unknown): { name: string; url: string | null } | null {
+  if (!isObject(activity)) return null;
+  const raw = (asString(activity.content) ?? asString(activity._misskey_reaction))?.trim();
+  if (!raw || raw.length > 256) return null;
+  const custom = CUSTOM_REACTION.exec(raw);
+  if (custom) {
+    const emoji = parseEmojis(asArray(activity.tag).slice(0, MAX_TAG_ENTRIES)).find(
+      (e) => e.shortcode === custom[1],
+    );
+    return emoji ? { name: emoji.shortcode, url: emoji.url } : null;
+  }
+  return raw.length <= 64 &&
+    UNICODE_EMOJI.test(raw) &&
+    /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(raw)
+    ? { name: raw, url: null }
+    : null;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Actors
@@ -601,6 +630,7 @@ export function parseNote(json: unknown): ParsedNote {
     attachments,
     poll: type === "Question" ? parsePoll(json, now) : null,
     quote: parseQuote(json),
+    ...withPolicy(parseInteractionPolicy(json.interactionPolicy)),
   };
 }
 
@@ -624,6 +654,48 @@ function parseQuote(json: Json): RemoteQuote | null {
     };
   }
   return null;
+}
+
+function withPolicy(policy: InteractionPolicy | null): { interactionPolicy?: InteractionPolicy } {
+  return policy ? { interactionPolicy: policy } : {};
+}
+
+/** How many URIs a sub-policy keeps per list. */
+const MAX_POLICY_ENTRIES = 100;
+
+function policyUris(value: unknown): string[] {
+  const out: string[] = [];
+  for (const entry of asArray(value).slice(0, MAX_POLICY_ENTRIES * 2)) {
+    const id = idOf(entry);
+    const uri = id === "as:Public" || id === "Public" ? PUBLIC : httpUrl(id);
+    if (uri && !out.includes(uri) && out.length < MAX_POLICY_ENTRIES) out.push(uri);
+  }
+  return out;
+}
+
+/**
+ * One sub-policy (canLike, canReply, canAnnounce): `automaticApproval`/`manualApproval` since GoToSocial
+ * 0.20, `always`/`approvalRequired` before (0.20 sends both). Missing, null or `{}` is null: the default,
+ * anyone who can see the post.
+ */
+function parseSubPolicy(value: unknown): SubPolicy | null {
+  if (!isObject(value)) return null;
+  const automatic = policyUris(value.automaticApproval ?? value.always);
+  const manual = policyUris(value.manualApproval ?? value.approvalRequired);
+  return automatic.length === 0 && manual.length === 0 && Object.keys(value).length === 0
+    ? null
+    : { automatic, manual };
+}
+
+/** GoToSocial's `interactionPolicy` on a post; null when absent or empty (the implicit default). */
+export function parseInteractionPolicy(value: unknown): InteractionPolicy | null {
+  if (!isObject(value)) return null;
+  const policy = {
+    canLike: parseSubPolicy(value.canLike),
+    canReply: parseSubPolicy(value.canReply),
+    canAnnounce: parseSubPolicy(value.canAnnounce),
+  };
+  return policy.canLike || policy.canReply || policy.canAnnounce ? policy : null;
 }
 
 /** Visibility of a remote object from its addressing (the reverse of vocab/note.ts `addressing`). */

@@ -22,6 +22,7 @@ import { loadRelationRows } from "../../store/account-relations.js";
 import type { AccountRow } from "../../store/accounts.js";
 import { type AppSummary, appSummaries } from "../../store/oauth-apps.js";
 import { acceptedQuoteCounts } from "../../store/quotes.js";
+import { type ReactionCount, reactionCounts } from "../../store/reactions.js";
 import {
   loadStatusViews,
   type MediaRow,
@@ -32,6 +33,7 @@ import {
 import { type NotificationRow, statusesByIds } from "../../store/timelines.js";
 import { loadViewerState, type ViewerState } from "../../store/viewer-state.js";
 import { renderFilterResults } from "./filters.js";
+import { reactionFields, shownType } from "./reaction-notifications.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -202,6 +204,7 @@ function renderView(
   accountCache: Map<string, Record<string, unknown>>,
   filtered: Map<string, FilterResult[]>,
   quotes: QuoteContext,
+  reactions: Map<string, ReactionCount[]>,
 ): Record<string, unknown> {
   const { status, account } = view;
   const accountEntity = () => {
@@ -213,7 +216,7 @@ function renderView(
     return rendered;
   };
   const inner = view.reblog
-    ? renderView(ctx, view.reblog, state, apps, accountCache, filtered, quotes)
+    ? renderView(ctx, view.reblog, state, apps, accountCache, filtered, quotes, reactions)
     : null;
   const targetId = (view.reblog ?? view).status.id;
   const app = status.applicationId ? apps.get(status.applicationId) : undefined;
@@ -265,6 +268,16 @@ function renderView(
     quote: view.reblog ? null : renderQuote(view, quotes.quoted),
     quotes_count: quotes.counts.get((view.reblog ?? view).status.id) ?? 0,
     quote_approval: renderQuoteApproval((view.reblog ?? view).status, quotes.viewerId),
+    // Pleroma/Akkoma's emoji reactions, which their apps read (core/reactions.ts).
+    pleroma: {
+      emoji_reactions: (reactions.get(status.id) ?? []).map((r) => ({
+        name: r.name,
+        count: r.count,
+        me: r.me,
+        url: r.url,
+        account_ids: r.accountIds,
+      })),
+    },
   };
 }
 
@@ -336,15 +349,14 @@ export function renderStatuses(
     ...views.map((v) => v.reblog).filter((v): v is StatusView => v !== null),
   ]);
   const cache = new Map<string, Record<string, unknown>>();
+  const shown = views.map((v) => (v.reblog ?? v).status.id);
   const quotes = {
     viewerId,
     quoted: asQuoted ? null : quotedStatuses(ctx, views, viewerId),
-    counts: acceptedQuoteCounts(
-      ctx.store.db,
-      views.map((v) => (v.reblog ?? v).status.id),
-    ),
+    counts: acceptedQuoteCounts(ctx.store.db, shown),
   };
-  return views.map((view) => renderView(ctx, view, state, apps, cache, filtered, quotes));
+  const reactions = reactionCounts(ctx.store.db, shown, viewerId);
+  return views.map((view) => renderView(ctx, view, state, apps, cache, filtered, quotes, reactions));
 }
 
 export function renderStatus(ctx: Context, row: StatusRow, viewerId: string | null): Record<string, unknown> {
@@ -359,6 +371,8 @@ export function renderNotifications(
   rows: NotificationRow[],
   viewerId: string,
   filtered?: Map<string, FilterResult[]>,
+  /** Whether the app asked for `pleroma:emoji_reaction` by name (http/mastodon/reaction-notifications.ts). */
+  reactionsAsked = false,
 ): Record<string, unknown>[] {
   const accountIds = [...new Set(rows.map((n) => n.fromAccountId))];
   const accountRows = accountsByIds(ctx.store.db, accountIds);
@@ -378,7 +392,8 @@ export function renderNotifications(
     return [
       {
         id: n.id,
-        type: n.type,
+        type: shownType(n.type, reactionsAsked),
+        ...(reactionsAsked ? reactionFields(ctx.store.db, n) : {}),
         group_key: n.groupKey ?? `ungrouped-${n.id}`,
         ...(n.filtered ? { filtered: true } : {}),
         created_at: iso(n.createdAt),

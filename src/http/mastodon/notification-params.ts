@@ -19,6 +19,7 @@ const NOTIFICATION_TYPES = new Set([
   "quote",
   "quoted_update",
   "moved",
+  "pleroma:emoji_reaction",
 ]);
 
 /** The known types of a filter; null when the filter is absent or empty. */

@@ -25,9 +25,9 @@ import { statusesByIds } from "../../store/timelines.js";
 import { HttpError, notFound } from "../errors.js";
 import { type ApiEnv, requireViewer } from "./auth.js";
 import { iso, renderAccount, renderStatuses } from "./entities.js";
-import { typeList } from "./notification-params.js";
 import { readPage, setLinkHeader } from "./pagination.js";
 import { type Params, read, readParams } from "./params.js";
+import { REACTION_TYPE, shownType, typeFilters } from "./reaction-notifications.js";
 
 const UNREAD_DEFAULT = 100;
 const UNREAD_MAX = 1000;
@@ -42,6 +42,7 @@ const STATUS_TYPES = new Set([
   "update",
   "quote",
   "quoted_update",
+  REACTION_TYPE,
 ]);
 
 type Expand = "full" | "partial_avatars";
@@ -68,8 +69,7 @@ function listFilter(params: Params): GroupFilter | null {
   const accountId = read.string(params, "account_id");
   if (accountId !== undefined && accountId !== "" && !isId(accountId)) return null;
   return {
-    types: typeList(params, "types"),
-    excludeTypes: typeList(params, "exclude_types") ?? [],
+    ...typeFilters(params),
     fromAccountId: accountId || null,
     includeFiltered: read.boolean(params, "include_filtered") ?? false,
     groupedTypes: groupedTypes(params),
@@ -81,7 +81,8 @@ function groupStatusId(group: NotificationGroup): string | null {
 }
 
 function renderGroup(group: NotificationGroup, known: Set<string>): Record<string, unknown> {
-  const type = group.notification.type;
+  // Grouped notifications are Mastodon's alone: a reaction is shown as the favourite Mastodon apps know.
+  const type = shownType(group.notification.type, false);
   return {
     group_key: group.groupKey,
     notifications_count: group.count,

@@ -18,11 +18,11 @@ import {
 import { notFound } from "../errors.js";
 import { type ApiEnv, requireViewer } from "./auth.js";
 import { renderNotifications } from "./entities.js";
-import { typeList } from "./notification-params.js";
 import { notificationPolicyRoutes } from "./notification-policy.js";
 import { groupedNotificationRoutes } from "./notifications-v2.js";
 import { readPage, setLinkHeader } from "./pagination.js";
 import { read, readParams } from "./params.js";
+import { asksForReactions, typeFilters } from "./reaction-notifications.js";
 
 const UNREAD_DEFAULT = 100;
 const UNREAD_MAX = 1000;
@@ -38,7 +38,7 @@ export function notificationRoutes(ctx: Context) {
     const { viewerId } = requireViewer(ctx, c, "read:notifications");
     const params = await readParams(c);
     const page = readPage(c, 40, 80);
-    const types = typeList(params, "types");
+    const { types, excludeTypes } = typeFilters(params);
     const accountId = read.string(params, "account_id");
     if (accountId !== undefined && accountId !== "" && !isId(accountId)) return c.json([]);
     const rows = listNotifications(
@@ -47,7 +47,7 @@ export function notificationRoutes(ctx: Context) {
       {
         // types[] with only unknown types matches nothing (Mastodon intersects with the known ones).
         types,
-        excludeTypes: typeList(params, "exclude_types") ?? [],
+        excludeTypes,
         fromAccountId: accountId || null,
         includeFiltered: read.boolean(params, "include_filtered") ?? false,
       },
@@ -68,7 +68,7 @@ export function notificationRoutes(ctx: Context) {
       viewerId,
     );
     const shown = rows.filter((n) => n.statusId === null || !hidden.has(n.statusId));
-    return c.json(renderNotifications(ctx, shown, viewerId, filteredById));
+    return c.json(renderNotifications(ctx, shown, viewerId, filteredById, asksForReactions(params)));
   });
 
   app.get("/api/v1/notifications/unread_count", (c) => {
