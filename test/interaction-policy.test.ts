@@ -100,6 +100,8 @@ describe("the owner's policy on its posts", () => {
       canLike: { automaticApproval: [PUBLIC], always: [PUBLIC] },
       canReply: { automaticApproval: [PUBLIC], always: [PUBLIC] },
       canAnnounce: { automaticApproval: [PUBLIC], always: [PUBLIC] },
+      // Who may quote it, as Mastodon 4.5 publishes it (quote posts: its default policy is public).
+      canQuote: { automaticApproval: [PUBLIC] },
     });
     const terms = (note["@context"] as unknown[]).find(
       (entry): entry is Json => typeof entry === "object" && entry !== null && "interactionPolicy" in entry,

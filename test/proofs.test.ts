@@ -65,6 +65,17 @@ describe("eddsa-jcs-2022 proofs, on their own", () => {
     expect(verifyDocumentProof(signed, signed.proof, otherKey)).toBe(false);
   });
 
+  it("adds the Data Integrity context when the document lacks it, so JSON-LD readers keep the proof", () => {
+    const bare = { ...doc, "@context": "https://www.w3.org/ns/activitystreams" };
+    const signed = signDocument(bare, key);
+    expect(signed["@context"]).toEqual([
+      "https://www.w3.org/ns/activitystreams",
+      "https://w3id.org/security/data-integrity/v1",
+    ]);
+    expect(verifyDocumentProof(signed, signed.proof, raw)).toBe(true);
+    expect(signDocument(doc, key)["@context"]).toEqual(doc["@context"]);
+  });
+
   it("ignores key order and proofs of other suites", () => {
     const signed = signDocument(doc, key);
     const { proof, object, ...rest } = signed;

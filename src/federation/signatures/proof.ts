@@ -57,12 +57,27 @@ function createdAt(now: number): string {
   return new Date(Math.floor(now / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
-/** The document with a proof made with `key` (an existing proof is replaced). */
+export const DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v1";
+
+/**
+ * The @context with the Data Integrity terms: without them a JSON-LD reader (Fedify) drops `proof` as an
+ * unknown term and falls back to the HTTP signature.
+ */
+function withDataIntegrity(context: unknown): unknown {
+  const list = context === undefined ? [] : Array.isArray(context) ? context : [context];
+  return list.includes(DATA_INTEGRITY_CONTEXT) ? context : [...list, DATA_INTEGRITY_CONTEXT];
+}
+
+/**
+ * The document with a proof made with `key` (an existing proof is replaced), its @context extended with the
+ * Data Integrity terms when it lacks them.
+ */
 export function signDocument<T extends Record<string, unknown>>(
-  document: T,
+  unsigned: T,
   key: ProofSigningKey,
   now = Date.now(),
 ): T & { proof: DataIntegrityProof } {
+  const document = { ...unsigned, "@context": withDataIntegrity(unsigned["@context"]) };
   const options = {
     type: "DataIntegrityProof",
     cryptosuite: CRYPTOSUITE,
