@@ -124,14 +124,19 @@ async function seed(dir, port) {
   const { config } = loadConfig({ env: wrenEnv(dir, port), cwd: dir });
   const store = openStore(config.database.path);
   const ctx = createContext(config, store, createLogger("warn"), "bench");
+  const now = Date.now();
+  const start = now - DAYS * 86_400_000;
+  // The core stamps rows with Date.now(): during the seeding it reads the seeding's clock, so every status,
+  // favourite and notification gets the time it has in the plan, not the time the bench ran (restored below).
+  const realNow = Date.now;
+  let clock = start - 3 * 86_400_000;
+  Date.now = () => clock;
   const local = await createAccount(ctx, { username: USERNAME, password: "benchmark password" });
   const db = store.sqlite;
   const userId = db.prepare("SELECT id FROM users WHERE account_id = ?").pluck().get(local.id);
   const random = prng(20_240_601);
   const pick = (list) => list[Math.floor(random() * list.length)];
   const chance = (p) => random() < p;
-  const now = Date.now();
-  const start = now - DAYS * 86_400_000;
 
   // Every id gets a millisecond of its own, so ids are unique by construction and sort by time.
   const usedMs = new Set();
@@ -198,7 +203,8 @@ async function seed(dir, port) {
     const isLocal = i % localEvery === 0;
     // Activity is skewed: low account indices post much more than high ones.
     const author = isLocal ? null : remote[Math.floor(REMOTE_ACCOUNTS * random() ** 1.6)];
-    const id = idAt(createdAt);
+    // Only a name for its URI: the store gives the status its id when it is received or posted.
+    const id = String(i);
     const s = {
       index: i,
       id,
@@ -290,13 +296,9 @@ async function seed(dir, port) {
   let ownFavourites = 0;
   let ownBookmarks = 0;
   let token = null;
-  // The core stamps rows with Date.now(): during the seeding it reads the seeding's clock, so every status,
-  // favourite and notification gets the time it has in the plan, not the time the bench ran.
-  const realNow = Date.now;
-  let clock = start;
-  Date.now = () => clock;
+  // The clock only moves forward, as a real one does: ids made "now" stay in order and unique.
   const at = (ms, fn) => {
-    clock = Math.floor(ms);
+    clock = Math.max(clock, Math.floor(ms));
     return fn();
   };
   // Re-read each time: the core updates counters on the row (statuses_count, last_status_at).
@@ -304,7 +306,7 @@ async function seed(dir, port) {
   try {
     db.transaction(() => {
       // The app and token the benchmark reads with (as test/helpers/api.ts issueToken writes them).
-      const appId = idAt(now - 60_000);
+      const appId = idAt(start - 2 * 86_400_000);
       db.prepare(`INSERT INTO oauth_apps (id, name, website, redirect_uris, scopes, client_id, client_secret_hash,
           created_at) VALUES (?, 'bench', NULL, '["urn:ietf:wg:oauth:2.0:oob"]', 'read write follow push', ?, ?, ?)`).run(
         appId,
@@ -315,7 +317,7 @@ async function seed(dir, port) {
       token = newSecret();
       db.prepare(`INSERT INTO oauth_tokens (id, token_hash, app_id, user_id, scopes, created_at)
           VALUES (?, ?, ?, ?, 'read write follow push', ?)`).run(
-        idAt(now - 59_000),
+        idAt(start - 2 * 86_400_000 + 1),
         hashSecret(token),
         appId,
         userId,
@@ -365,7 +367,8 @@ async function seed(dir, port) {
       }
       // Follows both ways through the core: the owner's are accepted by the remote side, theirs arrive.
       for (const a of remote) {
-        const followAt = start + (a.index % 100) * 86_400_000;
+        // Before every status, so the clock never has to go back.
+        const followAt = start - 86_400_000 + a.index * 1_000;
         if (a.followed) {
           const row = at(followAt, () => follow(ctx, accountRow(a), {}));
           at(followAt + 1_000, () => receiveFollowAccepted(ctx, accountRow(a), row.uri));
@@ -477,7 +480,7 @@ async function seed(dir, port) {
           }),
         );
         mediaRows += s.media;
-        if (s.deleted) at(s.createdAt + 3_600_000, () => receiveNoteDelete(ctx, accountRow(s.author), s.uri));
+        if (s.deleted) at(s.createdAt + 1_000, () => receiveNoteDelete(ctx, accountRow(s.author), s.uri));
       }
 
       // Remote favourites of local statuses, until the notifications reach NOTIFICATIONS.

@@ -337,8 +337,11 @@ async function setup(dir, port, scenario, ports) {
   const publicPem = findKeyPairs(store.db, account.id).rsa.publicKey;
   const keyId = ctx.urls.mainKey("alice");
   store.close();
-  process.send({ type: "ready", token: accessToken, keyId, publicPem, inboxes: [...inboxes] });
-  process.disconnect();
+  // Disconnect only once the message is out: a large inbox list may still be in the pipe otherwise, and the
+  // parent would see the exit first.
+  process.send({ type: "ready", token: accessToken, keyId, publicPem, inboxes: [...inboxes] }, () =>
+    process.disconnect(),
+  );
 }
 
 /**
