@@ -146,9 +146,15 @@ describe("Import and export", () => {
     expect(refused.status).toBe(403);
 
     const csv = `Account address,Show boosts,Notify on new posts,Languages\n${peer.handle},true,false,\nnot an address,true,false,\n`;
-    const started = await sendImport(session, { kind: "following", mode: "merge" }, new Blob([csv]));
-    expect(started.status).toBe(202);
-    expect(started.html).toContain("The import has started");
+    // Two forms at once: the import resolves the peer over the network, so the second finds the first running.
+    const both = await Promise.all([
+      sendImport(session, { kind: "following", mode: "merge" }, new Blob([csv])),
+      sendImport(session, { kind: "following", mode: "merge" }, new Blob([csv])),
+    ]);
+    expect(both.map((r) => r.status).sort()).toEqual([202, 409]);
+    const started = both.find((r) => r.status === 202);
+    expect(started?.html).toContain("The import has started");
+    expect(both.find((r) => r.status === 409)?.html).toContain("An import is running already");
 
     const follow = await peer.waitFor((a) => a.type === "Follow" && a.actor === ownUri(fresh));
     expect(follow.json).toMatchObject({ type: "Follow", object: peer.actorUri });
@@ -186,6 +192,25 @@ describe("Moving", () => {
 
     const cancel = await browser.submit(mustForm(await settingsPage(browser), "move"), { account: "" });
     expect(cancel.status).toBe(400);
+  });
+  it("moves to an account that lists us, shows it, and cancels the move", async () => {
+    const home = await startFedifyPeer({ extraActors: ["newhome"], aliases: { newhome: [ownUri(alice)] } });
+    try {
+      const moved = await submitSettings(browser, "move", { account: `newhome@${home.domain}` });
+      expect(moved.status).toBe(200);
+      const target = `${new URL(home.actorUri).origin}/users/newhome`;
+      expect(moved.html).toContain(`Moved to ${target}`);
+      expect(moved.html).toContain('id="moved_to"');
+      expect(findLocalUser(alice.context.store.db)?.account.movedToUri).toBe(target);
+
+      const cancelled = await submitSettings(browser, "cancel_move");
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.html).toContain("The move is cancelled");
+      expect(cancelled.html).not.toContain('id="cancel_move"');
+      expect(findLocalUser(alice.context.store.db)?.account.movedToUri).toBeNull();
+    } finally {
+      await home.close();
+    }
   });
 });
 

@@ -68,8 +68,6 @@ function exportFile({ ctx, params, show }: SectionRequest): Response | Promise<R
 async function startImport({ ctx, params, show }: SectionRequest): Promise<Response> {
   const error = (status: 400 | 409 | 413, message: string) =>
     show({ status, message: { kind: "error", text: message } });
-  if (running(imports.get(ctx)))
-    return error(409, "An import is running already. Reload the page to see how far it is.");
   const kind = text(params, "kind");
   if (!isImportKind(kind)) return error(400, "Choose what the file holds.");
   const mode = text(params, "mode") || "merge";
@@ -78,6 +76,9 @@ async function startImport({ ctx, params, show }: SectionRequest): Promise<Respo
   if (!(file instanceof Blob) || file.size === 0) return error(400, "Choose a CSV file to import.");
   if (file.size > MAX_IMPORT_BYTES) return error(413, "The file is larger than 2 MB.");
   const csv = await file.text();
+  // Checked after the last await, so that two forms sent at once cannot both start.
+  if (running(imports.get(ctx)))
+    return error(409, "An import is running already. Reload the page to see how far it is.");
   const state: ImportState = { kind, mode, startedAt: Date.now(), finished: 0, total: 0 };
   imports.set(ctx, state);
   importCsv(ctx, kind, csv, {
