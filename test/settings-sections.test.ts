@@ -136,6 +136,13 @@ describe("Import and export", () => {
       new Blob(["x".repeat(2 * 1024 * 1024 + 1)]),
     );
     expect(big.status).toBe(413);
+    expect(big.html).toContain("larger than 2 MB");
+    // Above the 1 MiB body limit of other forms, within the import's: read, and refused for its rows.
+    const rows = Array.from({ length: 25_000 }, (_, i) => `${"u".repeat(40)}${i}@example.com\n`).join("");
+    expect(rows.length).toBeGreaterThan(1024 * 1024);
+    const many = await sendImport(session, { kind: "following", mode: "merge" }, new Blob([rows]));
+    expect(many.status).toBe(400);
+    expect(many.html).toContain("The file was not imported");
     const badKind = await sendImport(
       session,
       { kind: "statuses", mode: "merge" },

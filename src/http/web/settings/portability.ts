@@ -21,6 +21,8 @@ import {
 } from "./section.js";
 
 export const MAX_IMPORT_BYTES = 2 * 1024 * 1024;
+/** The import form's path: its body limit is raised to MAX_IMPORT_BYTES (src/http/app.ts). */
+export const IMPORT_PATH = "/settings/portability/import";
 
 interface ImportState {
   kind: string;
@@ -139,7 +141,7 @@ ${csrfField(view)}
 </ul>
 <h3>Import</h3>
 ${importStatus(imports.get(view.ctx))}
-<form method="post" action="/settings/portability/import" id="import" enctype="multipart/form-data">
+<form method="post" action="${IMPORT_PATH}" id="import" enctype="multipart/form-data">
 ${csrfField(view)}
 <p><label>The file holds <select name="kind">${IMPORT_KINDS.map((kind) => html`<option value="${kind}">${kind.replace("_", " ")}</option>`)}</select></label></p>
 <p><label><input type="radio" name="mode" value="merge" checked> Merge: add to what you have</label><br>
