@@ -19,6 +19,7 @@ import {
   type TestServer,
   tempDir,
 } from "./helpers/server.js";
+import { login, settingsPage, submitSettings } from "./helpers/web-session.js";
 
 beforeAll(ensureBuilt, 120_000);
 
@@ -63,27 +64,6 @@ function totp(secret: string, stepOffset = 0, now = Date.now()): string {
     ((hmac[offset + 2] as number) << 8) |
     (hmac[offset + 3] as number);
   return String(value % 1_000_000).padStart(6, "0");
-}
-
-/** Logs a browser in through /login (password, and the code when asked); returns the last response. */
-async function login(browser: Browser, password = TEST_PASSWORD, code?: string): Promise<PageResponse> {
-  const page = await browser.get("/login");
-  expect(page.status).toBe(200);
-  const done = await browser.submit(mustForm(page.html, "login"), { username: "alice", password });
-  const second = findForm(done.html, "second_factor");
-  if (second && code !== undefined) return browser.submit(second, { code });
-  return done;
-}
-
-async function settingsPage(browser: Browser): Promise<string> {
-  const page = await browser.get("/settings");
-  expect(page.status).toBe(200);
-  return page.html;
-}
-
-/** Submits a form of the settings page (the CSRF token included, as the page gave it). */
-async function submitSettings(browser: Browser, formId: string, values: Record<string, string> = {}) {
-  return browser.submit(mustForm(await settingsPage(browser), formId), values);
 }
 
 let appBrowsers = 0;

@@ -7,9 +7,8 @@ import { loadConfig } from "../config/load.js";
 import { type Context, createContext } from "../context.js";
 import { UserError } from "../core/account.js";
 import { addAlias, cancelMove, listAliases, moveAccount, removeAlias } from "../core/move.js";
-import { ResolveError, resolveActor, resolveHandle } from "../federation/resolve.js";
+import { resolveAccountRef } from "../federation/account-ref.js";
 import { createLogger } from "../log.js";
-import type { AccountRow } from "../store/accounts.js";
 import { openStore } from "../store/open.js";
 import { VERSION } from "../version.js";
 import { deleteAccount } from "./account-delete.js";
@@ -34,22 +33,6 @@ export async function withCliContext<T>(
     return await fn(createContext(config, store, createLogger("warn"), VERSION));
   } finally {
     store.close();
-  }
-}
-
-/**
- * The account named by a handle (`user@host`, `@user@host`) or an actor URI. With `fresh`, the actor
- * document is fetched again whatever the stored copy's age (a move must see the target's current aliases).
- */
-export async function resolveAccountRef(ctx: Context, ref: string, fresh: boolean): Promise<AccountRow> {
-  try {
-    if (/^https?:\/\//i.test(ref)) return await resolveActor(ctx, ref, { refresh: fresh });
-    const account = await resolveHandle(ctx, ref);
-    if (!fresh || account.domain === null) return account;
-    return await resolveActor(ctx, account.uri, { refresh: true });
-  } catch (error) {
-    if (error instanceof ResolveError) throw new UserError(`cannot resolve ${ref}: ${error.message}`);
-    throw error;
   }
 }
 

@@ -14,6 +14,7 @@ import { mastodonRoutes } from "./mastodon/index.js";
 import { quoteAuthorizationRoutes } from "./quote-authorizations.js";
 import { webRoutes } from "./web/pages.js";
 import { settingsRoutes } from "./web/settings/index.js";
+import { IMPORT_PATH, MAX_IMPORT_BYTES } from "./web/settings/portability.js";
 import { staticRoutes } from "./web/static.js";
 import { wellKnownRoutes } from "./wellknown.js";
 
@@ -121,7 +122,15 @@ export function createApp(ctx: Context): Hono<AppEnv> {
   const others = limit(ctx.config.limits.max_body_bytes);
   const isUpload = (path: string) =>
     /^\/api\/v[12]\/media$|^\/api\/v1\/accounts\/update_credentials$/.test(path);
-  app.use((c, next) => (isUpload(c.req.path) ? uploads(c, next) : others(c, next)));
+  // The settings page's CSV import takes a file up to its own cap, plus room for the rest of the form.
+  const csvImport = limit(MAX_IMPORT_BYTES + 64 * 1024);
+  app.use((c, next) =>
+    isUpload(c.req.path)
+      ? uploads(c, next)
+      : c.req.path === IMPORT_PATH
+        ? csvImport(c, next)
+        : others(c, next),
+  );
   app.use(
     methodNotAllowed({
       app,

@@ -16,11 +16,22 @@ import { csrfValid, loginRoutes, logout } from "../login.js";
 import { csrfToken, sessionUser } from "../session.js";
 import { appsSection } from "./apps.js";
 import { backupSection } from "./backup.js";
+import { movingSection } from "./moving.js";
 import { passwordSection } from "./password.js";
+import { portabilitySection } from "./portability.js";
+import { relaysSection } from "./relays.js";
 import type { Message, SettingsSection } from "./section.js";
 import { twoFactorSection } from "./two-factor.js";
 
-const SECTIONS: SettingsSection[] = [passwordSection, twoFactorSection, appsSection, backupSection];
+const SECTIONS: SettingsSection[] = [
+  passwordSection,
+  twoFactorSection,
+  appsSection,
+  backupSection,
+  portabilitySection,
+  movingSection,
+  relaysSection,
+];
 
 const CSRF_COOKIE = "wren_settings_csrf";
 
