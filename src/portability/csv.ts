@@ -3,7 +3,6 @@
  * (app/models/export.rb and app/models/form/import.rb). A file may come with or without its header row: a
  * first row whose first field is a known header is taken as the header, else the kind's default columns apply.
  */
-import { parse } from "csv-parse/sync";
 import { UserError } from "../core/account.js";
 
 export const EXPORT_KINDS = [
@@ -74,7 +73,12 @@ export interface CsvRow {
  * Reads an import file strictly (quotes must be balanced; a malformed file is refused whole, as Mastodon
  * does). Blank lines are skipped; rows may be shorter or longer than the header.
  */
-export function readImportCsv(kind: ImportKind, text: string): { rows: CsvRow[]; hasHeader: boolean } {
+export async function readImportCsv(
+  kind: ImportKind,
+  text: string,
+): Promise<{ rows: CsvRow[]; hasHeader: boolean }> {
+  // Loaded by the first import, not when the server starts.
+  const { parse } = await import("csv-parse/sync");
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, {

@@ -139,7 +139,7 @@ export async function importCsv(
 ): Promise<ImportSummary> {
   const mode = options.mode ?? "merge";
   const local = requireLocalAccount(ctx);
-  const { rows } = readImportCsv(kind, text);
+  const { rows } = await readImportCsv(kind, text);
   const failed: ImportFailure[] = [];
   const plan = planFor(ctx, local, kind, rows, failed);
   const removed = mode === "overwrite" ? plan.removeUnlisted() : 0;

@@ -3,7 +3,6 @@
  * confirmed with a first code, which shows ten recovery codes once; turned off with the password.
  */
 import { html } from "hono/html";
-import QRCode from "qrcode";
 import type { Context } from "../../../context.js";
 import { UserError } from "../../../core/account.js";
 import { passwordIsRight } from "../../../core/credentials.js";
@@ -25,6 +24,8 @@ function uriFor(ctx: Context, secret: string): string {
 
 async function enrolment(view: SectionView, secret: string) {
   const uri = uriFor(view.ctx, secret);
+  // Loaded when a QR code is first shown: it is needed once per enrolment, not at start.
+  const { default: QRCode } = await import("qrcode");
   const svg = await QRCode.toString(uri, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
   const qr = `data:image/svg+xml;base64,${Buffer.from(svg).toString("base64")}`;
   return html`<p>Scan this code with your authenticator app, or enter the key by hand, then type the code the app shows.</p>
