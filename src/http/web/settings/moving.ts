@@ -8,20 +8,11 @@ import { UserError } from "../../../core/account.js";
 import { requireLocalAccount } from "../../../core/common.js";
 import { addAlias, cancelMove, listAliases, moveAccount, removeAlias } from "../../../core/move.js";
 import { resolveAccountRef } from "../../../federation/account-ref.js";
-import { csrfField, messageOf, type SectionRequest, type SettingsSection, text } from "./section.js";
+import { attempt, csrfField, messageOf, type SettingsSection, text } from "./section.js";
 
 const QUEUED = "Your followers' servers are told in a moment.";
 
 /** Runs a form's work; a UserError (bad input, an unresolvable account, a refused move) becomes a message. */
-async function attempt(request: SectionRequest, work: () => Promise<string> | string): Promise<Response> {
-  try {
-    return await request.show({ message: { kind: "notice", text: await work() } });
-  } catch (error) {
-    if (!(error instanceof UserError)) throw error;
-    return request.show({ status: error.status, message: { kind: "error", text: error.message } });
-  }
-}
-
 function required(value: string, what: string): string {
   const trimmed = value.trim();
   if (!trimmed) throw new UserError(`Give ${what}.`, 400);

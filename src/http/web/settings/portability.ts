@@ -8,7 +8,13 @@ import { html } from "hono/html";
 import type { Context } from "../../../context.js";
 import { UserError } from "../../../core/account.js";
 import { writeAccountArchive } from "../../../portability/archive.js";
-import { EXPORT_KINDS, IMPORT_KINDS, isExportKind, isImportKind } from "../../../portability/csv.js";
+import {
+  EXPORT_KINDS,
+  IMPORT_KINDS,
+  isExportKind,
+  isImportKind,
+  readImportCsv,
+} from "../../../portability/csv.js";
 import { exportStream } from "../../../portability/export.js";
 import { type ImportMode, type ImportSummary, importCsv } from "../../../portability/import.js";
 import {
@@ -78,6 +84,13 @@ async function startImport({ ctx, params, show }: SectionRequest): Promise<Respo
   if (!(file instanceof Blob) || file.size === 0) return error(400, "Choose a CSV file to import.");
   if (file.size > MAX_IMPORT_BYTES) return error(413, "The file is larger than 2 MB.");
   const csv = await file.text();
+  // A file that cannot be read is refused now, before anything starts (the import reads it again: 2 MB at most).
+  try {
+    await readImportCsv(kind, csv);
+  } catch (failure) {
+    if (failure instanceof UserError) return error(400, `The file was not imported: ${failure.message}`);
+    throw failure;
+  }
   // Checked after the last await, so that two forms sent at once cannot both start.
   if (running(imports.get(ctx)))
     return error(409, "An import is running already. Reload the page to see how far it is.");
@@ -99,9 +112,6 @@ async function startImport({ ctx, params, show }: SectionRequest): Promise<Respo
         failure instanceof UserError ? failure.message : "an unexpected error (see the server log)";
     },
   );
-  // A file that cannot be read fails at once: say so now rather than on the next reload.
-  await new Promise((resolve) => setImmediate(resolve));
-  if (state.error) return error(400, `The file was not imported: ${state.error}`);
   return show({
     status: 202,
     message: { kind: "notice", text: "The import has started. Reload the page to see how far it is." },

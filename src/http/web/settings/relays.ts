@@ -4,16 +4,7 @@ import { UserError } from "../../../core/account.js";
 import { listRelays } from "../../../core/relays.js";
 import { subscribeRelay, unsubscribeRelay } from "../../../federation/relays.js";
 import { parseBoolean } from "../../mastodon/params.js";
-import { csrfField, messageOf, type SectionRequest, type SettingsSection, text } from "./section.js";
-
-async function attempt(request: SectionRequest, work: () => Promise<string> | string): Promise<Response> {
-  try {
-    return await request.show({ message: { kind: "notice", text: await work() } });
-  } catch (error) {
-    if (!(error instanceof UserError)) throw error;
-    return request.show({ status: error.status, message: { kind: "error", text: error.message } });
-  }
-}
+import { attempt, csrfField, messageOf, type SettingsSection, text } from "./section.js";
 
 export const relaysSection: SettingsSection = {
   id: "relays",

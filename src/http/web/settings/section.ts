@@ -3,6 +3,7 @@ import type { Context as HonoContext } from "hono";
 import { html } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Context } from "../../../context.js";
+import { UserError } from "../../../core/account.js";
 import type { Params } from "../../mastodon/params.js";
 import type { Html } from "../layout.js";
 
@@ -64,3 +65,16 @@ export const text = (params: Params, key: string): string => {
   const value = params[key];
   return typeof value === "string" ? value : "";
 };
+
+/** Runs one action of a section: its message on success, a refusal of the core (UserError) shown as an error. */
+export async function attempt(
+  request: SectionRequest,
+  work: () => Promise<string> | string,
+): Promise<Response> {
+  try {
+    return await request.show({ message: { kind: "notice", text: await work() } });
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return request.show({ status: error.status, message: { kind: "error", text: error.message } });
+  }
+}
