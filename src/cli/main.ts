@@ -1,7 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError, type LoadedConfig, loadConfig } from "../config/load.js";
 import { CONFIG_SPEC, type KeySpec } from "../config/spec.js";
-import { createContext } from "../context.js";
 import {
   changePassword,
   createAccount,
@@ -9,10 +8,9 @@ import {
   UserError,
   usernameProblem,
 } from "../core/account.js";
-import { createLogger } from "../log.js";
-import { openStore } from "../store/open.js";
 import { VERSION } from "../version.js";
 import { backupCommand } from "./backup.js";
+import { CONFIG_OPTION, withCliContext } from "./context.js";
 import { readSecret } from "./io.js";
 import { mediaMigrateCommand } from "./media.js";
 
@@ -40,29 +38,8 @@ export interface Command {
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
-const CONFIG_OPTION = {
-  config: {
-    type: "string",
-    description: "configuration file (else $WREN_CONFIG, else ./config.toml, else defaults)",
-  },
-} as const;
-
 function load(values: Record<string, unknown>): LoadedConfig {
   return loadConfig({ configPath: typeof values.config === "string" ? values.config : undefined });
-}
-
-/** Opens the store for a one-off command and closes it afterwards. */
-async function withContext<T>(
-  values: Record<string, unknown>,
-  fn: (ctx: ReturnType<typeof createContext>) => Promise<T>,
-) {
-  const { config } = load(values);
-  const store = openStore(config.database.path, { busyTimeoutMs: config.database.busy_timeout_ms });
-  try {
-    return await fn(createContext(config, store, createLogger("warn"), VERSION));
-  } finally {
-    store.close();
-  }
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -95,7 +72,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "apply pending database migrations (start-up does this too)",
     options: CONFIG_OPTION,
     async run(values) {
-      await withContext(values, async (ctx) =>
+      await withCliContext(values, async (ctx) =>
         console.log(`database ${ctx.config.database.path} is up to date`),
       );
       return 0;
@@ -113,7 +90,7 @@ const COMMANDS: Record<string, Command> = {
       const username = values.username;
       const problem = usernameProblem(username);
       if (problem) throw new UserError(problem);
-      return withContext(values, async (ctx) => {
+      return withCliContext(values, async (ctx) => {
         refuseSecondAccount(ctx);
         const password = await readSecret("Password: ", "Password again: ");
         const account = await createAccount(ctx, { username, password });
@@ -127,7 +104,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "change the account's password (read from standard input or prompted for)",
     options: CONFIG_OPTION,
     async run(values) {
-      return withContext(values, async (ctx) => {
+      return withCliContext(values, async (ctx) => {
         await changePassword(ctx, await readSecret("New password: ", "New password again: "));
         console.log("Password changed.");
         return 0;
@@ -151,7 +128,7 @@ const COMMANDS: Record<string, Command> = {
       },
     },
     async run(values) {
-      return withContext(values, async (ctx) => {
+      return withCliContext(values, async (ctx) => {
         const lines = await pruneCommand(ctx, {
           dryRun: values["dry-run"] === true,
           vacuum: values.vacuum === true,

@@ -3,38 +3,12 @@
  * migration. Remote accounts are resolved (WebFinger, then the actor) before the core is called.
  */
 import { createInterface } from "node:readline";
-import { loadConfig } from "../config/load.js";
-import { type Context, createContext } from "../context.js";
 import { UserError } from "../core/account.js";
 import { addAlias, cancelMove, listAliases, moveAccount, removeAlias } from "../core/move.js";
 import { resolveAccountRef } from "../federation/account-ref.js";
-import { createLogger } from "../log.js";
-import { openStore } from "../store/open.js";
-import { VERSION } from "../version.js";
 import { deleteAccount } from "./account-delete.js";
+import { CONFIG_OPTION, withCliContext } from "./context.js";
 import type { Command } from "./main.js";
-
-const CONFIG_OPTION = {
-  config: {
-    type: "string",
-    description: "configuration file (else $WREN_CONFIG, else ./config.toml, else defaults)",
-  },
-} as const;
-
-export async function withCliContext<T>(
-  values: Record<string, unknown>,
-  fn: (ctx: Context) => Promise<T>,
-): Promise<T> {
-  const { config } = loadConfig({
-    configPath: typeof values.config === "string" ? values.config : undefined,
-  });
-  const store = openStore(config.database.path, { busyTimeoutMs: config.database.busy_timeout_ms });
-  try {
-    return await fn(createContext(config, store, createLogger("warn"), VERSION));
-  } finally {
-    store.close();
-  }
-}
 
 const QUEUED =
   "Other servers are told through the delivery queue: a running server sends it within 30 seconds, a stopped one when it starts.";

@@ -1,38 +1,14 @@
 import { createWriteStream, readFileSync, renameSync, rmSync, statSync, type WriteStream } from "node:fs";
 import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { loadConfig } from "../config/load.js";
-import { type Context, createContext } from "../context.js";
 import { UserError } from "../core/account.js";
-import { countRefreshesSettled } from "../federation/resolve.js";
-import { createLogger } from "../log.js";
 import { type ArchiveSummary, writeAccountArchive } from "../portability/archive.js";
 import { EXPORT_KINDS, IMPORT_KINDS, isExportKind, isImportKind } from "../portability/csv.js";
 import { exportStream } from "../portability/export.js";
 import { type ImportMode, importCsv } from "../portability/import.js";
-import { openStore } from "../store/open.js";
-import { VERSION } from "../version.js";
+import { CONFIG_OPTION, withCliContext } from "./context.js";
 import { formatBytes } from "./format.js";
 import type { Command } from "./main.js";
-
-const CONFIG = {
-  type: "string",
-  description: "configuration file (else $WREN_CONFIG, else ./config.toml, else defaults)",
-} as const;
-
-async function withContext<T>(values: Record<string, unknown>, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const { config } = loadConfig({
-    configPath: typeof values.config === "string" ? values.config : undefined,
-  });
-  const store = openStore(config.database.path, { busyTimeoutMs: config.database.busy_timeout_ms });
-  const ctx = createContext(config, store, createLogger("warn"), VERSION);
-  try {
-    return await fn(ctx);
-  } finally {
-    await countRefreshesSettled(ctx);
-    store.close();
-  }
-}
 
 /** Writes a file through a temporary name, so that a failed export leaves no half-written file. */
 async function toFile(path: string, write: (out: WriteStream) => Promise<void>): Promise<void> {
@@ -54,7 +30,7 @@ export const exportCommand: Command = {
   summary:
     "export follows, blocks, mutes, domain blocks, bookmarks or lists as Mastodon's CSV, or the account archive",
   options: {
-    config: CONFIG,
+    config: CONFIG_OPTION.config,
     out: {
       type: "string",
       description:
@@ -67,7 +43,7 @@ export const exportCommand: Command = {
     const out = typeof values.out === "string" ? resolve(values.out) : null;
     if (kind === "archive") {
       const path = out ?? resolve(archiveName());
-      return withContext(values, async (ctx) => {
+      return withCliContext(values, async (ctx) => {
         let summary: ArchiveSummary | undefined;
         await toFile(path, async (stream) => {
           summary = await writeAccountArchive(ctx, stream);
@@ -88,7 +64,7 @@ export const exportCommand: Command = {
       throw new UserError(
         `cannot export "${kind}": choose one of ${[...EXPORT_KINDS, "archive"].join(", ")}`,
       );
-    return withContext(values, async (ctx) => {
+    return withCliContext(values, async (ctx) => {
       if (out) {
         await toFile(out, (stream) => pipeline(exportStream(ctx, kind), stream));
         console.error(`Wrote ${out}.`);
@@ -104,7 +80,7 @@ export const importCommand: Command = {
   usage: `wren import ${IMPORT_KINDS.join("|")} FILE [--mode merge|overwrite] [--delay MS] [--concurrency N] [--config PATH]`,
   summary: "import a Mastodon CSV export: follows, blocks, mutes, domain blocks, bookmarks or lists",
   options: {
-    config: CONFIG,
+    config: CONFIG_OPTION.config,
     mode: {
       type: "string",
       description: "merge (default) adds to what is there; overwrite also undoes what the file does not list",
@@ -130,7 +106,7 @@ export const importCommand: Command = {
     } catch (error) {
       throw new UserError(`cannot read ${file}: ${(error as Error).message}`);
     }
-    return withContext(values, async (ctx) => {
+    return withCliContext(values, async (ctx) => {
       const summary = await importCsv(ctx, kind, text, {
         mode: mode as ImportMode,
         delayMs,
