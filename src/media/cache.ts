@@ -24,7 +24,13 @@ import { isPermanentStatus } from "../federation/delivery/backoff.js";
 import { enqueueActivity } from "../federation/delivery/enqueue.js";
 import { classifyAddress, FetchError, NEVER_ALLOWED_KINDS } from "../federation/fetch.js";
 import { newId } from "../store/ids.js";
-import { cachedBytes, cachedMediaById, cachedMediaByUrl, type RemoteMediaRow } from "../store/media-cache.js";
+import {
+  cachedBytes,
+  cachedMediaById,
+  cachedMediaByUrl,
+  forgetCachedMedia,
+  type RemoteMediaRow,
+} from "../store/media-cache.js";
 import { transaction } from "../store/open.js";
 import { accounts, mediaAttachments, remoteMedia } from "../store/schema.js";
 import type { MediaRow } from "../store/statuses.js";
@@ -124,6 +130,7 @@ export function queueMediaFetches(ctx: Context, urls: Iterable<string | null>): 
         setWhere: eq(remoteMedia.state, "evicted"),
       })
       .run();
+    forgetCachedMedia(db);
     if (claimed.changes === 0) continue;
     const job: MediaFetchJob = { url };
     if (enqueueActivity(db, job, MEDIA_CACHE_SIGNER, [url], now)) queued++;
@@ -181,6 +188,7 @@ function markFailed(ctx: Context, url: string, error: string): void {
     .set({ state: "failed", error: error.slice(0, 500) })
     .where(and(eq(remoteMedia.url, url), eq(remoteMedia.state, "pending")))
     .run();
+  forgetCachedMedia(ctx.store.db);
 }
 
 interface StoredFiles {
@@ -279,6 +287,7 @@ export async function fetchRemoteMedia(
     .set({ ...stored, state: "done", error: null, fetchedAt: now, lastAccessedAt: now })
     .where(and(eq(remoteMedia.id, row.id), eq(remoteMedia.state, "pending")))
     .run();
+  forgetCachedMedia(ctx.store.db);
   if (saved.changes === 0) {
     for (const name of [stored.fileName, stored.previewFileName]) if (name) await deleteMediaFile(ctx, name);
   } else {
@@ -315,6 +324,7 @@ export async function evictCachedMedia(
         .where(and(eq(remoteMedia.id, row.id), eq(remoteMedia.state, "done")))
         .run();
       if (evicted.changes === 0) continue;
+      forgetCachedMedia(db);
       await removeFiles(ctx, row);
       freed += row.bytes;
       files++;
@@ -363,6 +373,7 @@ export async function sweepUnreferencedMedia(ctx: Context): Promise<number> {
         ),
       )
       .run();
+    forgetCachedMedia(ctx.store.db);
     for (const row of batch) await removeFiles(ctx, row);
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -19,8 +19,33 @@ const queries = preparedPerDb((db) => ({
     .prepare(),
 }));
 
+/**
+ * Every avatar, header and attachment of a timeline page looks its URL up, a hundred lookups a page: the
+ * answers are kept in memory, bounded, for a minute at most (a `wren` command in another process may change
+ * rows), and forgotten whenever this process changes a row (`forgetCachedMedia`, called by media/cache.ts).
+ */
+const MEMO_MAX = 10_000;
+const MEMO_TTL_MS = 60_000;
+const memos = new WeakMap<Db, Map<string, { row: RemoteMediaRow | null; at: number }>>();
+
 export function cachedMediaByUrl(db: Db, url: string): RemoteMediaRow | null {
-  return queries(db).byUrl.get({ url }) ?? null;
+  let memo = memos.get(db);
+  if (!memo) {
+    memo = new Map();
+    memos.set(db, memo);
+  }
+  const now = Date.now();
+  const hit = memo.get(url);
+  if (hit && now - hit.at < MEMO_TTL_MS) return hit.row;
+  const row = queries(db).byUrl.get({ url }) ?? null;
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(url, { row, at: now });
+  return row;
+}
+
+/** After a change to `remote_media`: the next lookups read the database again. */
+export function forgetCachedMedia(db: Db): void {
+  memos.get(db)?.clear();
 }
 
 export function cachedMediaById(db: Db, id: string): RemoteMediaRow | null {

@@ -1,6 +1,7 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "./open.js";
 import { keyset, newestFirst, type PageBounds } from "./pagination.js";
+import { inList, preparedPerDb } from "./prepared.js";
 import { quotes, statuses } from "./schema.js";
 import type { StatusRow } from "./statuses.js";
 
@@ -27,9 +28,20 @@ export function findQuoteByAuthorization(db: Db, authorizationUri: string): Quot
 /** The quotes made by these statuses, by quoting status id (one query). */
 export function quotesOfStatuses(db: Db, statusIds: string[]): Map<string, QuoteRow> {
   if (statusIds.length === 0) return new Map();
-  const rows = db.select().from(quotes).where(inArray(quotes.statusId, statusIds)).all();
+  const rows = pageQueries(db).ofStatuses.all({ ids: JSON.stringify(statusIds) });
   return new Map(rows.map((q) => [q.statusId, q]));
 }
+
+// Every page of statuses asks both: prepared once, the ids bound as one JSON array.
+const pageQueries = preparedPerDb((db) => ({
+  ofStatuses: db.select().from(quotes).where(inList(quotes.statusId, "ids")).prepare(),
+  acceptedCounts: db
+    .select({ id: quotes.quotedStatusId, count: sql<number>`count(*)` })
+    .from(quotes)
+    .where(and(inList(quotes.quotedStatusId, "ids"), eq(quotes.state, "accepted")))
+    .groupBy(quotes.quotedStatusId)
+    .prepare(),
+}));
 
 /** Accepted quotes of a status that are not deleted, newest first, paginated by the quote's id. */
 export function acceptedQuotesOf(
@@ -74,11 +86,6 @@ export function acceptedQuotesBy(db: Db, quotedStatusId: string, accountId: stri
 /** How many accepted quotes each of these statuses has (Mastodon's quotes_count). */
 export function acceptedQuoteCounts(db: Db, statusIds: string[]): Map<string, number> {
   if (statusIds.length === 0) return new Map();
-  const rows = db
-    .select({ id: quotes.quotedStatusId, count: sql<number>`count(*)` })
-    .from(quotes)
-    .where(and(inArray(quotes.quotedStatusId, statusIds), eq(quotes.state, "accepted")))
-    .groupBy(quotes.quotedStatusId)
-    .all();
+  const rows = pageQueries(db).acceptedCounts.all({ ids: JSON.stringify(statusIds) });
   return new Map(rows.map((r) => [r.id as string, r.count]));
 }
