@@ -16,7 +16,7 @@ import {
   waitUntil,
 } from "./helpers/fedify-peer.js";
 import { type ActorServer, inboxSettled, startActorServer } from "./helpers/inbound.js";
-import { sendAs } from "./helpers/peer-actors.js";
+import { sendAs, sendSettled } from "./helpers/peer-actors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
@@ -30,12 +30,7 @@ let aliceUri: string;
 let bob: PeerActor;
 let counter = 0;
 
-async function send(actor: PeerActor, activity: Json): Promise<string> {
-  const id = (activity.id as string | undefined) ?? `${actor.actorUri}/activities/${++counter}`;
-  await sendAs(server, actor, { ...activity, id, actor: actor.actorUri });
-  await inboxSettled(server);
-  return id;
-}
+const send = (actor: PeerActor, activity: Json) => sendSettled(server, actor, activity);
 
 /** A public note by bob tagged #gardening (which alice follows, so Wren keeps it), with `extra` properties. */
 async function remoteNote(extra: Json, type: "Create" | "Update" = "Create", uri?: string): Promise<string> {

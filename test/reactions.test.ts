@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, issueToken } from "./helpers/api.js";
 import { restoreNativeResponse } from "./helpers/clients.js";
 import { type FedifyPeer, type PeerActor, startFedifyPeer } from "./helpers/fedify-peer.js";
-import { inboxSettled } from "./helpers/inbound.js";
-import { sendAs } from "./helpers/peer-actors.js";
+import { sendSettled } from "./helpers/peer-actors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
@@ -23,12 +22,7 @@ let bob: PeerActor;
 let carol: PeerActor;
 let counter = 0;
 
-async function send(actor: PeerActor, activity: Json): Promise<string> {
-  const id = (activity.id as string | undefined) ?? `${actor.actorUri}/activities/${++counter}`;
-  await sendAs(server, actor, { ...activity, id, actor: actor.actorUri });
-  await inboxSettled(server);
-  return id;
-}
+const send = (actor: PeerActor, activity: Json) => sendSettled(server, actor, activity);
 
 const emojiTag = (actor: PeerActor, shortcode: string) => ({
   id: `${actor.actorUri}/emojis/${shortcode}`,

@@ -3,6 +3,7 @@
 // only; a test that needs several remote accounts (likes from many, mentions from strangers) uses these.
 import type { SigningKey } from "../../src/federation/signatures/index.js";
 import type { PeerActor } from "./fedify-peer.js";
+import { inboxSettled } from "./inbound.js";
 import { signedPost } from "./inbox-post.js";
 import type { TestServer } from "./server.js";
 
@@ -18,6 +19,21 @@ function keyOf(actor: PeerActor): SigningKey {
 export async function sendAs(server: TestServer, actor: PeerActor, activity: Record<string, unknown>) {
   const res = await signedPost(`${server.origin}/inbox`, { "@context": AS, ...activity }, keyOf(actor));
   if (res.status !== 202) throw new Error(`the inbox answered ${res.status}: ${res.body}`);
+}
+
+/**
+ * Sends `activity` as `actor` (its id made up when it has none) and waits until the inbox applied it.
+ * Returns the activity's id.
+ */
+export async function sendSettled(
+  server: TestServer,
+  actor: PeerActor,
+  activity: Record<string, unknown>,
+): Promise<string> {
+  const id = (activity.id as string | undefined) ?? nextId(actor, "activities");
+  await sendAs(server, actor, { ...activity, id, actor: actor.actorUri });
+  await inboxSettled(server);
+  return id;
 }
 
 function nextId(actor: PeerActor, kind: string): string {
