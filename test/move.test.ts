@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FollowRow, follow } from "../src/core/follows.js";
 import { resolveHandle } from "../src/federation/resolve.js";
-import type { SigningKey } from "../src/federation/signatures/index.js";
 import { api, issueToken } from "./helpers/api.js";
 import {
   deliveriesSettled,
@@ -17,6 +16,7 @@ import {
 } from "./helpers/fedify-peer.js";
 import { inboundRows, inboxSettled } from "./helpers/inbound.js";
 import { signedPost } from "./helpers/inbox-post.js";
+import { keyOf } from "./helpers/peer-actors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
@@ -36,12 +36,6 @@ interface Setup {
   /** Lists no one. */
   stranger: PeerActor;
 }
-
-const keyOf = (actor: { keyId: string; rsaPrivatePem: string }): SigningKey => ({
-  keyId: actor.keyId,
-  type: "rsa",
-  privatePem: actor.rsaPrivatePem,
-});
 
 /** A Wren with alice, who follows the peer's main actor (accepted, without boosts, with notifications). */
 async function setup(): Promise<Setup> {

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { follow } from "../src/core/follows.js";
 import { generateEd25519KeyPair } from "../src/federation/keys.js";
 import { resolveHandle } from "../src/federation/resolve.js";
-import type { SigningKey } from "../src/federation/signatures/index.js";
 import { proofOf, signDocument, verifyDocumentProof } from "../src/federation/signatures/proof.js";
 import { api, issueToken } from "./helpers/api.js";
 import {
@@ -20,16 +19,11 @@ import {
 } from "./helpers/fedify-peer.js";
 import { inboundRows, inboxSettled } from "./helpers/inbound.js";
 import { signedPost } from "./helpers/inbox-post.js";
+import { keyOf } from "./helpers/peer-actors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
 const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
-
-const keyOf = (actor: { keyId: string; rsaPrivatePem: string }): SigningKey => ({
-  keyId: actor.keyId,
-  type: "rsa",
-  privatePem: actor.rsaPrivatePem,
-});
 
 describe("eddsa-jcs-2022 proofs, on their own", () => {
   const pair = generateEd25519KeyPair();

@@ -11,7 +11,8 @@ const AS = "https://www.w3.org/ns/activitystreams";
 const PUBLIC = `${AS}#Public`;
 let counter = 0;
 
-function keyOf(actor: PeerActor): SigningKey {
+/** The RSA key a peer actor (or the peer itself) signs with, for requests the tests craft. */
+export function keyOf(actor: Pick<PeerActor, "keyId" | "rsaPrivatePem">): SigningKey {
   return { keyId: actor.keyId, type: "rsa", privatePem: actor.rsaPrivatePem };
 }
 
