@@ -297,7 +297,13 @@ describe("prune", () => {
     // and the orphan.
     expect(counts.accounts).toBe(authors.length - 3 + 2);
     expect(counts.tags).toBe(1);
-    expect(dbSnapshot(sqlite)).toEqual(before);
+    // The server's own minute upkeep may record its runs (job_runs) meanwhile: that is not the dry run's doing.
+    const withoutRuns = (snapshot: ReturnType<typeof dbSnapshot>) => ({
+      ...snapshot,
+      counts: { ...snapshot.counts, job_runs: 0 },
+      rows: Object.fromEntries(Object.entries(snapshot.rows).filter(([table]) => table !== "job_runs")),
+    });
+    expect(withoutRuns(dbSnapshot(sqlite))).toEqual(withoutRuns(before));
     expect(existsSync(join(server.context.config.media.path, "cached.png"))).toBe(true);
   }, 60_000);
 

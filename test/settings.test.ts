@@ -317,8 +317,10 @@ describe("two-factor login", () => {
       code: "000000" === totp(secret) ? "111111" : "000000",
     });
     expect(wrongConfirm.status).toBe(422);
+    // The step the confirmation spends: the replay below must be of this code even if a step boundary passes.
+    const confirmedAt = Date.now();
     const confirmed = await browser.submit(mustForm(wrongConfirm.html, "totp_confirm"), {
-      code: totp(secret),
+      code: totp(secret, 0, confirmedAt),
     });
     expect(confirmed.status).toBe(200);
     const recovery = [
@@ -342,9 +344,13 @@ describe("two-factor login", () => {
       const wrong = await other.submit(mustForm(asked.html, "second_factor"), { code: "12345" });
       expect(wrong.status).toBe(401);
       expect(wrong.html).toContain("That code is not right.");
-      const replayed = await other.submit(mustForm(wrong.html, "second_factor"), { code: totp(secret) });
+      const replayed = await other.submit(mustForm(wrong.html, "second_factor"), {
+        code: totp(secret, 0, confirmedAt),
+      });
       expect(replayed.status).toBe(401);
-      const consent = await other.submit(mustForm(replayed.html, "second_factor"), { code: totp(secret, 1) });
+      const consent = await other.submit(mustForm(replayed.html, "second_factor"), {
+        code: totp(secret, 1, confirmedAt),
+      });
       expect(consent.status).toBe(200);
       return other.submit(mustForm(consent.html, "consent"), {}, "authorize");
     });
