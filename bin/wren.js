@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The `wren` command: runs the compiled CLI in dist/ (production runs JavaScript, never a TypeScript loader).
+// The `wren` command: runs the compiled CLI (production runs JavaScript, never a TypeScript loader). The bundle
+// in dist/bundle/ is what `npm run build` makes for running; dist/cli/ is the same code one module per file.
 import { existsSync } from "node:fs";
 
-const entry = new URL("../dist/cli/main.js", import.meta.url);
+const bundle = new URL("../dist/bundle/main.js", import.meta.url);
+const entry = existsSync(bundle) ? bundle : new URL("../dist/cli/main.js", import.meta.url);
 if (!existsSync(entry)) {
   console.error("wren: not built yet. Run `npm run build` (or `npm start`, which builds when needed).");
   process.exit(1);

@@ -5,7 +5,8 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const marker = join(root, "dist", "cli", "main.js");
+// The bundle is written last, so it is the marker of a whole build.
+const marker = join(root, "dist", "bundle", "main.js");
 
 function newestSource(dir) {
   let newest = 0;
@@ -21,4 +22,5 @@ if (stale) {
   console.log("Building Wren (src/ -> dist/)...");
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+  execFileSync(process.execPath, [join(root, "scripts", "bundle.mjs")], { stdio: "inherit" });
 }

@@ -1,19 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { BIN, ensureBuilt } from "./helpers/cli.js";
 import { childEnv, freePort, tempDir } from "./helpers/server.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(ROOT, "bin/wren.js");
-
-beforeAll(() => {
-  if (existsSync(join(ROOT, "dist/cli/main.js"))) return;
-  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
-}, 120_000);
+beforeAll(ensureBuilt, 120_000);
 
 let dir: string;
 let dbPath: string;

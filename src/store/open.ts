@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import { PACKAGE_ROOT } from "../version.js";
 import * as schema from "./schema.js";
 
 export type Db = BetterSQLite3Database<typeof schema>;
@@ -14,8 +14,8 @@ export interface Store {
   close(): void;
 }
 
-/** drizzle/ beside src/ or dist/: the same relative place in the checkout and in the compiled tree. */
-export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+/** drizzle/ at the top of the checkout, beside src/ and dist/. */
+export const MIGRATIONS_FOLDER = join(PACKAGE_ROOT, "drizzle");
 
 export interface OpenOptions {
   busyTimeoutMs?: number;

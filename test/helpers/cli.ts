@@ -15,7 +15,8 @@ export interface CliResult {
 
 /** `npm test` builds first; a bare `vitest run` after a fresh checkout builds here (call it in beforeAll). */
 export function ensureBuilt(): void {
-  if (existsSync(join(ROOT, "dist/cli/main.js"))) return;
+  // The bundle is the last step of a build and what bin/wren.js runs.
+  if (existsSync(join(ROOT, "dist/bundle/main.js"))) return;
   const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
 }
