@@ -12,6 +12,7 @@
 //    uploads (5 %), home timelines (40 %), signed Creates to the inbox from 4 remote actors (25 %) and
 //    WebFinger + actor lookups (20 %); the baseline gets as many requests (GETs and POSTs of the same bodies).
 //    Both are left alone SETTLE_S / 3 seconds again, then their RSS.
+// Wren's memory is that of its process and every process it started (image processing runs in a child).
 // Targets: idle RSS <= 1.20x the baseline, after the load <= 1.30x, start-up <= 1.3x. Exits non-zero outside.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -230,7 +231,8 @@ async function main() {
     );
     console.log(
       `  Wren after the load: private ${loaded.wren.anon.toFixed(1)} MB, file-backed ${loaded.wren.file.toFixed(1)} MB, ` +
-        `peak ${loaded.wren.peak.toFixed(1)} MB; the mixed load took ${(loadMs / 1000).toFixed(1)} s`,
+        `peak ${loaded.wren.peak.toFixed(1)} MB, ${loaded.wren.processes} process(es); ` +
+        `the mixed load took ${(loadMs / 1000).toFixed(1)} s`,
     );
     const code = await stopChild(wren);
     if (code !== 0) throw new Error(`wren serve exited with ${code} on SIGTERM`);

@@ -1,7 +1,7 @@
 // Helpers shared by the bench/ scripts: free ports, a child's memory from /proc, the environment a Wren
 // server runs with, waiting for a child to answer and stopping it, and latency statistics.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
@@ -45,18 +45,52 @@ export function freePort() {
 }
 
 /**
- * VmRSS (resident now) and VmHWM (resident peak) of a process (default: this one), in MB, with RSS split into
- * private memory (RssAnon) and pages mapped from files (RssFile: mostly the node binary's code and ICU data,
- * shared with every other node process and reclaimable under memory pressure). Linux only.
+ * VmRSS (resident now) and VmHWM (resident peak) of a process (default: this one) and every process it started
+ * (Wren runs image processing in a child: its memory is Wren's too), in MB, with RSS split into private memory
+ * (RssAnon) and pages mapped from files (RssFile: mostly the node binary's code and ICU data, shared with every
+ * other node process and reclaimable under memory pressure), and how many processes were counted. Linux only.
  */
 export function processMemory(pid = "self") {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (field) => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-    if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
-    return Number(match[1]) / 1024;
-  };
-  return { rss: kb("VmRSS"), peak: kb("VmHWM"), anon: kb("RssAnon"), file: kb("RssFile") };
+  const total = { rss: 0, peak: 0, anon: 0, file: 0, processes: 0 };
+  for (const one of processTree(pid === "self" ? String(process.pid) : String(pid))) {
+    let status;
+    try {
+      status = readFileSync(`/proc/${one}/status`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    const kb = (field) => {
+      const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+      if (!match) throw new Error(`no ${field} in /proc/${one}/status`);
+      return Number(match[1]) / 1024;
+    };
+    total.rss += kb("VmRSS");
+    total.peak += kb("VmHWM");
+    total.anon += kb("RssAnon");
+    total.file += kb("RssFile");
+    total.processes++;
+  }
+  return total;
+}
+
+/** The pid and its descendants, from /proc/PID/task/TID/children. */
+function processTree(pid) {
+  const found = [pid];
+  for (let i = 0; i < found.length; i++) {
+    let tasks = [];
+    try {
+      tasks = readdirSync(`/proc/${found[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        const children = readFileSync(`/proc/${found[i]}/task/${task}/children`, "utf8").trim();
+        if (children) found.push(...children.split(/\s+/));
+      } catch {}
+    }
+  }
+  return found;
 }
 
 /**

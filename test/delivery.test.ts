@@ -19,6 +19,7 @@ import {
 import { DeliveryWorker, requeueStuckJobs } from "../src/federation/delivery/worker.js";
 import { verifyRequest } from "../src/federation/signatures/index.js";
 import { purgeOldRows } from "../src/jobs/upkeep.js";
+import { nextRun } from "../src/jobs/wall-clock.js";
 import { findKeyPairs, findLocalUser } from "../src/store/accounts.js";
 import { newId } from "../src/store/ids.js";
 import { transaction } from "../src/store/open.js";
@@ -588,19 +589,26 @@ describe("durability", () => {
 
 describe("upkeep", () => {
   it("schedules the requeue every minute and the purges hourly, and unschedules them on stop", async () => {
-    const { getTasks } = await import("node-cron");
-    const ours = () => [...getTasks().values()].filter((t) => t.name?.startsWith("wren-"));
-    await until(() => ours().length === 6);
-    expect(ours().map((t) => [t.name, t.getPattern()])).toEqual([
-      ["wren-requeue-deliveries", "* * * * *"],
-      ["wren-ended-polls", "* * * * *"],
-      ["wren-purge", "17 * * * *"],
-      ["wren-purge-media", "43 * * * *"],
-      ["wren-scheduled-statuses", "* * * * *"],
-      ["wren-prune", "27 4 * * *"],
+    expect(server.upkeep.scheduled()).toEqual([
+      { name: "requeue", at: {} },
+      { name: "polls", at: {} },
+      { name: "purge", at: { minute: 17 } },
+      { name: "purge-media", at: { minute: 43 } },
+      { name: "scheduled", at: {} },
+      { name: "prune", at: { hour: 4, minute: 27 } },
     ]);
     await server.close();
-    await until(() => ours().length === 0);
+    expect(server.upkeep.scheduled()).toEqual([]);
+  });
+
+  it("finds the next run of a wall-clock time: the next whole minute that matches, in local time", () => {
+    const at = (h: number, m: number, s = 0) => new Date(2026, 11, 1, h, m, s).getTime();
+    expect(nextRun({}, at(10, 5, 30))).toBe(at(10, 6));
+    expect(nextRun({}, at(10, 5))).toBe(at(10, 6));
+    expect(nextRun({ minute: 17 }, at(10, 5))).toBe(at(10, 17));
+    expect(nextRun({ minute: 17 }, at(10, 17))).toBe(at(11, 17));
+    expect(nextRun({ hour: 4, minute: 27 }, at(10, 5))).toBe(new Date(2026, 11, 2, 4, 27).getTime());
+    expect(nextRun({ hour: 4, minute: 27 }, at(4, 26, 59))).toBe(at(4, 27));
   });
 
   it("purges old done and failed jobs, finished activities and old inbound activities", async () => {

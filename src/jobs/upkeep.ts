@@ -1,5 +1,5 @@
 /**
- * Periodic housekeeping, scheduled with node-cron (loaded on start, not at import):
+ * Periodic housekeeping, on wall-clock timers (wall-clock.ts), and node-cron for the owner's backup schedule:
  *
  * - every minute: delivery jobs left "running" for more than 5 minutes go back to the queue (a delivery
  *   never takes that long, so its process lost it) and the worker is woken;
@@ -34,6 +34,7 @@ import { SCHEDULED_BACKUP_JOB, scheduledBackup } from "./backup-schedule.js";
 import { prune } from "./prune.js";
 import { trackRun } from "./runs.js";
 import { publishDue } from "./scheduled.js";
+import { every, type WallClockTime } from "./wall-clock.js";
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -92,80 +93,69 @@ export function purgeOldRows(ctx: Context, now = Date.now()): PurgeCounts {
 }
 
 export interface Upkeep {
+  /** The maintenance tasks on timers now: their name (as `wren status` shows it) and when they run. */
+  scheduled(): { name: string; at: WallClockTime }[];
   stop(): void;
 }
 
-/** Schedules the upkeep tasks; `stop()` cancels them (safe to call before they are scheduled). */
+/** Schedules the upkeep tasks; `stop()` cancels them. */
 export function startUpkeep(ctx: Context): Upkeep {
   let stopped = false;
-  const tasks: ScheduledTask[] = [];
   // Each run is logged when it fails and recorded for `wren status` (runs.ts).
   const guarded = (name: string, fn: () => unknown) => () => (stopped ? undefined : trackRun(ctx, name, fn));
-  const logger = {
-    info: (message: string) => ctx.log.debug(`node-cron: ${message}`),
-    debug: (message: string | Error) => ctx.log.debug(`node-cron: ${String(message)}`),
-    warn: (message: string) => ctx.log.warn(`node-cron: ${message}`),
-    error: (message: string | Error, err?: Error) => ctx.log.error({ err }, `node-cron: ${String(message)}`),
-  };
-  void import("node-cron")
-    .then(({ default: cron }) => {
-      if (stopped) return;
-      const options = { noOverlap: true, logger, suppressMissedWarning: true };
-      tasks.push(
-        cron.schedule(
-          "* * * * *",
-          guarded("requeue", () => requeueAbandonedDeliveries(ctx)),
-          { ...options, name: "wren-requeue-deliveries" },
-        ),
-        cron.schedule(
-          "* * * * *",
-          guarded("polls", () => notifyEndedPolls(ctx) + refreshPollResults(ctx)),
-          { ...options, name: "wren-ended-polls" },
-        ),
-        cron.schedule(
-          "17 * * * *",
-          guarded("purge", () => purgeOldRows(ctx)),
-          { ...options, name: "wren-purge" },
-        ),
-        cron.schedule(
-          "43 * * * *",
-          guarded("purge-media", async () => {
-            const removed = await purgeUnattachedMedia(ctx);
-            if (removed > 0) ctx.log.info({ removed }, "upkeep: unattached uploads older than a day removed");
-            await mediaCacheUpkeep(ctx);
-          }),
-          { ...options, name: "wren-purge-media" },
-        ),
-        cron.schedule(
-          "* * * * *",
-          guarded("scheduled", () => publishDue(ctx)),
-          { ...options, name: "wren-scheduled-statuses" },
-        ),
-      );
-      if (ctx.config.backup.schedule.trim() !== "") {
-        tasks.push(
+  const tasks: [name: string, at: WallClockTime, fn: () => unknown][] = [
+    ["requeue", {}, () => requeueAbandonedDeliveries(ctx)],
+    ["polls", {}, () => notifyEndedPolls(ctx) + refreshPollResults(ctx)],
+    ["purge", { minute: 17 }, () => purgeOldRows(ctx)],
+    [
+      "purge-media",
+      { minute: 43 },
+      async () => {
+        const removed = await purgeUnattachedMedia(ctx);
+        if (removed > 0) ctx.log.info({ removed }, "upkeep: unattached uploads older than a day removed");
+        await mediaCacheUpkeep(ctx);
+      },
+    ],
+    ["scheduled", {}, () => publishDue(ctx)],
+  ];
+  if (ctx.config.prune.enabled) tasks.push(["prune", { hour: 4, minute: 27 }, () => prune(ctx)]);
+  let timers = tasks.map(([name, at, fn]) => ({ name, at, timer: every(at, guarded(name, fn)) }));
+
+  // The owner's cron expression is node-cron's job, loaded only when there is one.
+  const cronTasks: ScheduledTask[] = [];
+  if (ctx.config.backup.schedule.trim() !== "") {
+    const logger = {
+      info: (message: string) => ctx.log.debug(`node-cron: ${message}`),
+      debug: (message: string | Error) => ctx.log.debug(`node-cron: ${String(message)}`),
+      warn: (message: string) => ctx.log.warn(`node-cron: ${message}`),
+      error: (message: string | Error, err?: Error) =>
+        ctx.log.error({ err }, `node-cron: ${String(message)}`),
+    };
+    void import("node-cron")
+      .then(({ default: cron }) => {
+        if (stopped) return;
+        cronTasks.push(
           cron.schedule(
             ctx.config.backup.schedule,
             guarded(SCHEDULED_BACKUP_JOB, () => scheduledBackup(ctx)),
-            { ...options, name: "wren-backup" },
+            {
+              noOverlap: true,
+              logger,
+              suppressMissedWarning: true,
+              name: "wren-backup",
+            },
           ),
         );
-      }
-      if (ctx.config.prune.enabled) {
-        tasks.push(
-          cron.schedule(
-            "27 4 * * *",
-            guarded("prune", () => prune(ctx)),
-            { ...options, name: "wren-prune" },
-          ),
-        );
-      }
-    })
-    .catch((error: unknown) => ctx.log.error({ err: error }, "could not schedule the upkeep tasks"));
+      })
+      .catch((error: unknown) => ctx.log.error({ err: error }, "could not schedule the backups"));
+  }
   return {
+    scheduled: () => timers.map(({ name, at }) => ({ name, at })),
     stop() {
       stopped = true;
-      for (const task of tasks.splice(0)) void task.destroy();
+      for (const { timer } of timers) timer.stop();
+      timers = [];
+      for (const task of cronTasks.splice(0)) void task.destroy();
     },
   };
 }
