@@ -24,11 +24,12 @@
 // and its p99 over one connection at most 5 ms; the exit code is 1 when one is missed or a check fails.
 //
 // Options (environment): STATUSES (100000), REQUESTS (2000), WARMUP (200), CONCURRENCY (16);
+// SEEDED=DIR keeps the seeded database in DIR and reuses it on the next run with the same DIR (profiling);
 // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the server into DIR (open it in Chrome DevTools).
 // Linux only (reads /proc/PID/status). Stops by itself within 10 minutes; the temporary directory and the
 // children are removed and stopped on every exit path.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -729,16 +730,25 @@ async function main() {
   );
   console.log(`  load average at start: ${load()}`);
 
-  tempDir = mkdtempSync(join(tmpdir(), "wren-bench-api-"));
-  const port = await freePort();
+  const kept = process.env.SEEDED ? resolve(process.env.SEEDED) : null;
+  const keptFile = kept && join(kept, "seeded.json");
+  let seeded = keptFile && existsSync(keptFile) ? JSON.parse(readFileSync(keptFile, "utf8")) : null;
+  const dir = kept ?? mkdtempSync(join(tmpdir(), "wren-bench-api-"));
+  if (!kept) tempDir = dir;
+  // A kept database names its server by the port it was seeded for, so it is served there again.
+  const port = seeded?.port ?? (await freePort());
   let barePort = await freePort();
   while (barePort === port) barePort = await freePort();
   const origin = `http://127.0.0.1:${port}`;
 
-  const seeded = await seed(tempDir, port);
+  if (!seeded) {
+    mkdirSync(dir, { recursive: true });
+    seeded = { ...(await seed(dir, port)), port };
+    if (keptFile) writeFileSync(keptFile, JSON.stringify(seeded));
+  }
   const { stats } = seeded;
   const dbBytes = ["wren.db", "wren.db-wal"].reduce((sum, name) => {
-    const path = join(tempDir, name);
+    const path = join(dir, name);
     return sum + (existsSync(path) ? statSync(path).size : 0);
   }, 0);
   console.log(
@@ -757,8 +767,8 @@ async function main() {
   const server = spawnNode(
     [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), BIN, "serve"],
     {
-      cwd: tempDir,
-      env: wrenEnv(tempDir, port),
+      cwd: dir,
+      env: wrenEnv(dir, port),
     },
   );
   const startupMs = await waitForHttp(`${origin}/.well-known/nodeinfo`, server);
@@ -766,7 +776,7 @@ async function main() {
   const homeUrl = `${origin}/api/v1/timelines/home?limit=40`;
   // The baseline serves the very body Wren answers for the home timeline, so both send the same bytes.
   const homeBody = await (await fetch(homeUrl, { headers: auth })).arrayBuffer();
-  const bodyFile = join(tempDir, "home.json");
+  const bodyFile = join(dir, "home.json");
   writeFileSync(bodyFile, Buffer.from(homeBody));
   const bareServer = spawnNode([BARE_SERVER, String(barePort), bodyFile], { cwd: ROOT });
   await waitForHttp(`http://127.0.0.1:${barePort}/`, bareServer);
