@@ -1,7 +1,7 @@
 // The second half of `npm run build`: joins the compiled tree (dist/, from tsc) into a few files in
 // dist/bundle/, which `bin/wren.js` runs. Node then reads a handful of files at start instead of ~300 modules
 // and their packages, which halves the time to the first answer and trims resident memory (docs/decisions.md,
-// "One bundle for production"). Modules loaded on first use (sharp, ws, feed, qrcode...) stay separate chunks,
+// "One bundle for production"). Modules loaded on first use (ws, feed, qrcode...) stay separate chunks,
 // and the native addons stay outside: better-sqlite3 and sharp load their .node files from node_modules.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +11,10 @@ const root = new URL("..", import.meta.url).pathname;
 const outdir = join(root, "dist", "bundle");
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: [join(root, "dist", "cli", "main.js")],
+  // The image worker is a second entry: the child process that alone loads sharp (src/media/image-process.ts
+  // finds it beside the chunk that spawns it). "[name]" puts both at the top of dist/bundle/.
+  entryPoints: [join(root, "dist", "cli", "main.js"), join(root, "dist", "media", "image-worker.js")],
+  entryNames: "[name]",
   outdir,
   bundle: true,
   splitting: true,

@@ -11,6 +11,7 @@ import { startStreaming } from "./http/mastodon/streaming/index.js";
 import { startScheduledPublisher } from "./jobs/scheduled.js";
 import { startUpkeep, type Upkeep } from "./jobs/upkeep.js";
 import { createLogger } from "./log.js";
+import { configureImageWorker, stopImageWorker } from "./media/image-process.js";
 import { findLocalUser } from "./store/accounts.js";
 import { openStore } from "./store/open.js";
 import { VERSION } from "./version.js";
@@ -42,6 +43,7 @@ export async function startServer(
   const log = createLogger(config.log.level);
   const store = openStore(config.database.path, { busyTimeoutMs: config.database.busy_timeout_ms });
   const ctx = createContext(config, store, log, VERSION);
+  configureImageWorker({ idleSeconds: config.media.image_worker_idle_s, log });
   ensureInstanceKeys(ctx);
   const app = createApp(ctx);
 
@@ -86,7 +88,8 @@ export async function startServer(
       force.unref();
       server.close(() => {
         clearTimeout(force);
-        void drained.then(() => {
+        void drained.then(async () => {
+          await stopImageWorker();
           store.close();
           log.info("stopped");
           resolve();

@@ -111,6 +111,13 @@ export const CONFIG_SPEC = {
       max: 4 * 1024 * 1024 * 1024,
       doc: "Largest video or audio upload in bytes.",
     },
+    image_worker_idle_s: {
+      type: "integer",
+      default: 5,
+      min: 0,
+      max: 86_400,
+      doc: "Images are processed in a child process, started for the first image and stopped after this many seconds without one, so that the image library's memory is not held between uploads.",
+    },
     cache_budget_mb: {
       type: "integer",
       default: 2048,

@@ -13,10 +13,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `npm test` builds first; a bare `vitest run` after a fresh checkout builds here (call it in beforeAll). */
+/**
+ * `npm test` builds first; a bare `vitest run` after a fresh checkout builds here (call it in beforeAll;
+ * startTestServer does, for the image worker).
+ */
 export function ensureBuilt(): void {
-  // The bundle is the last step of a build and what bin/wren.js runs.
-  if (existsSync(join(ROOT, "dist/bundle/main.js"))) return;
+  // The bundle is the last step of a build and what bin/wren.js runs; a build older than the image worker
+  // (which the tests' servers spawn from dist/) lacks its entry.
+  if (existsSync(join(ROOT, "dist/bundle/main.js")) && existsSync(join(ROOT, "dist/bundle/image-worker.js")))
+    return;
   const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
 }

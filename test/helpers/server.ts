@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAccount } from "../../src/core/account.js";
 import { type RunningServer, startServer } from "../../src/main.js";
+import { ensureBuilt } from "./cli.js";
 
 export interface TestServer extends RunningServer {
   dir: string;
@@ -61,6 +62,8 @@ export function childEnv(dir: string, port: number, database?: string): Record<s
 export async function startTestServer(
   options: { env?: Record<string, string>; account?: string; dir?: string } = {},
 ): Promise<TestServer> {
+  // Images are processed by the built worker (dist/media/image-worker.js), even when the server runs from src/.
+  ensureBuilt();
   const dir = options.dir ?? tempDir();
   const port = await freePort();
   const domain = `127.0.0.1:${port}`;
