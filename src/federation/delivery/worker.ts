@@ -14,6 +14,10 @@
  *   remote media fetches (signer "media-cache"), run by src/media/cache.ts.
  * - Wake-ups: on "delivery.queued", when a delivery finishes, and on a timer set to the next due job
  *   (at most 30 s away, unref'd so it never keeps the process alive).
+ * - One write transaction per turn of the event loop: the outcomes of the deliveries that finished since the
+ *   last turn and the claims of the jobs started next are committed together (#turn). A commit costs more than
+ *   the updates in it, and a fan-out finishes many deliveries per turn. A delivery counts as settled once its
+ *   outcome is committed.
  */
 import { and, eq, inArray, isNotNull, lt, lte, min, sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
@@ -107,7 +111,7 @@ export class DeliveryWorker {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #hostLoad = new Map<string, number>();
   readonly #payloads = new Map<string, Payload>();
-  /** Due rows read and not started yet (see #fill), and the due time they were read for. */
+  /** Due rows read and not started yet (see #claim), and the due time they were read for. */
   #readAhead: DueRow[] = [];
   #readAheadDueBy = 0;
 
@@ -115,7 +119,9 @@ export class DeliveryWorker {
   #stopping = false;
   /** After stop() gave up waiting: late outcomes must not touch the (closed) store. */
   #closed = false;
-  #pumpScheduled = false;
+  #turnScheduled = false;
+  /** Outcomes waiting for the next turn's transaction. */
+  #outcomes: { job: Job; outcome: Outcome; ms: number; stored: () => void }[] = [];
   #timer: NodeJS.Timeout | null = null;
   readonly #onQueued = () => this.#schedulePump();
   readonly #q: ReturnType<typeof prepareQueries>;
@@ -187,7 +193,7 @@ export class DeliveryWorker {
     const tried = new Set<string>();
     let count = 0;
     for (;;) {
-      count += this.#fill(dueBy, tried);
+      count += this.#startJobs(transaction(this.#ctx.store, () => this.#claim(dueBy, tried)));
       if (this.#inFlight.size === 0) break;
       await Promise.race(this.#inFlight.values());
     }
@@ -195,19 +201,57 @@ export class DeliveryWorker {
   }
 
   #schedulePump(): void {
-    if (!this.#started || this.#stopping || this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    setImmediate(() => {
-      this.#pumpScheduled = false;
-      if (this.#stopping) return;
+    if (!this.#started || this.#stopping) return;
+    this.#scheduleTurn();
+  }
+
+  /** Runs #turn once the current turn of the event loop is over (at most one is pending). */
+  #scheduleTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => this.#turn());
+  }
+
+  /**
+   * In one transaction: stores the outcomes waiting, then (unless stopping) claims the due jobs the caps allow.
+   * After the commit the claimed jobs start and the stored deliveries settle.
+   */
+  #turn(): void {
+    this.#turnScheduled = false;
+    const outcomes = this.#outcomes;
+    this.#outcomes = [];
+    if (this.#closed) {
+      // stop() gave up waiting and the store may be closed: these jobs stay "running" for the next start.
+      for (const { stored } of outcomes) stored();
+      return;
+    }
+    const pumping = this.#started && !this.#stopping;
+    let claimed: Job[] = [];
+    try {
+      claimed = transaction(this.#ctx.store, () => {
+        for (const { job, outcome, ms } of outcomes) this.#storeOutcome(job, outcome, ms);
+        return pumping ? this.#claim(this.#now()) : [];
+      });
+    } catch (error) {
+      // Outcomes not stored leave their jobs "running": the upkeep requeues them (at least once, never lost).
+      this.#ctx.log.error({ err: error }, "delivery worker could not write to the queue");
+      if (pumping) this.#arm(5_000);
+    }
+    for (const { stored } of outcomes) stored();
+    this.#startJobs(claimed);
+    if (pumping) {
       try {
-        this.#fill(this.#now());
         this.#arm();
       } catch (error) {
         this.#ctx.log.error({ err: error }, "delivery worker could not read the queue");
         this.#arm(5_000);
       }
-    });
+    }
+  }
+
+  #startJobs(jobs: Job[]): number {
+    for (const job of jobs) this.#start(job);
+    return jobs.length;
   }
 
   /** Sets the timer for the next look at the queue: the next due job, at most 30 s away. */
@@ -234,20 +278,25 @@ export class DeliveryWorker {
   }
 
   /**
-   * Takes due jobs (next_attempt_at ≤ dueBy) until the caps are full or none is left, and starts them.
-   * With `tried`, skips and records job ids (runOnce). Returns the number started.
+   * Claims due jobs (next_attempt_at ≤ dueBy) until the caps, counting the jobs in flight, are full or none is
+   * left, and returns them to start once the transaction it runs in commits. With `tried`, skips and records
+   * job ids (runOnce).
    *
-   * A look at the queue reads a batch; what the caps leave of it is kept (#readAhead) for the next fill, so
+   * A look at the queue reads a batch; what the caps leave of it is kept (#readAhead) for the next claim, so
    * a fan-out reads the queue once per batch instead of once per finished delivery. A kept row may have
    * changed since: the claim takes it only if it is still queued and due.
    */
-  #fill(dueBy: number, tried?: Set<string>): number {
-    let started = 0;
+  #claim(dueBy: number, tried?: Set<string>): Job[] {
+    const claimed: Job[] = [];
+    const claimedPerHost = new Map<string, number>();
+    const loadOf = (host: string) => (this.#hostLoad.get(host) ?? 0) + (claimedPerHost.get(host) ?? 0);
+    const full = () => this.#inFlight.size + claimed.length >= this.#concurrency;
     let fresh = false;
-    while (this.#inFlight.size < this.#concurrency && !this.#stopping) {
+    while (!full() && !this.#stopping) {
       if (this.#readAhead.length === 0 || this.#readAheadDueBy > dueBy) {
         if (fresh) break;
-        const saturated = [...this.#hostLoad].filter(([, n]) => n >= this.#perHost).map(([host]) => host);
+        const hostsInUse = new Set([...this.#hostLoad.keys(), ...claimedPerHost.keys()]);
+        const saturated = [...hostsInUse].filter((host) => loadOf(host) >= this.#perHost);
         this.#readAhead = this.#q.due.all({ dueBy, busy: JSON.stringify(saturated), limit: this.#batchSize });
         this.#readAheadDueBy = dueBy;
         fresh = true;
@@ -258,8 +307,8 @@ export class DeliveryWorker {
       let progressed = false;
       for (const row of this.#readAhead) {
         if (tried?.has(row.id)) continue;
-        const load = this.#hostLoad.get(row.host) ?? 0;
-        if (this.#inFlight.size >= this.#concurrency || load >= this.#perHost) {
+        const load = loadOf(row.host);
+        if (full() || load >= this.#perHost) {
           kept.push(row);
           continue;
         }
@@ -274,18 +323,17 @@ export class DeliveryWorker {
           }
           probe = true;
         }
-        const claimed = this.#q.claim.run({ id: row.id, now, dueBy });
-        if (claimed.changes !== 1) continue;
+        if (this.#q.claim.run({ id: row.id, now, dueBy }).changes !== 1) continue;
         tried?.add(row.id);
-        this.#start({ ...row, probe });
-        started++;
+        claimed.push({ ...row, probe });
+        claimedPerHost.set(row.host, (claimedPerHost.get(row.host) ?? 0) + 1);
         progressed = true;
       }
       this.#readAhead = kept;
-      // Nothing startable among the kept rows: look at the queue itself (once per fill).
+      // Nothing startable among the kept rows: look at the queue itself (once per claim).
       if (!progressed) this.#readAhead = [];
     }
-    return started;
+    return claimed;
   }
 
   /** Moves a parked host's due jobs to its next probe time, and gives up those too old to matter. */
@@ -352,7 +400,6 @@ export class DeliveryWorker {
   }
 
   async #deliver(job: Job): Promise<void> {
-    const log = this.#ctx.log;
     let outcome: Outcome;
     const startedAt = performance.now();
     let payload: Payload | null = null;
@@ -385,11 +432,24 @@ export class DeliveryWorker {
     }
     const ms = Math.round(performance.now() - startedAt);
     if (this.#closed) return;
+    await new Promise<void>((stored) => {
+      this.#outcomes.push({ job, outcome, ms, stored });
+      this.#scheduleTurn();
+    });
+  }
+
+  /**
+   * Stores one outcome inside #turn's transaction, in a savepoint of its own: a failure leaves that job
+   * "running" (requeued by the upkeep or at the next start) and the others stored.
+   */
+  #storeOutcome(job: Job, outcome: Outcome, ms: number): void {
     try {
       this.#record(job, outcome, ms);
     } catch (error) {
-      // The job stays "running" and is requeued by the upkeep or at the next start.
-      log.error({ err: error, job: job.id, host: job.host }, "could not record a delivery's outcome");
+      this.#ctx.log.error(
+        { err: error, job: job.id, host: job.host },
+        "could not record a delivery's outcome",
+      );
     }
   }
 
