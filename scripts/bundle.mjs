@@ -23,7 +23,7 @@ await build({
   target: "node20",
   // Minified: V8 parses every byte of a module at start, so shorter names are a shorter start. The source
   // maps beside the files turn a stack trace back into src/ names and lines: run with --enable-source-maps.
-  minify: true,
+  minify: !process.env.READABLE,
   sourcemap: "linked",
   external: ["better-sqlite3", "sharp"],
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.

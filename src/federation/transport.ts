@@ -16,7 +16,7 @@ import {
   type SignatureStandard,
   SignatureStandardMemory,
   type SigningKey,
-  signRequest,
+  signHeaders,
 } from "./signatures/index.js";
 import type { ProofSigningKey } from "./signatures/proof.js";
 import type { Urls } from "./urls.js";
@@ -56,13 +56,7 @@ export class Transport {
         userAgent: wrenUserAgent(this.urls.origin, this.version),
         allowHttp: this.config.server.protocol === "http",
         allowPrivateAddresses: this.config.federation.allow_private_addresses,
-        signer: signer
-          ? async (req) => {
-              const request = new Request(req.url, { method: req.method, headers: req.headers });
-              const signed = await signRequest(request, req.body, this.signingKey(signer), standard);
-              return signed.headers;
-            }
-          : undefined,
+        signer: signer ? async (req) => signHeaders(req, this.signingKey(signer), standard) : undefined,
       });
       this.#clients.set(cacheKey, client);
     }

@@ -30,18 +30,25 @@ export function findLocalUser(db: Db): { account: AccountRow; user: UserRow } | 
   return row ? { account: row.accounts, user: row.users } : null;
 }
 
-const localRefs = new WeakMap<Db, { readonly id: string }>();
+/** The local account's id and its user row's id (what tokens carry). */
+export interface LocalAccountRef {
+  readonly id: string;
+  readonly userId: string;
+}
+
+const localRefs = new WeakMap<Db, LocalAccountRef>();
 
 /**
- * The local account's id, for the rules that only compare against it (feeds, notifications, the inbox): an id
- * never changes once the account exists, so it is read once per database instead of a whole row every time.
+ * The local account's ids, for the rules that only compare against them (feeds, notifications, the inbox, the
+ * token's user on every API request): ids never change once the account exists, so they are read once per
+ * database instead of a whole row every time.
  */
-export function localAccountRef(db: Db): { readonly id: string } | null {
+export function localAccountRef(db: Db): LocalAccountRef | null {
   const known = localRefs.get(db);
   if (known) return known;
   const row = queries(db).localUser.get();
   if (!row) return null;
-  const ref = Object.freeze({ id: row.accounts.id });
+  const ref = Object.freeze({ id: row.accounts.id, userId: row.users.id });
   localRefs.set(db, ref);
   return ref;
 }

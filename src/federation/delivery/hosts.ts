@@ -15,6 +15,21 @@ export const PARK_AFTER_FAILURE_DAYS = 7;
 /** How often a parked host is probed with one of its jobs. */
 export const PROBE_INTERVAL_MS = 60 * 60 * 1000;
 
+/** A healthy host's last_success_at is written at most this often (a fan-out succeeds many times a second). */
+const TOUCH_INTERVAL_MS = 60_000;
+const MAX_REMEMBERED_HOSTS = 10_000;
+const healthyAt = new WeakMap<Db, Map<string, number>>();
+
+/** When this process last stored a success of each healthy host; a failure forgets the host. */
+function recentlyHealthy(db: Db): Map<string, number> {
+  let known = healthyAt.get(db);
+  if (!known) {
+    known = new Map();
+    healthyAt.set(db, known);
+  }
+  return known;
+}
+
 /** Failure days kept per host (only the count up to PARK_AFTER_FAILURE_DAYS matters). */
 const MAX_FAILURE_DAYS_KEPT = 31;
 
@@ -43,11 +58,18 @@ export function nextProbeAt(
  * last_success_at. Returns true when a parked host came back.
  */
 export function recordHostSuccess(ctx: Context, host: string, now: number, delivered = true): boolean {
-  // The common cases, a healthy known host or a new one: one statement.
+  // The common cases, a healthy known host or a new one: one statement, and none at all when this process
+  // found the host healthy a moment ago (last_success_at is then up to TOUCH_INTERVAL_MS old).
   if (delivered) {
+    const touched = recentlyHealthy(ctx.store.db);
+    const at = touched.get(host);
+    if (at !== undefined && now - at >= 0 && now - at < TOUCH_INTERVAL_MS) return false;
     const q = statements(ctx.store.db);
-    if (q.touchHealthy.run({ host, now }).changes === 1) return false;
-    if (q.insertHealthy.run({ host, now }).changes === 1) return false;
+    if (q.touchHealthy.run({ host, now }).changes === 1 || q.insertHealthy.run({ host, now }).changes === 1) {
+      if (touched.size >= MAX_REMEMBERED_HOSTS) touched.clear();
+      touched.set(host, now);
+      return false;
+    }
   }
   const row = findHost(ctx, host);
   const wasParked = row?.unavailableSince != null;
@@ -73,6 +95,7 @@ export function recordHostSuccess(ctx: Context, host: string, now: number, deliv
  * Adds today to its failure days and parks it at the 7th. Returns true when this failure parked it.
  */
 export function recordHostFailure(ctx: Context, host: string, now: number): boolean {
+  recentlyHealthy(ctx.store.db).delete(host);
   const row = findHost(ctx, host);
   const today = dayOf(now);
   const days = row ? [...row.failureDays] : [];

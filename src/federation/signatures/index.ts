@@ -16,7 +16,7 @@ export {
   type SignatureRequest,
   signatureBase,
 } from "./rfc9421.js";
-export { type SignOptions, signRequest } from "./sign.js";
+export { type SignOptions, signHeaders, signRequest } from "./sign.js";
 export type {
   KeyLookup,
   PublicKeyInfo,

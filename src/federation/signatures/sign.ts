@@ -18,11 +18,7 @@ export interface SignOptions {
 /**
  * Returns a copy of `request` with Host, Date, a body digest (for anything but GET/HEAD, or when a
  * body is given) and the signature headers of `standard`. `body` must be the exact bytes to send;
- * the returned request carries them.
- *
- * draft-cavage covers `(request-target) host date`, plus `digest` with a body and `content-type`
- * when there is one. rfc9421 covers `@method @target-uri`, plus `content-digest` with a body. Either way the
- * target's host is covered, so the signature is good for that server only.
+ * the returned request carries them. See signHeaders.
  */
 export async function signRequest(
   request: Request,
@@ -31,16 +27,41 @@ export async function signRequest(
   standard: SignatureStandard,
   opts: SignOptions = {},
 ): Promise<Request> {
+  const headers = signHeaders(
+    { method: request.method, url: new URL(request.url), headers: request.headers, body },
+    key,
+    standard,
+    opts,
+  );
+  const withBody = body !== null || hasBody(request.method);
+  return new Request(request, { headers, body: withBody ? (body ?? new Uint8Array(0)) : null });
+}
+
+/**
+ * The headers to send for a request: a copy of its headers with Host, Date, a body digest (for anything but
+ * GET/HEAD, or when a body is given) and the signature headers of `standard`. `body` must be the exact bytes
+ * to send. The delivery path signs with this directly, without building a Request.
+ *
+ * draft-cavage covers `(request-target) host date`, plus `digest` with a body and `content-type`
+ * when there is one. rfc9421 covers `@method @target-uri`, plus `content-digest` with a body. Either way the
+ * target's host is covered, so the signature is good for that server only.
+ */
+export function signHeaders(
+  request: { method: string; url: URL; headers: Headers; body: Uint8Array | null },
+  key: SigningKey,
+  standard: SignatureStandard,
+  opts: SignOptions = {},
+): Headers {
   const now = opts.now ?? new Date();
-  const url = new URL(request.url);
+  const { method, url, body } = request;
   const headers = new Headers(request.headers);
   headers.delete("signature");
   headers.delete("signature-input");
   headers.set("host", url.host);
   headers.set("date", now.toUTCString());
-  const withBody = body !== null || hasBody(request.method);
+  const withBody = body !== null || hasBody(method);
   const bytes = body ?? new Uint8Array(0);
-  const req = { method: request.method, headers, url };
+  const req = { method, headers, url };
 
   if (standard === "draft-cavage") {
     const covered = ["(request-target)", "host", "date"];
@@ -62,5 +83,5 @@ export async function signRequest(
     headers.set("signature-input", signed.signatureInput);
     headers.set("signature", signed.signature);
   }
-  return new Request(request, { headers, body: withBody ? bytes : null });
+  return headers;
 }

@@ -3,7 +3,7 @@ import type { Context } from "../../context.js";
 import { recordTokenUse } from "../../core/oauth.js";
 import { hasScope, parseScopes } from "../../core/scopes.js";
 import { hashSecret } from "../../core/secrets.js";
-import { findLocalUser } from "../../store/accounts.js";
+import { localAccountRef } from "../../store/accounts.js";
 import { findLiveToken } from "../../store/oauth-tokens.js";
 import { HttpError } from "../errors.js";
 
@@ -74,9 +74,9 @@ export function optionalUser(c: HonoContext<ApiEnv>, scope: string): (Auth & { u
  */
 export function viewerAccountId(ctx: Context, auth: Auth | null): string | null {
   if (!auth?.userId) return null;
-  const local = findLocalUser(ctx.store.db);
-  if (!local || local.user.id !== auth.userId) throw new HttpError(401, "The access token is invalid");
-  return local.account.id;
+  const local = localAccountRef(ctx.store.db);
+  if (!local || local.userId !== auth.userId) throw new HttpError(401, "The access token is invalid");
+  return local.id;
 }
 
 /** requireUser, answering with the local account id. */
