@@ -8,7 +8,6 @@ import { UserError } from "../core/account.js";
 import { SCHEDULED_BACKUP_JOB } from "../jobs/backup-schedule.js";
 import { instanceCounts } from "../store/instance-status.js";
 import { lastJobRuns } from "../store/job-runs.js";
-import * as schema from "../store/schema.js";
 import { VERSION } from "../version.js";
 import { formatBytes } from "./format.js";
 import type { Command } from "./main.js";
@@ -83,7 +82,7 @@ export const statusCommand: Command = {
       sqlite.pragma(`busy_timeout = ${Math.floor(config.database.busy_timeout_ms)}`);
       let counts: ReturnType<typeof instanceCounts>;
       try {
-        counts = instanceCounts(drizzle(sqlite, { schema }));
+        counts = instanceCounts(drizzle(sqlite));
       } catch (error) {
         throw new UserError(
           `cannot read ${path}: ${(error as Error).message} (if Wren was just upgraded, run \`wren migrate\`)`,
@@ -101,7 +100,7 @@ export const statusCommand: Command = {
         row("parked hosts", parked.length === 0 ? "none" : `${parked.length}: ${parked.join(", ")}`),
         row("inbound backlog", `${counts.inboundBacklog} activities`),
         row("last backup", lastBackup),
-        ...jobLines(drizzle(sqlite, { schema }), config.backup.schedule),
+        ...jobLines(drizzle(sqlite), config.backup.schedule),
       );
     } finally {
       sqlite.close();
