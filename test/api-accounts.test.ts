@@ -2,7 +2,6 @@
 // accounts are fixture rows; for lookups over the network a small fake server on 127.0.0.1 plays the remote.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { crc32, deflateSync } from "node:zlib";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStatus } from "../src/core/statuses.js";
@@ -26,6 +25,7 @@ import {
   remoteAccount as fixtureAccount,
   remoteNote,
 } from "./helpers/fixtures.js";
+import { gradientPng } from "./helpers/raw-png.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
@@ -70,33 +70,6 @@ function queued(type: string): Json[] {
 
 function localRow(): AccountRow {
   return server.context.store.db.select().from(accounts).where(eq(accounts.id, local.id)).get()!;
-}
-
-/** A real w×h RGB PNG, built by hand. */
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++)
-      rows.set([200, (x * 40) % 256, (y * 40) % 256], y * (width * 3 + 1) + 1 + x * 3);
-  }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(rows)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
 }
 
 async function multipart(path: string, form: FormData, bearer = token, method = "PATCH") {
@@ -316,8 +289,12 @@ describe("update_credentials", () => {
 
   it("takes an avatar and a header as multipart, serves them, and removes them", async () => {
     const body = new FormData();
-    body.append("avatar", new Blob([new Uint8Array(png(8, 8))], { type: "image/png" }), "avatar.png");
-    body.append("header", new Blob([new Uint8Array(png(30, 10))], { type: "image/png" }), "header.png");
+    body.append("avatar", new Blob([new Uint8Array(gradientPng(8, 8))], { type: "image/png" }), "avatar.png");
+    body.append(
+      "header",
+      new Blob([new Uint8Array(gradientPng(30, 10))], { type: "image/png" }),
+      "header.png",
+    );
     body.append("display_name", "Alice with a face");
     const res = await multipart("/api/v1/accounts/update_credentials", body);
     expect(res.status).toBe(200);
