@@ -1,8 +1,9 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Config } from "../config/spec.js";
 import { INSTANCE_KEY_OWNER } from "../core/account.js";
 import { findKeyPairs } from "../store/accounts.js";
 import type { Store } from "../store/open.js";
+import { preparedPerDb } from "../store/prepared.js";
 import { accounts, hosts } from "../store/schema.js";
 import {
   createOutboundClient,
@@ -20,6 +21,15 @@ import {
 } from "./signatures/index.js";
 import type { ProofSigningKey } from "./signatures/proof.js";
 import type { Urls } from "./urls.js";
+
+// Read once per host a process delivers to: a fan-out to a thousand servers reads it a thousand times.
+const standardQuery = preparedPerDb((db) =>
+  db
+    .select({ s: hosts.signatureStandard })
+    .from(hosts)
+    .where(eq(hosts.host, sql.placeholder("host")))
+    .prepare(),
+);
 
 export const AP_ACCEPT =
   'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"';
@@ -97,12 +107,7 @@ export class Transport {
   standardFor(host: string): SignatureStandard {
     const known = this.#standards.get(host);
     if (known) return known;
-    const row = this.store.db
-      .select({ s: hosts.signatureStandard })
-      .from(hosts)
-      .where(eq(hosts.host, host))
-      .get();
-    const standard = row?.s ?? "draft-cavage";
+    const standard = standardQuery(this.store.db).get({ host })?.s ?? "draft-cavage";
     this.#standards.set(host, standard);
     return standard;
   }
