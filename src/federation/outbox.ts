@@ -276,11 +276,14 @@ function answer(
   );
 }
 
-/** The inboxes of every remote account that follows `accountId` (accepted follows only). */
-// Every post reads its author's followers: prepared once.
+/**
+ * The inboxes of every remote account that follows `accountId` (accepted follows only), one shared inbox
+ * standing for its server. Every post reads its author's followers: prepared once, and de-duplicated by
+ * SQLite (a thousand followers on one server are one row, not a thousand).
+ */
 const followerInboxQuery = preparedPerDb((db) =>
   db
-    .select({ inboxUrl: accounts.inboxUrl, sharedInboxUrl: accounts.sharedInboxUrl })
+    .selectDistinct({ inbox: sql<string>`coalesce(${accounts.sharedInboxUrl}, ${accounts.inboxUrl})` })
     .from(follows)
     .innerJoin(accounts, eq(follows.followerId, accounts.id))
     .where(
@@ -289,13 +292,16 @@ const followerInboxQuery = preparedPerDb((db) =>
         eq(follows.state, "accepted"),
         isNotNull(accounts.domain),
         isNull(accounts.goneAt),
+        sql`coalesce(${accounts.sharedInboxUrl}, ${accounts.inboxUrl}) <> ''`,
       ),
     )
     .prepare(),
 );
 
 export function followerInboxes(ctx: Context, accountId: string): string[] {
-  return targetInboxes(followerInboxQuery(ctx.store.db).all({ accountId }));
+  return followerInboxQuery(ctx.store.db)
+    .all({ accountId })
+    .map((row) => row.inbox);
 }
 
 /**
