@@ -25,7 +25,7 @@
 //
 // Options (environment): STATUSES (100000), REQUESTS (2000), WARMUP (200), CONCURRENCY (16);
 // SEEDED=DIR keeps the seeded database in DIR and reuses it on the next run with the same DIR (profiling);
-// BENCH_CPU_PROF=DIR writes a V8 CPU profile of the server into DIR (open it in Chrome DevTools).
+// WREN_BENCH_CPU_PROF=DIR (bench/lib.mjs) writes a V8 CPU profile of both servers into DIR.
 // Linux only (reads /proc/PID/status). Stops by itself within 10 minutes; the temporary directory and the
 // children are removed and stopped on every exit path.
 import { spawn } from "node:child_process";
@@ -763,14 +763,10 @@ async function main() {
       `${int(stats.counts.localFavourites)} favourites, ${stats.counts.bookmarks} bookmarks`,
   );
 
-  const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null;
-  const server = spawnNode(
-    [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), BIN, "serve"],
-    {
-      cwd: dir,
-      env: wrenEnv(dir, port),
-    },
-  );
+  const server = spawnNode([BIN, "serve"], {
+    cwd: dir,
+    env: wrenEnv(dir, port),
+  });
   const startupMs = await waitForHttp(`${origin}/.well-known/nodeinfo`, server);
   const auth = { authorization: `Bearer ${seeded.token}` };
   const homeUrl = `${origin}/api/v1/timelines/home?limit=40`;
@@ -829,7 +825,6 @@ async function main() {
   const stopped = await stopChild(server);
   await stopChild(bareServer);
   if (stopped !== 0) throw new Error(`wren serve exited with ${stopped ?? "SIGKILL"} on SIGTERM`);
-  if (profileDir) console.log(`  CPU profile of wren serve written to ${profileDir}`);
 
   const homeRatio = home.rps / bare.rps;
   reportResults("api", [
