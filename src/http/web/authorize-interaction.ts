@@ -24,7 +24,7 @@ import { findStatusById, findStatusByUri, loadStatusViews, type StatusRow } from
 import { resolveUrl } from "../mastodon/search.js";
 import { clientAddress } from "../ratelimit.js";
 import { type Html, layout, sendPage, siteNav } from "./layout.js";
-import { loginLimiter, secondFactorLogin } from "./login.js";
+import { credentialFields, loginLimiter, secondFactorLogin } from "./login.js";
 import { byline, dateFormat, readerLanguage, statusArticle, statusUrl } from "./render.js";
 import { sessionUser, startSession, csrfToken as webCsrfToken } from "./session.js";
 
@@ -69,11 +69,7 @@ export function authorizeInteractionRoutes(ctx: Context) {
 ${error ? html`<p class="error" role="alert">${error}</p>` : ""}
 <form method="post" action="${AUTHORIZE_INTERACTION_PATH}" id="login">
 ${hidden(c, uri)}<input type="hidden" name="step" value="login">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<p><button type="submit">Log in</button></p>
+${credentialFields()}
 </form>`,
     );
   }

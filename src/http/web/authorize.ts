@@ -24,7 +24,13 @@ import { findLocalUser } from "../../store/accounts.js";
 import { type Params, parseBoolean, readParams } from "../mastodon/params.js";
 import { clientAddress, type RateLimiter } from "../ratelimit.js";
 import { layout } from "./layout.js";
-import { checkSecondFactor, pendingLogins, secondFactorFields, tooManyLogins } from "./login.js";
+import {
+  checkSecondFactor,
+  credentialFields,
+  pendingLogins,
+  secondFactorFields,
+  tooManyLogins,
+} from "./login.js";
 import { sessionUser, startSession, csrfToken as webCsrfToken } from "./session.js";
 
 const CSRF_COOKIE = "wren_csrf";
@@ -172,11 +178,7 @@ ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
 ${hidden(carried(params))}
 <input type="hidden" name="csrf_token" value="${token}">
 <input type="hidden" name="step" value="login">
-<label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${options.username ?? ""}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<p><button type="submit">Log in</button></p>
+${credentialFields(options.username)}
 </form>`,
     );
   }

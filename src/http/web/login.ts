@@ -114,6 +114,15 @@ export function checkSecondFactor(ctx: Context, c: HonoContext, params: Params):
 }
 
 /** The fields of the second-factor step; the caller wraps them in its form (action, CSRF, carried fields). */
+/** The username and password fields and the button of every login form (/login, OAuth, remote interaction). */
+export function credentialFields(username = ""): Html {
+  return html`<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${username}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<p><button type="submit">Log in</button></p>`;
+}
+
 export function secondFactorFields(loginToken: string): Html {
   return html`<input type="hidden" name="login_token" value="${loginToken}">
 <label for="code">Code from your authenticator app, or a recovery code</label>
@@ -181,11 +190,7 @@ ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
 <input type="hidden" name="csrf_token" value="${loginCsrf(ctx, c)}">
 <input type="hidden" name="next" value="${next}">
 <input type="hidden" name="step" value="password">
-<label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${options.username ?? ""}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<p><button type="submit">Log in</button></p>
+${credentialFields(options.username)}
 </form>`,
       options.status,
     );
