@@ -2,7 +2,8 @@
 //
 //   npm run bench:fanout          (builds dist/ first)
 //
-// Options (environment): FOLLOWERS (10000), HOSTS (1000), RUNS (3), TIMEOUT_S (120 per run); any WREN_* key,
+// Options (environment): FOLLOWERS (10000), HOSTS (1000), RUNS (3), TIMEOUT_S (120 per run), SCENARIOS
+// ("personal,shared"; a run of only some of them is for profiling and always exits non-zero); any WREN_* key,
 // e.g. WREN_FEDERATION_DELIVERY_CONCURRENCY=16 (the baseline gets the same limits).
 // Needs about HOSTS + 100 open files (ulimit -n).
 //
@@ -45,6 +46,7 @@ const FOLLOWERS = Number(process.env.FOLLOWERS ?? 10_000);
 const HOSTS = Number(process.env.HOSTS ?? 1_000);
 const RUNS = Number(process.env.RUNS ?? 3);
 const TIMEOUT_MS = Number(process.env.TIMEOUT_S ?? 120) * 1000;
+const SCENARIOS = (process.env.SCENARIOS ?? "personal,shared").split(",");
 const TARGETS = { personal: 1.5, shared: 1.3 };
 const SELF = fileURLToPath(import.meta.url);
 const BARE_POSTER = fileURLToPath(new URL("./bare-poster.mjs", import.meta.url));
@@ -94,7 +96,8 @@ async function main() {
   const results = [];
   let failed = false;
   try {
-    for (const scenario of ["personal", "shared"]) {
+    for (const scenario of SCENARIOS) {
+      if (!(scenario in TARGETS)) throw new Error(`unknown scenario ${scenario}`);
       const dir = mkdtempSync(join(tmpdir(), `wren-bench-fanout-${scenario}-`));
       const port = await freePort();
       const env = wrenEnv(dir, port, { WREN_FEDERATION_ALLOW_PRIVATE_ADDRESSES: "true" });

@@ -51,6 +51,9 @@ interface Receiver {
   origin: string;
   received: Received[];
   maxActive: number;
+  /** TCP connections accepted, and those still open. */
+  connections: number;
+  open: () => number;
   reply: (req: Received, n: number) => Reply;
   close(): Promise<void>;
 }
@@ -64,6 +67,8 @@ async function startReceiver(reply: Receiver["reply"] = () => ({ status: 202 }))
   const receiver = {
     received: [] as Received[],
     maxActive: 0,
+    connections: 0,
+    open: () => sockets.size,
     reply,
   } as Receiver;
   const server: Server = createServer((req, res) => {
@@ -91,6 +96,7 @@ async function startReceiver(reply: Receiver["reply"] = () => ({ status: 202 }))
     });
   });
   server.on("connection", (socket) => {
+    receiver.connections++;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -259,6 +265,42 @@ describe("fan-out", () => {
     expect(stored[0]!.body).toBe([...bodies][0]);
     expect(jobs()).toHaveLength(3);
     for (const peer of peers) expect(hostRow(peer.host)?.lastSuccessAt).toBeTypeOf("number");
+  });
+
+  it("delivers one host's personal inboxes in a row, reusing its connections, and closes them after", async () => {
+    const peers = [await receiver(), await receiver(), await receiver()];
+    const inboxes: string[] = [];
+    // Queued host after host in turn; the queue puts each host's jobs together.
+    for (let i = 0; i < 30; i++) {
+      const id = addFollower(peers[i % 3]!, { shared: false });
+      inboxes.push(ctx.store.db.select().from(accounts).where(eq(accounts.id, id)).get()!.inboxUrl!);
+    }
+    const worker = await manualWorker({ concurrency: 4 });
+    enqueue(inboxes);
+    expect(await worker.runOnce()).toBe(30);
+    expect(jobs().every((j) => j.state === "done")).toBe(true);
+    for (const peer of peers) {
+      expect(peer.received).toHaveLength(10);
+      // Two at a time per host (delivery_per_host), each connection used for several POSTs.
+      expect(peer.connections).toBeGreaterThanOrEqual(2);
+      expect(peer.connections).toBeLessThanOrEqual(4);
+      for (const got of peer.received)
+        expect(await verifySignature(got, `${peer.origin}${got.path}`)).toMatchObject({ ok: true });
+      // The host's last POST asked to close; nothing waits open for long.
+      expect(peer.received.at(-1)!.headers.get("connection")).toBe("close");
+    }
+    await until(() => peers.every((p) => p.open() === 0), 5_000);
+  });
+
+  it("opens a connection per POST when each host gets one", async () => {
+    const peers = [await receiver(), await receiver(), await receiver()];
+    const worker = await manualWorker();
+    enqueue(peers.map((p) => `${p.origin}/inbox`));
+    expect(await worker.runOnce()).toBe(3);
+    for (const peer of peers) {
+      expect(peer.connections).toBe(1);
+      expect(peer.received[0]!.headers.get("connection")).toBe("close");
+    }
   });
 });
 

@@ -40,6 +40,8 @@ function handler(name: string) {
     const echo = () => json(200, { server: name, method: req.method, path, headers: req.headers, body });
 
     if (path === "/echo") return echo();
+    if (path === "/conn")
+      return json(200, { port: req.socket.remotePort, connection: req.headers.connection });
     if (path === "/text") {
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
       return res.end("héllo");
@@ -573,3 +575,103 @@ describe("signing", () => {
     await expect(client().request({ url: `${base1}/auth`, sign: true })).rejects.toThrow(TypeError);
   });
 });
+
+describe("kept-alive connections", () => {
+  interface Conn {
+    port: number;
+    connection: string;
+  }
+  const conn = async (c: ReturnType<typeof client>, url: string, keepAlive?: boolean) =>
+    (await c.request({ url, keepAlive })).json() as Conn;
+
+  it("keeps a connection open while more requests follow, reuses it, and closes it after the last", async () => {
+    const c = client();
+    const first = await conn(c, `${base1}/conn`, true);
+    const second = await conn(c, `${base1}/conn`, true);
+    const last = await conn(c, `${base1}/conn`);
+    expect(first.connection).toBe("keep-alive");
+    expect(second).toEqual({ port: first.port, connection: "keep-alive" });
+    expect(last).toEqual({ port: first.port, connection: "close" });
+    expect((await conn(c, `${base1}/conn`)).port).not.toBe(first.port);
+  });
+
+  it("opens a connection of its own for each request without the hint", async () => {
+    const c = client();
+    const a = await conn(c, `${base1}/conn`);
+    const b = await conn(c, `${base1}/conn`);
+    expect(a.connection).toBe("close");
+    expect(b.port).not.toBe(a.port);
+  });
+
+  it("keeps no connection of another client, nor one to another host", async () => {
+    const a = client();
+    const first = await conn(a, `${base1}/conn`, true);
+    expect((await conn(client(), `${base1}/conn`)).port).not.toBe(first.port);
+    expect((await conn(a, `${base2}/conn`)).port).not.toBe(first.port);
+    expect((await conn(a, `${base1}/conn`)).port).toBe(first.port);
+  });
+
+  it("keeps at most 16 idle connections over all hosts, and closes idle ones after 2 s", async () => {
+    const servers: Server[] = [];
+    const open = new Set<Socket>();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const s = createServer(handler(`s${i}`));
+        s.on("connection", (socket) => {
+          open.add(socket);
+          socket.on("close", () => open.delete(socket));
+        });
+        servers.push(s);
+      }
+      const ports = await Promise.all(servers.map((s) => listen(s, "127.0.0.1")));
+      const c = client();
+      for (const port of ports) await conn(c, `http://127.0.0.1:${port}/conn`, true);
+      await until(() => open.size === 16);
+      // The most recently used are the ones kept.
+      const last = await conn(c, `http://127.0.0.1:${ports[19]}/conn`, true);
+      const again = await conn(c, `http://127.0.0.1:${ports[19]}/conn`, true);
+      expect(again.port).toBe(last.port);
+      await until(() => open.size === 0, 4_000);
+    } finally {
+      for (const socket of open) socket.destroy();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    }
+  });
+
+  it("sends a request again on a new connection when the server closed the kept one under it", async () => {
+    // Answers the first request of each connection (keeping it open) and drops the connection at the next.
+    const seen: string[] = [];
+    let connections = 0;
+    const flaky = createTcpServer((socket) => {
+      const n = ++connections;
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      let requests = 0;
+      socket.on("data", (chunk) => {
+        const text = chunk.toString("latin1");
+        if (!/^[A-Z]+ \//.test(text)) return; // the rest of a request already counted
+        seen.push(`${n}:${text.split(" ", 2).join(" ")}`);
+        if (++requests > 1) return socket.destroy();
+        socket.write("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+      });
+    });
+    const port = await listen(flaky, "127.0.0.1");
+    try {
+      const c = client();
+      const url = `http://127.0.0.1:${port}/inbox`;
+      expect((await c.request({ method: "POST", url, body: "{}", keepAlive: true })).status).toBe(202);
+      expect((await c.request({ method: "POST", url, body: "{}", keepAlive: true })).status).toBe(202);
+      expect(seen).toEqual(["1:POST /inbox", "1:POST /inbox", "2:POST /inbox"]);
+    } finally {
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

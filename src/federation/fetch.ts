@@ -9,7 +9,9 @@
  *   addresses (a `lookup` that answers with them), so a second DNS answer cannot slip in;
  * - a connect timeout, a total timeout over all hops, and a byte cap counted while streaming
  *   (after decompression, whatever Content-Length says);
- * - no connection reuse, no cache, no cookies.
+ * - connections are kept alive briefly and reused by the same client only, per host and port (see
+ *   `./fetch/pool.ts`), so a reused socket is connected to an address checked when it was opened;
+ * - no cache, no cookies.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import http from "node:http";
@@ -20,6 +22,7 @@ import zlib from "node:zlib";
 import { VERSION } from "../version.js";
 import { type AddressKind, classifyAddress, NEVER_ALLOWED_KINDS } from "./fetch/address.js";
 import { DEFAULT_MAX_JSON_DEPTH, JsonParseError, parseJsonBounded } from "./fetch/json.js";
+import { type ConnectionPool, createConnectionPool } from "./fetch/pool.js";
 
 export {
   type AddressKind,
@@ -132,6 +135,11 @@ export interface OutboundRequest {
   timeoutMs?: number;
   maxBytes?: number;
   signal?: AbortSignal;
+  /**
+   * More requests to this host follow at once (a fan-out's next job): the connection is kept open a
+   * moment for them. Otherwise it is closed after the answer (an open one is still reused first).
+   */
+  keepAlive?: boolean;
 }
 
 export interface OutboundResponse {
@@ -179,6 +187,7 @@ const utf8 = new TextDecoder("utf-8");
 export function createOutboundClient(opts: OutboundClientOptions): OutboundClient {
   const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const resolve = opts.resolve ?? systemResolve;
+  const pool = createConnectionPool();
 
   function checkUrl(url: URL): void {
     if (url.protocol === "https:" || (url.protocol === "http:" && opts.allowHttp)) return;
@@ -248,6 +257,8 @@ export function createOutboundClient(opts: OutboundClientOptions): OutboundClien
         addresses,
         signal,
         connectTimeoutMs,
+        pool,
+        keepAlive: req.keepAlive === true,
       });
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
@@ -399,9 +410,20 @@ interface SendArgs {
   addresses: ResolvedAddress[];
   signal: AbortSignal;
   connectTimeoutMs: number;
+  /** Kept-alive connections to use, or null for a connection of its own. */
+  pool: ConnectionPool | null;
+  /** Keep the connection open for the next request (see OutboundRequest.keepAlive). */
+  keepAlive: boolean;
 }
 
-/** One HTTP exchange up to the response head; the caller reads or destroys the response. */
+/** Errors of a kept-alive connection the server closed just as we reused it. */
+const STALE_CONNECTION_ERRORS = new Set(["ECONNRESET", "EPIPE"]);
+
+/**
+ * One HTTP exchange up to the response head; the caller reads or destroys the response. When a reused
+ * connection turns out to be closed by the server before any answer, the request is sent once more on a
+ * new connection (an activity is delivered at least once anyway).
+ */
 function send(args: SendArgs): Promise<http.IncomingMessage> {
   const { url, signal, addresses, connectTimeoutMs } = args;
   const first = addresses[0]!;
@@ -420,8 +442,8 @@ function send(args: SendArgs): Promise<http.IncomingMessage> {
       port: url.port === "" ? undefined : Number(url.port),
       path: `${url.pathname}${url.search}`,
       method: args.method,
-      headers: Object.fromEntries(args.headers),
-      agent: false,
+      headers: { ...Object.fromEntries(args.headers), connection: args.keepAlive ? "keep-alive" : "close" },
+      agent: args.pool ? (tls ? args.pool.https : args.pool.http) : false,
       lookup,
     });
     let settled = false;
@@ -435,6 +457,7 @@ function send(args: SendArgs): Promise<http.IncomingMessage> {
     signal.addEventListener("abort", onAbort, { once: true });
 
     req.once("socket", (socket) => {
+      if (req.reusedSocket) return;
       connectTimer = setTimeout(() => {
         req.destroy(
           new FetchError("timeout", `could not connect to ${url.host} within ${connectTimeoutMs} ms`, {
@@ -448,6 +471,11 @@ function send(args: SendArgs): Promise<http.IncomingMessage> {
     req.on("error", (err) => {
       if (settled) return;
       done();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (req.reusedSocket && code && STALE_CONNECTION_ERRORS.has(code) && !signal.aborted) {
+        resolve(send({ ...args, pool: null }));
+        return;
+      }
       reject(toFetchError(err, url));
     });
     req.once("response", (res) => {

@@ -142,14 +142,23 @@ export class Transport {
     return this.#signed(INSTANCE_KEY_OWNER, request);
   }
 
-  /** A signed POST of an activity to an inbox, with the signature-standard fallback. */
-  post(inbox: string, body: string, signer: Signer, timeoutMs = 15_000): Promise<OutboundResponse> {
+  /**
+   * A signed POST of an activity to an inbox, with the signature-standard fallback. `keepAlive`: more
+   * POSTs to this host follow at once (see OutboundRequest).
+   */
+  post(
+    inbox: string,
+    body: string,
+    signer: Signer,
+    options: { timeoutMs?: number; keepAlive?: boolean } = {},
+  ): Promise<OutboundResponse> {
     return this.#signed(signer, {
       method: "POST",
       url: inbox,
       headers: { "Content-Type": "application/activity+json", Accept: AP_ACCEPT },
       body,
-      timeoutMs,
+      timeoutMs: options.timeoutMs ?? 15_000,
+      keepAlive: options.keepAlive,
     });
   }
 

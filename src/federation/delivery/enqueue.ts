@@ -73,8 +73,9 @@ export function enqueueActivity(
   const activityId = newId(now);
   const { activity: insertActivity, job: insertJob } = inserts(db);
   insertActivity.run({ id: activityId, body: JSON.stringify(activity), signer, now });
-  for (const inboxUrl of inboxes) {
-    insertJob.run({ id: newId(now), activityId, inboxUrl, host: new URL(inboxUrl).host, now });
-  }
+  // Jobs due at the same time are taken in the order written: one host's jobs in a row reuse its connection.
+  const jobs = inboxes.map((inboxUrl) => ({ inboxUrl, host: new URL(inboxUrl).host }));
+  jobs.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  for (const { inboxUrl, host } of jobs) insertJob.run({ id: newId(now), activityId, inboxUrl, host, now });
   return activityId;
 }

@@ -6,7 +6,8 @@
  *   "running"; start-up (and the upkeep every minute, for jobs locked long ago) puts it back in the queue.
  * - Memory holds only the jobs in flight: due jobs are read in small batches ordered by next_attempt_at
  *   (index delivery_jobs_due), an activity's JSON is read once per batch of its jobs in flight.
- * - Concurrency: at most `delivery_concurrency` requests overall and `delivery_per_host` per host.
+ * - Concurrency: at most `delivery_concurrency` requests overall and `delivery_per_host` per host. A POST
+ *   asks to keep its connection open only when more jobs for its host wait (Job.moreForHost).
  * - Failures: 5xx, 401, 408, 429 and network errors are retried with exponential backoff and jitter (see
  *   backoff.ts; a 429's Retry-After wins), up to 16 attempts. Other 4xx and 501 end the job; 410 Gone also
  *   drops the followers whose inbox it is. Hosts that keep failing are parked and probed (see hosts.ts).
@@ -77,6 +78,8 @@ interface Job {
   attempts: number;
   /** Sent to a parked host to see whether it is back. */
   probe: boolean;
+  /** Jobs for the same host were read and wait their turn: its connection is worth keeping open. */
+  moreForHost: boolean;
 }
 
 type Outcome =
@@ -291,6 +294,8 @@ export class DeliveryWorker {
     const claimedPerHost = new Map<string, number>();
     const loadOf = (host: string) => (this.#hostLoad.get(host) ?? 0) + (claimedPerHost.get(host) ?? 0);
     const full = () => this.#inFlight.size + claimed.length >= this.#concurrency;
+    /** Hosts with due jobs read and left for later: their connections are worth keeping open. */
+    const waiting = new Set<string>();
     let fresh = false;
     while (!full() && !this.#stopping) {
       if (this.#readAhead.length === 0 || this.#readAheadDueBy > dueBy) {
@@ -310,6 +315,7 @@ export class DeliveryWorker {
         const load = loadOf(row.host);
         if (full() || load >= this.#perHost) {
           kept.push(row);
+          waiting.add(row.host);
           continue;
         }
         let probe = false;
@@ -325,7 +331,7 @@ export class DeliveryWorker {
         }
         if (this.#q.claim.run({ id: row.id, now, dueBy }).changes !== 1) continue;
         tried?.add(row.id);
-        claimed.push({ ...row, probe });
+        claimed.push({ ...row, probe, moreForHost: false });
         claimedPerHost.set(row.host, (claimedPerHost.get(row.host) ?? 0) + 1);
         progressed = true;
       }
@@ -333,6 +339,7 @@ export class DeliveryWorker {
       // Nothing startable among the kept rows: look at the queue itself (once per claim).
       if (!progressed) this.#readAhead = [];
     }
+    for (const job of claimed) job.moreForHost = waiting.has(job.host);
     return claimed;
   }
 
@@ -417,12 +424,10 @@ export class DeliveryWorker {
               ? await runBackfill(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs })
               : payload.signer === MEDIA_CACHE_SIGNER
                 ? await fetchRemoteMedia(this.#ctx, payload.body, { timeoutMs: this.#timeoutMs })
-                : await this.#ctx.federation.post(
-                    job.inboxUrl,
-                    payload.body,
-                    payload.signer,
-                    this.#timeoutMs,
-                  );
+                : await this.#ctx.federation.post(job.inboxUrl, payload.body, payload.signer, {
+                    timeoutMs: this.#timeoutMs,
+                    keepAlive: job.moreForHost,
+                  });
         outcome = classifyResponse(response.status, response.headers, this.#now());
       }
     } catch (error) {
@@ -543,7 +548,10 @@ function prepareQueries(db: Db) {
   const p = sql.placeholder;
   const value = (name: string) => sql`${p(name)}`;
   return {
-    /** A batch of due jobs, oldest first, skipping hosts already at their cap (a JSON array). */
+    /**
+     * A batch of due jobs, oldest first and then in the order written (one host's jobs in a row: see
+     * enqueue.ts), skipping hosts already at their cap (a JSON array).
+     */
     due: db
       .select({
         id: deliveryJobs.id,
@@ -563,7 +571,7 @@ function prepareQueries(db: Db) {
           sql`${deliveryJobs.host} NOT IN (SELECT value FROM json_each(${p("busy")}))`,
         ),
       )
-      .orderBy(deliveryJobs.nextAttemptAt)
+      .orderBy(deliveryJobs.nextAttemptAt, sql`"delivery_jobs"."rowid"`)
       .limit(p("limit"))
       .prepare(),
     claim: db
