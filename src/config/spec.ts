@@ -3,7 +3,7 @@
  * TOML validation, the WREN_<SECTION>_<KEY> environment overrides, `wren config check` and the test that keeps
  * config.example.toml complete.
  */
-import { validate } from "node-cron";
+import { nodeCron } from "../jobs/cron.js";
 
 export type KeySpec =
   | {
@@ -193,7 +193,9 @@ export const CONFIG_SPEC = {
       default: "",
       doc: 'When the server itself writes a backup into the backup folder, as a cron expression (server time; an optional first field for seconds): "30 3 * * *" is every day at 03:30. Empty: never. `wren status` shows the last one.',
       check: (value: string) =>
-        value.trim() === "" || validate(value) ? null : 'must be a cron expression such as "30 3 * * *"',
+        value.trim() === "" || nodeCron().validate(value)
+          ? null
+          : 'must be a cron expression such as "30 3 * * *"',
     },
   },
   log: {

@@ -31,6 +31,7 @@ import { mediaCacheUpkeep } from "../media/cache.js";
 import { purgeUnattachedMedia } from "../media/store.js";
 import { deliveryJobs, inboundActivities, outboundActivities } from "../store/schema.js";
 import { SCHEDULED_BACKUP_JOB, scheduledBackup } from "./backup-schedule.js";
+import { nodeCron } from "./cron.js";
 import { prune } from "./prune.js";
 import { trackRun } from "./runs.js";
 import { publishDue } from "./scheduled.js";
@@ -131,23 +132,17 @@ export function startUpkeep(ctx: Context): Upkeep {
       error: (message: string | Error, err?: Error) =>
         ctx.log.error({ err }, `node-cron: ${String(message)}`),
     };
-    void import("node-cron")
-      .then(({ default: cron }) => {
-        if (stopped) return;
-        cronTasks.push(
-          cron.schedule(
-            ctx.config.backup.schedule,
-            guarded(SCHEDULED_BACKUP_JOB, () => scheduledBackup(ctx)),
-            {
-              noOverlap: true,
-              logger,
-              suppressMissedWarning: true,
-              name: "wren-backup",
-            },
-          ),
-        );
-      })
-      .catch((error: unknown) => ctx.log.error({ err: error }, "could not schedule the backups"));
+    try {
+      cronTasks.push(
+        nodeCron().schedule(
+          ctx.config.backup.schedule,
+          guarded(SCHEDULED_BACKUP_JOB, () => scheduledBackup(ctx)),
+          { noOverlap: true, logger, suppressMissedWarning: true, name: "wren-backup" },
+        ),
+      );
+    } catch (error) {
+      ctx.log.error({ err: error }, "could not schedule the backups");
+    }
   }
   return {
     scheduled: () => timers.map(({ name, at }) => ({ name, at })),
