@@ -25,6 +25,8 @@
 // Printed: p50/p99/max of the answers, throughput, the time until all are applied. Exits non-zero on any 5xx
 // (or other non-202), on an accepted activity not applied within APPLY_TIMEOUT_S, when p99 >= 100 ms, or when the
 // throughput is under 0.35x or the p99 over 3x the baseline's.
+// Also measured: what the database grew by per stored note beyond its content (pages in use, read before and
+// after the burst), which must stay within 1 KB.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -55,6 +57,8 @@ const P99_LIMIT_MS = 100;
 /** Against the bare Hono baseline of the same run: throughput at least, p99 at most (issue 10). */
 const THROUGHPUT_RATIO = 0.35;
 const P99_RATIO = 3;
+/** Database growth per stored remote note beyond its content, in bytes (issue 10). */
+const GROWTH_LIMIT_BYTES = 1024;
 const WARM_UP = 8 * CONNECTIONS;
 const BARE_SERVER = fileURLToPath(new URL("./bare-hono.mjs", import.meta.url));
 
@@ -130,6 +134,7 @@ async function main() {
   let wren = null;
   let bare = null;
   let actors = null;
+  let storedBefore = null;
   try {
     const created = spawnSync(process.execPath, [BIN, "account", "create", "--username", "alice"], {
       env,
@@ -184,9 +189,12 @@ async function main() {
       burstMs,
       burstStart,
       cpuMs: burstCpuMs,
-    } = await sendBurst(inbox, warmUp, requests, wren.pid, () =>
-      waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS),
-    );
+    } = await sendBurst(inbox, warmUp, requests, wren.pid, async () => {
+      await waitForApplied(dir, WARM_UP, APPLY_TIMEOUT_MS);
+      const before = new Database(join(dir, "wren.db"), { readonly: true });
+      storedBefore = storage(before);
+      before.close();
+    });
 
     // Applied: every accepted activity's row is done and its note stored.
     const db = new Database(join(dir, "wren.db"), { readonly: true });
@@ -203,7 +211,13 @@ async function main() {
         .map((r) => [r.state, r.n]),
     );
     const notes = db.prepare("SELECT count(*) AS n FROM statuses WHERE local = 0").get().n - WARM_UP;
+    const storedAfter = storage(db);
     db.close();
+    // What the database grew by per stored note, beyond the note's own content (HTML), the bodies of the
+    // applied activities cleared and their de-duplication rows kept (purged after a week).
+    const grown = storedAfter.used - storedBefore.used;
+    const content = storedAfter.content - storedBefore.content;
+    const beyondContent = notes > 0 ? (grown - content) / notes : Number.NaN;
 
     const done = (byState.done ?? 0) - WARM_UP;
     latencies.sort((a, b) => a - b);
@@ -223,6 +237,11 @@ async function main() {
     console.log(
       `applied: ${done} done, ${byState.failed ?? 0} failed, ${notes} notes stored, ` +
         `all settled ${(appliedMs / 1000).toFixed(2)} s after the burst began`,
+    );
+    console.log(
+      `database: +${(grown / 1024).toFixed(0)} KB in use for ${notes} notes of ${(content / notes).toFixed(0)} ` +
+        `bytes of content each (activities of ${requests[0].body.byteLength} bytes): ` +
+        `${beyondContent.toFixed(0)} bytes per note beyond its content`,
     );
 
     const bareThroughput = baseline.latencies.length / (baseline.burstMs / 1000);
@@ -247,6 +266,15 @@ async function main() {
         target: `<= ${P99_RATIO}x, < ${P99_LIMIT_MS} ms`,
         ok: p99 / bareP99 <= P99_RATIO && p99 < P99_LIMIT_MS,
       },
+      {
+        metric: "database growth per stored remote note, beyond its content",
+        wren: beyondContent,
+        baseline: null,
+        unit: "B",
+        ratio: null,
+        target: `<= ${GROWTH_LIMIT_BYTES} B`,
+        ok: beyondContent <= GROWTH_LIMIT_BYTES,
+      },
     ]);
     const problems = [];
     const fiveXx = [...statuses].filter(([s]) => s >= 500).reduce((sum, [, n]) => sum + n, 0);
@@ -256,6 +284,8 @@ async function main() {
       problems.push(`only ${done} of ${accepted} accepted activities applied (${notes} notes)`);
     if (!(p99 < P99_LIMIT_MS)) problems.push(`p99 ${p99.toFixed(1)} ms >= ${P99_LIMIT_MS} ms`);
     if (!(p99 / bareP99 <= P99_RATIO)) problems.push(`p99 ${(p99 / bareP99).toFixed(2)}x the baseline's`);
+    if (!(beyondContent <= GROWTH_LIMIT_BYTES))
+      problems.push(`the database grew ${beyondContent.toFixed(0)} bytes per note beyond its content`);
     if (!(throughput / bareThroughput >= THROUGHPUT_RATIO))
       problems.push(`throughput ${(throughput / bareThroughput).toFixed(2)}x the baseline's`);
     if (problems.length > 0) {
@@ -268,6 +298,16 @@ async function main() {
     if (actors) await actors.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Bytes of the database in use (pages not on the free list) and of the remote notes' content. */
+function storage(db) {
+  const pragma = (name) => db.pragma(name, { simple: true });
+  const used = (pragma("page_count") - pragma("freelist_count")) * pragma("page_size");
+  const content = db
+    .prepare("SELECT coalesce(sum(length(CAST(content AS BLOB))), 0) AS n FROM statuses WHERE local = 0")
+    .get().n;
+  return { used, content };
 }
 
 function perRequest(ms, n) {

@@ -670,7 +670,6 @@ describe("upkeep", () => {
     const inbound = (key: string, state: "pending" | "done" | "failed", finishedAt: number | null) => ({
       dedupeKey: key,
       actorUri: "https://a.example/actor",
-      body: null,
       state,
       receivedAt: now - 9 * DAY,
       nextAttemptAt: now - 9 * DAY,

@@ -131,6 +131,7 @@ function contentSnapshot() {
   const { counts, rows } = dbSnapshot(server.context.store.sqlite);
   delete counts.inbound_activities;
   delete rows.inbound_activities;
+  delete counts.inbound_bodies;
   return { counts, rows };
 }
 

@@ -119,6 +119,38 @@ describe("the inbox worker", () => {
         .filter((r) => r.actor_uri === olga)
         .map((r) => r.state),
     ).toEqual(["done", "done", "done"]);
+    // An applied activity's body is gone; its de-duplication row stays.
+    expect(
+      count(
+        "SELECT count(*) AS n FROM inbound_bodies b JOIN inbound_activities a ON a.id = b.activity_id WHERE a.state = 'done'",
+      ),
+    ).toBe(0);
+  });
+
+  it("keeps the body of a recorded activity until it is applied", async () => {
+    const paused = await startTestServer({ account: "alice" });
+    try {
+      await paused.inbox.stop(0);
+      const dana = remote.actorUri("dana");
+      const follow = {
+        "@context": AS,
+        id: `${dana}/follows/paused`,
+        type: "Follow",
+        actor: dana,
+        object: `${paused.origin}/users/alice`,
+      };
+      const res = await remote.post(`${paused.origin}/inbox`, "dana", follow);
+      expect(res.status, res.body).toBe(202);
+      const row = paused.context.store.sqlite
+        .prepare(
+          "SELECT a.state, b.body FROM inbound_activities a LEFT JOIN inbound_bodies b ON b.activity_id = a.id WHERE a.dedupe_key = ?",
+        )
+        .get(follow.id) as { state: string; body: string | null };
+      expect(row.state).toBe("pending");
+      expect(JSON.parse(row.body ?? "null")).toMatchObject({ id: follow.id, type: "Follow" });
+    } finally {
+      await paused.close();
+    }
   });
 });
 

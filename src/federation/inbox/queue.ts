@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import { sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
 import { type Store, transaction } from "../../store/open.js";
-import { inboundActivities } from "../../store/schema.js";
+import { inboundActivities, inboundBodies } from "../../store/schema.js";
 
 /** Applied and failed rows are kept this long, so a late re-delivery is still a duplicate. */
 export const INBOUND_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -65,11 +65,14 @@ function prepareQueries(store: Store) {
       .values({
         dedupeKey: p("key"),
         actorUri: p("actor"),
-        body: p("body"),
         receivedAt: p("now"),
         nextAttemptAt: p("now"),
       })
       .onConflictDoNothing({ target: inboundActivities.dedupeKey })
+      .prepare(),
+    insertBody: store.db
+      .insert(inboundBodies)
+      .values({ activityId: p("id"), body: p("body") })
       .prepare(),
     // Counting stops at the bound: past it the exact number does not matter.
     backlog: store.sqlite.prepare<[number], { n: number }>(
@@ -126,12 +129,14 @@ function commitBatch(ctx: Context): void {
   batches.delete(ctx);
   let results: boolean[];
   try {
-    const insert = queries(ctx.store).insert;
+    const { insert, insertBody } = queries(ctx.store);
     results = transaction(ctx.store, () =>
       batch.map(({ activity, now }) => {
         countArrival(ctx.store, now);
-        const changes = insert.run({ key: activity.key, actor: activity.actorUri, body: activity.body, now });
-        return changes.changes > 0;
+        const recorded = insert.run({ key: activity.key, actor: activity.actorUri, now });
+        if (recorded.changes === 0) return false;
+        insertBody.run({ id: Number(recorded.lastInsertRowid), body: activity.body });
+        return true;
       }),
     );
   } catch (error) {

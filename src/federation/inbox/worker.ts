@@ -15,8 +15,8 @@
 import { sql } from "drizzle-orm";
 import type { Context } from "../../context.js";
 import { UserError } from "../../core/account.js";
-import type { Store } from "../../store/open.js";
-import { inboundActivities } from "../../store/schema.js";
+import { type Store, transaction } from "../../store/open.js";
+import { inboundActivities, inboundBodies } from "../../store/schema.js";
 import { ResolveError } from "../resolve.js";
 import { settledWithin } from "../settle.js";
 import { ParseError } from "../vocab/parse.js";
@@ -218,11 +218,14 @@ export class InboxWorker {
       const row = this.#q.claim.get({ id });
       if (!row) return;
       const attempts = row.attempts + 1;
-      const error = await this.#apply(row.body);
+      const error = await this.#apply(this.#q.body.get({ id })?.body ?? null);
       if (this.#closed) return;
       const now = this.#now();
       if (error === null) {
-        this.#q.done.run({ id, attempts, now });
+        transaction(this.#ctx.store, () => {
+          this.#q.done.run({ id, attempts, now });
+          this.#q.dropBody.run({ id });
+        });
         return;
       }
       const message = error instanceof Error ? error.message : String(error);
@@ -301,13 +304,21 @@ function prepareQueries(store: Store) {
       .update(t)
       .set({ state: "running" })
       .where(sql`${t.id} = ${p("id")} AND ${t.state} = 'pending'`)
-      .returning({ body: t.body, attempts: t.attempts })
+      .returning({ attempts: t.attempts })
+      .prepare(),
+    body: store.db
+      .select({ body: inboundBodies.body })
+      .from(inboundBodies)
+      .where(sql`${inboundBodies.activityId} = ${p("id")}`)
+      .prepare(),
+    dropBody: store.db
+      .delete(inboundBodies)
+      .where(sql`${inboundBodies.activityId} = ${p("id")}`)
       .prepare(),
     done: store.db
       .update(t)
       .set({
         state: "done",
-        body: null,
         attempts: value("attempts"),
         finishedAt: value("now"),
         lastError: null,
