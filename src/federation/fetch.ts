@@ -433,6 +433,7 @@ function send(args: SendArgs): Promise<http.IncomingMessage> {
     else callback(null, first.address, first.family);
   };
   const tls = url.protocol === "https:";
+  const keepAlive = args.keepAlive && args.pool !== null;
 
   return new Promise((resolve, reject) => {
     signal.throwIfAborted();
@@ -442,7 +443,7 @@ function send(args: SendArgs): Promise<http.IncomingMessage> {
       port: url.port === "" ? undefined : Number(url.port),
       path: `${url.pathname}${url.search}`,
       method: args.method,
-      headers: { ...Object.fromEntries(args.headers), connection: args.keepAlive ? "keep-alive" : "close" },
+      headers: { ...Object.fromEntries(args.headers), connection: keepAlive ? "keep-alive" : "close" },
       agent: args.pool ? (tls ? args.pool.https : args.pool.http) : false,
       lookup,
     });
