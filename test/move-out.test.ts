@@ -20,7 +20,7 @@ import {
   startFedifyPeer,
   waitUntil,
 } from "./helpers/fedify-peer.js";
-import { inboundRows, inboxSettled } from "./helpers/inbound.js";
+import { inboundKey, inboundRows, inboxSettled } from "./helpers/inbound.js";
 import { makePng } from "./helpers/png.js";
 import {
   childEnv,
@@ -168,7 +168,7 @@ describe("moving from one Wren to another", () => {
 
       // bob's server took the Move whose target is bob itself without error, and bob does not follow himself.
       await inboxSettled(b);
-      const inbound = inboundRows(b).find((r) => r.dedupe_key === move.id);
+      const inbound = inboundRows(b).find((r) => r.dedupe_key === inboundKey(String(move.id)));
       expect(inbound, JSON.stringify(inboundRows(b))).toMatchObject({ state: "done", last_error: null });
       expect(follows(b, bobUri, bobUri)).toBeNull();
       const aliceAtB = idByUri(b.context.store.sqlite, "accounts", aliceUri) as string;

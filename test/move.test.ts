@@ -14,7 +14,7 @@ import {
   startFedifyPeer,
   waitUntil,
 } from "./helpers/fedify-peer.js";
-import { inboundRows, inboxSettled } from "./helpers/inbound.js";
+import { inboundKey, inboundRows, inboxSettled } from "./helpers/inbound.js";
 import { signedPost } from "./helpers/inbox-post.js";
 import { keyOf } from "./helpers/peer-actors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -110,7 +110,7 @@ describe("an inbound Move to an account that lists the mover in alsoKnownAs", ()
 
     const moveId = await deliverMove(s, newme.actorUri);
     await inboxSettled(server);
-    const row = inboundRows(server).find((r) => r.dedupe_key === moveId);
+    const row = inboundRows(server).find((r) => r.dedupe_key === inboundKey(moveId));
     expect(row, JSON.stringify(inboundRows(server))).toMatchObject({ state: "done", last_error: null });
 
     // The old account renders Mastodon's `moved`: the new account.
@@ -178,7 +178,7 @@ describe("an inbound Move to an account that does not list the mover in alsoKnow
     const seen = peer.received.length;
     const moveId = await deliverMove(s, stranger.actorUri);
     await inboxSettled(server);
-    const row = inboundRows(server).find((r) => r.dedupe_key === moveId);
+    const row = inboundRows(server).find((r) => r.dedupe_key === inboundKey(moveId));
     expect(row, JSON.stringify(inboundRows(server))).toMatchObject({ state: "failed" });
     expect(row?.last_error).toMatch(/alsoKnownAs/);
 

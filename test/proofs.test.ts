@@ -17,7 +17,7 @@ import {
   startFedifyPeer,
   waitUntil,
 } from "./helpers/fedify-peer.js";
-import { inboundRows, inboxSettled } from "./helpers/inbound.js";
+import { inboundKey, inboundRows, inboxSettled } from "./helpers/inbound.js";
 import { signedPost } from "./helpers/inbox-post.js";
 import { keyOf } from "./helpers/peer-actors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -153,7 +153,7 @@ describe("an activity delivered by another server than its actor's", () => {
     const res = await signedPost(`${s.server.origin}/inbox`, json, keyOf(s.forwarder));
     expect(res.status, res.body).toBe(202);
     await inboxSettled(s.server);
-    const row = inboundRows(s.server).find((r) => r.dedupe_key === json.id);
+    const row = inboundRows(s.server).find((r) => r.dedupe_key === inboundKey(String(json.id)));
     expect(row, JSON.stringify(inboundRows(s.server))).toMatchObject({ state: "done", last_error: null });
 
     const statusId = idByUri(s.server.context.store.sqlite, "statuses", noteUri);

@@ -18,6 +18,7 @@ import {
   startFedifyPeer,
   waitUntil,
 } from "./helpers/fedify-peer.js";
+import { inboundKey } from "./helpers/inbound.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const AS = "https://www.w3.org/ns/activitystreams";
@@ -196,7 +197,7 @@ describe.each<PeerSignatureSpec>(["draft-cavage-http-signatures-12", "rfc9421"])
       () =>
         a.context.store.sqlite
           .prepare("SELECT 1 FROM inbound_activities WHERE dedupe_key = ?")
-          .get(follow.id),
+          .get(inboundKey(follow.id)),
       "A to record the follow",
     );
   });

@@ -1,5 +1,6 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { dedupeKey } from "../../src/federation/inbox/queue.js";
 import { generateRsaKeyPair } from "../../src/federation/keys.js";
 import { signRequest } from "../../src/federation/signatures/index.js";
 import type { SqliteLike } from "./fedify-peer.js";
@@ -20,6 +21,9 @@ export interface InboundRow {
   attempts: number;
   last_error: string | null;
 }
+
+/** The de-duplication key of the activity with this id (see dedupeKey). */
+export const inboundKey = (activityId: string): string => dedupeKey(activityId, new Uint8Array());
 
 /** Every row of the inbound queue, oldest first. */
 export function inboundRows(target: Target): InboundRow[] {

@@ -1,6 +1,6 @@
 /**
  * The inbound queue in the store (`inbound_activities`): what the inbox request writes and the inbox worker
- * reads. A verified activity is recorded once, keyed by its id or, when it has none, by the SHA-256 of its
+ * reads. A verified activity is recorded once, keyed by a digest of its id or, when it has none, of its
  * body; recording a key already there (waiting, applied or failed in the last 7 days) changes nothing.
  */
 import { createHash } from "node:crypto";
@@ -13,8 +13,16 @@ import { inboundActivities, inboundBodies } from "../../store/schema.js";
 /** Applied and failed rows are kept this long, so a late re-delivery is still a duplicate. */
 export const INBOUND_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
+/**
+ * The de-duplication key: the first 128 bits of the SHA-256 of the activity's id (or of its body, when it has
+ * none), as 22 characters. Kept a week for every activity received, and indexed: a digest costs a third of
+ * the id's URL, twice.
+ */
 export function dedupeKey(id: string | null, body: Uint8Array): string {
-  return id ?? `sha256:${createHash("sha256").update(body).digest("hex")}`;
+  const hash = createHash("sha256");
+  if (id === null) hash.update(body);
+  else hash.update(`id ${id}`);
+  return hash.digest("base64url").slice(0, 22);
 }
 
 /** How long a counted backlog is trusted (plus what was recorded since): counting costs O(backlog). */
