@@ -15,8 +15,8 @@ export const INBOUND_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * The de-duplication key: the first 128 bits of the SHA-256 of the activity's id (or of its body, when it has
- * none), as 22 characters. Kept a week for every activity received, and indexed: a digest costs a third of
- * the id's URL, twice.
+ * none), as 22 characters. It is kept a week for every activity received, in the row and in its unique index,
+ * where an id's URL would take three times the room.
  */
 export function dedupeKey(id: string | null, body: Uint8Array): string {
   const hash = createHash("sha256");
