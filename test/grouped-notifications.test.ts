@@ -352,4 +352,51 @@ describe("grouped notifications", () => {
       .notification_groups as Json[];
     expect(busyGroups.find((g) => g.status_id === busy.id)?.notifications_count).toBe(3);
   });
+  it("counts every notification of several large groups on one page and samples the eight newest accounts", async () => {
+    const db = server.context.store.db;
+    const [first, second] = await Promise.all(
+      ["liked by many", "liked by many more"].map((status) => client.v1.statuses.create({ status })),
+    );
+    if (!first || !second) throw new Error("statuses were not created");
+    const senders = [ids.peer, ids.bob, ids.carol];
+    // Newer than every earlier notification, and the first status's likes all before the second's.
+    const seeded = (statusId: string, count: number, after: number) =>
+      Array.from({ length: count }, (_, i) => {
+        const at = Date.now() + after + i * 1000;
+        const row = {
+          id: newId(at),
+          type: "favourite" as const,
+          fromAccountId: senders[i % senders.length] as string,
+          statusId,
+          groupKey: `favourite-${statusId}-large`,
+          createdAt: at,
+        };
+        db.insert(notifications).values(row).run();
+        return row;
+      }).reverse();
+    const firstRows = seeded(first.id, 10, 1_000);
+    const secondRows = seeded(second.id, 12, 60_000);
+
+    const { json } = await getJson("/api/v2/notifications?types[]=favourite&limit=2");
+    const groups = json.notification_groups as Json[];
+    expect(groups.map((g) => [g.group_key, g.notifications_count])).toEqual([
+      [`favourite-${second.id}-large`, 12],
+      [`favourite-${first.id}-large`, 10],
+    ]);
+    for (const [group, rows] of [
+      [groups[0], secondRows],
+      [groups[1], firstRows],
+    ] as const) {
+      expect(group?.most_recent_notification_id).toBe(rows[0]?.id);
+      expect(group?.sample_account_ids).toEqual(rows.slice(0, 8).map((r) => r.fromAccountId));
+    }
+    // The page's range ends at its last group's newest notification (Mastodon 4.3's page_min_id).
+    expect(groups[0]?.page_min_id).toBe(secondRows.at(-1)?.id);
+    expect(groups[1]?.page_min_id).toBe(firstRows[0]?.id);
+    const one = (await getJson(`/api/v2/notifications/favourite-${first.id}-large`)).json;
+    expect((one.notification_groups as Json[])[0]).toMatchObject({
+      notifications_count: 10,
+      sample_account_ids: firstRows.slice(0, 8).map((r) => r.fromAccountId),
+    });
+  });
 });

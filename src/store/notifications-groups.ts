@@ -116,56 +116,65 @@ function pageRepresentatives(
   }
 }
 
-/** Count, most recent notification and sample accounts of a keyed group, within `range` (null: all of it). */
-function groupData(
-  db: Db,
-  viewerId: string,
-  groupKey: string,
-  range: Range | null,
-  now: number,
-): {
+interface GroupData {
   count: number;
   mostRecentId: string;
   latestAt: number;
   sampleAccountIds: string[];
   minId: string;
-} | null {
-  const base = [
-    ...notificationFilters(viewerId, { types: null, excludeTypes: [], fromAccountId: null }, now),
-    sql`n.group_key = ${groupKey}`,
-  ];
-  const { lower, upper } = rangeSql(range);
-  const recent = db.all<{ id: string; from: string; at: number }>(
-    sql`SELECT n.id AS id, n.from_account_id AS "from", n.created_at AS at FROM notifications n
-      WHERE ${where([...base, ...upper])} ORDER BY n.id DESC LIMIT ${SAMPLE_ACCOUNTS_SIZE}`,
-  );
-  const newest = recent[0];
-  if (!newest) return null;
-  const count =
-    db.get<{ n: number }>(sql`SELECT count(*) AS n FROM notifications n WHERE ${where([...base, ...upper])}`)
-      ?.n ?? 0;
-  const oldest = db.get<{ id: string }>(
-    sql`SELECT n.id AS id FROM notifications n WHERE ${where([...base, ...lower])} ORDER BY n.id ASC LIMIT 1`,
-  );
-  return {
-    count,
-    mostRecentId: newest.id,
-    latestAt: newest.at,
-    sampleAccountIds: recent.map((r) => r.from),
-    minId: oldest?.id ?? newest.id,
-  };
 }
 
+/**
+ * Count, most recent notification and sample accounts of each keyed group, within `range` (null: all of it),
+ * in two statements whatever the number of groups: the newest notifications of every group with its count
+ * (window functions over the (group_key, id) index), then the oldest one of each within the lower bound.
+ */
+function groupsData(db: Db, viewerId: string, keys: string[], range: Range | null, now: number) {
+  const data = new Map<string, GroupData>();
+  if (keys.length === 0) return data;
+  const base = [
+    ...notificationFilters(viewerId, { types: null, excludeTypes: [], fromAccountId: null }, now),
+    sql`n.group_key IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`,
+  ];
+  const { lower, upper } = rangeSql(range);
+  const recent = db.all<{ groupKey: string; id: string; from: string; at: number; total: number }>(
+    sql`SELECT groupKey, id, "from", at, total FROM (
+        SELECT n.group_key AS groupKey, n.id AS id, n.from_account_id AS "from", n.created_at AS at,
+          row_number() OVER (PARTITION BY n.group_key ORDER BY n.id DESC) AS position,
+          count(*) OVER (PARTITION BY n.group_key) AS total
+        FROM notifications n WHERE ${where([...base, ...upper])})
+      WHERE position <= ${SAMPLE_ACCOUNTS_SIZE} ORDER BY groupKey, id DESC`,
+  );
+  for (const row of recent) {
+    const group = data.get(row.groupKey);
+    if (group) group.sampleAccountIds.push(row.from);
+    else
+      data.set(row.groupKey, {
+        count: row.total,
+        mostRecentId: row.id,
+        latestAt: row.at,
+        sampleAccountIds: [row.from],
+        minId: row.id,
+      });
+  }
+  const oldest = db.all<{ groupKey: string; id: string }>(
+    sql`SELECT n.group_key AS groupKey, min(n.id) AS id FROM notifications n WHERE ${where([...base, ...lower])}
+      GROUP BY n.group_key`,
+  );
+  for (const row of oldest) {
+    const group = data.get(row.groupKey);
+    if (group) group.minId = row.id;
+  }
+  return data;
+}
+
+/** A group from the notification that stands for it and its figures (none for a group of one). */
 function toGroup(
-  db: Db,
-  viewerId: string,
   key: string,
   row: NotificationRow,
-  range: Range | null,
+  data: GroupData | undefined,
   paged: boolean,
-  now: number,
 ): NotificationGroup {
-  const data = key.startsWith(UNGROUPED) ? null : groupData(db, viewerId, key, range, now);
   if (!data) {
     return {
       groupKey: key,
@@ -185,6 +194,8 @@ function toGroup(
     page: paged ? { minId: data.minId, latestAt: data.latestAt } : null,
   };
 }
+
+const keyed = (key: string) => !key.startsWith(UNGROUPED);
 
 /**
  * A page of notification groups, newest first. `pageIds` are the ids of the notifications that stand for
@@ -217,9 +228,10 @@ export function groupedNotifications(
       picked.map((p) => p.id),
     ).map((n) => [n.id, n]),
   );
+  const data = groupsData(db, viewerId, picked.map((p) => p.key).filter(keyed), range, now);
   const groups = picked.flatMap((p) => {
     const row = rows.get(p.id);
-    return row ? [toGroup(db, viewerId, p.key, row, range, true, now)] : [];
+    return row ? [toGroup(p.key, row, data.get(p.key), true)] : [];
   });
   return { groups, pageIds: picked.map((p) => p.id) };
 }
@@ -263,7 +275,8 @@ export function findNotificationGroup(
   );
   const [row] = newest ? notificationRows(db, [newest.id]) : [];
   if (!row) return null;
-  return toGroup(db, viewerId, groupKey, row, null, false, now);
+  const data = keyed(groupKey) ? groupsData(db, viewerId, [groupKey], null, now) : null;
+  return toGroup(groupKey, row, data?.get(groupKey), false);
 }
 
 /** The accounts of a group's notifications, newest first, paginated by the notifications' ids. */
