@@ -3,17 +3,6 @@ import { and, asc, count, countDistinct, eq, gte, isNotNull, isNull, or, sql } f
 import type { Db } from "./open.js";
 import { accounts, oauthTokens, statuses } from "./schema.js";
 
-/** The account's own posts (boosts and deleted ones left out). */
-export function countOwnPosts(db: Db, accountId: string): number {
-  return (
-    db
-      .select({ n: count() })
-      .from(statuses)
-      .where(and(eq(statuses.accountId, accountId), isNull(statuses.deletedAt), isNull(statuses.reblogOfId)))
-      .get()?.n ?? 0
-  );
-}
-
 /** Domains of the remote accounts we know and that are not gone, sorted. */
 export function knownDomains(db: Db): string[] {
   return db

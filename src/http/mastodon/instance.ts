@@ -19,7 +19,6 @@ import { listFollowedTags } from "../../store/followed-tags.js";
 import { isId } from "../../store/ids.js";
 import {
   countKnownDomains,
-  countOwnPosts,
   knownDomains,
   recentTokenUse,
   weeklyPostCounts,
@@ -55,7 +54,8 @@ function streamingUrl(ctx: Context): string {
 function localStats(ctx: Context) {
   const db = ctx.store.db;
   const local = findLocalUser(db);
-  const statusCount = local ? countOwnPosts(db, local.account.id) : 0;
+  // The local account's count is kept by triggers (drizzle/0001_local_counters.sql); nodeinfo reads it too.
+  const statusCount = local?.account.statusesCount ?? 0;
   return { local, users: local ? 1 : 0, statusCount, domainCount: countKnownDomains(db) };
 }
 
