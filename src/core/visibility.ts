@@ -73,11 +73,15 @@ export function domainMatchesSql(domain: SQL, blocked: SQL): SQL {
     OR substr(${host}, -length(${blocked}) - 1) = '.' || ${blocked})`;
 }
 
-/** True when none of the accounts given by `authors` (SQL expressions) is on a domain the local account blocks. */
+/**
+ * True when none of the accounts given by `authors` (SQL expressions) is on a domain the local account blocks.
+ * The first test is not correlated, so SQLite runs it once per statement: with no domain block (the common
+ * case) no row pays for reading its authors' accounts (170 of the 250 µs of a home page's id query).
+ */
 export function notDomainBlockedSql(authors: SQL[]): SQL {
   const targets = sql`(${sql.join(authors, sql`, `)})`;
-  return sql`NOT EXISTS (SELECT 1 FROM accounts da JOIN domain_blocks db
-      ON ${domainMatchesSql(sql`da.domain`, sql`db.domain`)} WHERE da.id IN ${targets})`;
+  return sql`(NOT EXISTS (SELECT 1 FROM domain_blocks) OR NOT EXISTS (SELECT 1 FROM accounts da JOIN domain_blocks db
+      ON ${domainMatchesSql(sql`da.domain`, sql`db.domain`)} WHERE da.id IN ${targets}))`;
 }
 
 /**
