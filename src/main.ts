@@ -43,7 +43,11 @@ export async function startServer(
   const log = createLogger(config.log.level);
   const store = openStore(config.database.path, { busyTimeoutMs: config.database.busy_timeout_ms });
   const ctx = createContext(config, store, log, VERSION);
-  configureImageWorker({ idleSeconds: config.media.image_worker_idle_s, log });
+  configureImageWorker({
+    idleSeconds: config.media.image_worker_idle_s,
+    jobTimeoutSeconds: config.media.image_job_timeout_s,
+    log,
+  });
   ensureInstanceKeys(ctx);
   const app = createApp(ctx);
 

@@ -120,6 +120,37 @@ describe("image processing in a child process", () => {
   });
 });
 
+describe("an image that takes too long", () => {
+  let slow: TestServer;
+  let slowToken: string;
+
+  beforeAll(async () => {
+    await stopImageWorker();
+    slow = await startTestServer({ account: "alice", env: { WREN_MEDIA_IMAGE_JOB_TIMEOUT_S: "3" } });
+    slowToken = issueToken(slow);
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  it("is refused with a 422 once image_job_timeout_s is over, its wedged worker killed, and the next image works", async () => {
+    const started = Date.now();
+    const pending = upload(slow.url, slowToken, gradientPng(2000, 1500));
+    const pid = await waitUntil(() => imageWorkerPid(), "the worker to start", 5_000);
+    // A stopped process answers nothing and ignores SIGTERM: only the deadline's SIGKILL ends it.
+    process.kill(pid, "SIGSTOP");
+    const { status, json } = await pending;
+    expect(status).toBe(422);
+    expect(json.error).toBe("the image could not be processed");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+    await waitUntil(() => !alive(pid), "the wedged worker to be gone");
+
+    const next = await upload(slow.url, slowToken, small);
+    expect(next.status).toBe(200);
+    expect(imageWorkerPid()).not.toBe(pid);
+  });
+});
+
 /** The processes `pid` started (any of its threads). */
 function childrenOf(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).flatMap((task) =>

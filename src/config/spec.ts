@@ -118,6 +118,13 @@ export const CONFIG_SPEC = {
       max: 86_400,
       doc: "Images are processed in a child process, started for the first image and stopped after this many seconds without one, so that the image library's memory is not held between uploads.",
     },
+    image_job_timeout_s: {
+      type: "integer",
+      default: 60,
+      min: 1,
+      max: 3600,
+      doc: "An image still being processed after this many seconds is refused as unreadable and its child process killed, so that one pathological file cannot hold up the images queued behind it.",
+    },
     cache_budget_mb: {
       type: "integer",
       default: 2048,

@@ -2,7 +2,8 @@
  * The server's side of the image worker (image-worker.ts): started on the first job, one job at a time in it
  * and the others waiting here in order, stopped after `[media] image_worker_idle_s` without work. A worker
  * that dies mid-job (killed, crashed, out of memory) fails that job as an unreadable image; the next job
- * starts a new one.
+ * starts a new one. So does a job still running after `[media] image_job_timeout_s`: its worker is killed
+ * (SIGKILL, which also ends a stopped or wedged process).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -22,16 +23,24 @@ interface Worker {
   child: ChildProcess;
   current: Pending | null;
   idle: NodeJS.Timeout | null;
+  /** Kills the worker if the current job is not answered in time. */
+  deadline: NodeJS.Timeout | null;
 }
 
 let idleMs = 5_000;
+let jobTimeoutMs = 60_000;
 let log: Logger | null = null;
 let worker: Worker | null = null;
 const waiting: Pending[] = [];
 let nextId = 1;
 
-export function configureImageWorker(options: { idleSeconds: number; log?: Logger }): void {
+export function configureImageWorker(options: {
+  idleSeconds: number;
+  jobTimeoutSeconds?: number;
+  log?: Logger;
+}): void {
   idleMs = options.idleSeconds * 1000;
+  jobTimeoutMs = (options.jobTimeoutSeconds ?? jobTimeoutMs / 1000) * 1000;
   log = options.log ?? log;
 }
 
@@ -87,6 +96,21 @@ function next(): void {
   w.child.send(pending.job, (error) => {
     if (error) gone(w, error.message);
   });
+  w.deadline = setTimeout(() => {
+    if (w.current !== pending) return;
+    log?.warn(
+      { pid: w.child.pid, seconds: jobTimeoutMs / 1000 },
+      "an image took too long to process: its worker is killed",
+    );
+    // Its exit fails the job (gone) and lets the queue go on with a new worker.
+    w.child.kill("SIGKILL");
+  }, jobTimeoutMs);
+  w.deadline.unref();
+}
+
+function clearDeadline(w: Worker): void {
+  if (w.deadline) clearTimeout(w.deadline);
+  w.deadline = null;
 }
 
 function start(): Worker {
@@ -94,7 +118,7 @@ function start(): Worker {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     serialization: "advanced",
   });
-  const w: Worker = { child, current: null, idle: null };
+  const w: Worker = { child, current: null, idle: null, deadline: null };
   child.on("message", (answer: ImageAnswer) => answered(w, answer));
   child.on("exit", (code, signal) => gone(w, `exited with ${signal ?? `code ${code}`}`));
   child.on("error", (error) => gone(w, error.message));
@@ -105,6 +129,7 @@ function start(): Worker {
 function answered(w: Worker, answer: ImageAnswer): void {
   const pending = w.current;
   if (!pending || pending.job.id !== answer.id) return;
+  clearDeadline(w);
   w.current = null;
   if ("result" in answer) pending.resolve(asBuffers(answer.result));
   else pending.reject(answer.imageError ? new ImageError(answer.error) : new Error(answer.error));
@@ -128,6 +153,7 @@ function retire(w: Worker): void {
 
 /** The worker exited or its channel broke: the job it had fails as an unreadable image, the queue goes on. */
 function gone(w: Worker, reason: string): void {
+  clearDeadline(w);
   retire(w);
   const pending = w.current;
   w.current = null;
