@@ -12,7 +12,7 @@ import {
   startFedifyPeer,
   waitUntil,
 } from "./helpers/fedify-peer.js";
-import { remoteAccount } from "./helpers/fixtures.js";
+import { remoteAccount, remoteNote } from "./helpers/fixtures.js";
 import { inboundRows, inboxSettled } from "./helpers/inbound.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -220,6 +220,40 @@ describe("domain blocks", () => {
     await mega.unblockDomain("example.net");
     await client.v1.domainBlocks.remove({ domain: "other.example:8443" });
     expect(await client.v1.domainBlocks.list()).toEqual([peer.domain]);
+  });
+
+  it("hides the posts of accounts first seen after a block, until the last block covering them goes", async () => {
+    const author = (domain: string) => {
+      const account = remoteAccount(server, `w${Math.random().toString(36).slice(2, 8)}`, domain);
+      return { account, statusId: remoteNote(server, account) };
+    };
+    await client.v1.domainBlocks.create({ domain: "example.org" });
+    await client.v1.domainBlocks.create({ domain: "sub.example.org" });
+    await client.v1.domainBlocks.create({ domain: "ports.example:8443" });
+    // Met after the blocks, as a reply or a boost from a new server would bring them.
+    const covered = [
+      author("deep.sub.example.org"),
+      author("example.org:8443"),
+      author("ports.example:8443"),
+    ];
+    const open = [author("example.organic"), author("ports.example:9000")];
+    const shown = async () =>
+      new Set((await client.v1.timelines.public.list({ limit: 40 })).map((s) => s.id));
+
+    let ids = await shown();
+    for (const { statusId } of open) expect(ids.has(statusId)).toBe(true);
+    for (const { statusId } of covered) expect(ids.has(statusId)).toBe(false);
+
+    // deep.sub.example.org is still under sub.example.org's block.
+    await client.v1.domainBlocks.remove({ domain: "example.org" });
+    ids = await shown();
+    expect(ids.has(covered[0]?.statusId as string)).toBe(false);
+    expect(ids.has(covered[1]?.statusId as string)).toBe(true);
+
+    await client.v1.domainBlocks.remove({ domain: "sub.example.org" });
+    await client.v1.domainBlocks.remove({ domain: "ports.example:8443" });
+    ids = await shown();
+    for (const { statusId } of [...covered, ...open]) expect(ids.has(statusId)).toBe(true);
   });
 
   it("unblocking lets new activities in again", async () => {

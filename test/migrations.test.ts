@@ -64,3 +64,43 @@ describe("0018: inbound bodies in a table of their own", () => {
     expect(store.sqlite.prepare("SELECT count(*) AS n FROM inbound_bodies").get()).toEqual({ n: 1 });
   });
 });
+
+describe("0019: the accounts domain blocks cover, kept by triggers", () => {
+  it("lists the accounts existing blocks already covered, then follows new accounts and blocks", () => {
+    const path = databaseAt(18);
+    const old = new Database(path);
+    const account = old.prepare(
+      "INSERT INTO accounts (id, uri, username, domain, created_at, updated_at) VALUES (?, ?, 'u', ?, 1, 1)",
+    );
+    account.run("1", "https://local.example/users/u", null);
+    account.run("2", "https://blocked.example/users/u", "blocked.example");
+    account.run("3", "https://a.blocked.example/users/u", "a.blocked.example:8443");
+    account.run("4", "https://fine.example/users/u", "fine.example");
+    old
+      .prepare("INSERT INTO domain_blocks (id, domain, created_at) VALUES ('10', 'blocked.example', 1)")
+      .run();
+    old.close();
+
+    const store = openStore(path);
+    opened.push(store);
+    const covered = () =>
+      store.sqlite
+        .prepare("SELECT account_id FROM domain_blocked_accounts ORDER BY account_id")
+        .pluck()
+        .all();
+    expect(covered()).toEqual(["2", "3"]);
+    store.sqlite
+      .prepare(
+        "INSERT INTO accounts (id, uri, username, domain, created_at, updated_at) VALUES ('5', 'https://x.blocked.example/u', 'u', 'x.blocked.example', 1, 1)",
+      )
+      .run();
+    store.sqlite
+      .prepare("INSERT INTO domain_blocks (id, domain, created_at) VALUES ('11', 'fine.example', 1)")
+      .run();
+    expect(covered()).toEqual(["2", "3", "4", "5"]);
+    store.sqlite.prepare("DELETE FROM domain_blocks WHERE domain = 'blocked.example'").run();
+    expect(covered()).toEqual(["4"]);
+    store.sqlite.prepare("DELETE FROM accounts WHERE id = '4'").run();
+    expect(covered()).toEqual([]);
+  });
+});

@@ -883,6 +883,17 @@ export const domainBlocks = sqliteTable("domain_blocks", {
   createdAt: createdAt(),
 });
 
+/**
+ * The accounts on a domain the local account blocks, one row each, kept by the triggers of
+ * drizzle/0019_domain_blocked_accounts.sql on accounts and domain_blocks. Timelines and notifications test
+ * each row's authors against it by primary key instead of matching their domains with every block.
+ */
+export const accountsOnBlockedDomains = sqliteTable("domain_blocked_accounts", {
+  accountId: text("account_id")
+    .primaryKey()
+    .references(() => accounts.id, { onDelete: "cascade" }),
+});
+
 /** Threads whose notifications the local account muted, by the thread's key (the root's URI). */
 export const conversationMutes = sqliteTable("conversation_mutes", {
   conversationUri: text("conversation_uri").primaryKey(),
