@@ -8,7 +8,7 @@
 //    statuses spread over the past 180 days (boosts, replies, hashtags, mentions, media, polls, a few
 //    tombstones), the home_feed rows the inbox would have written for them, the local account's favourites and
 //    bookmarks, and 5,000 notifications (mention, favourite, reblog, follow); plus an OAuth app and token.
-// 2. Starts the BUILT server as a user runs it (`node --max-semi-space-size=1 bin/wren.js serve`) on that
+// 2. Starts the BUILT server as a user runs it (`node --max-semi-space-size=2 bin/wren.js serve`) on that
 //    database, and beside it bench/bare-hono.mjs served the same way (@hono/node-server, same flags), answering
 //    GET /body with the very bytes Wren answers for the first home page (fetched once from Wren).
 // 3. From this process, over CONCURRENCY keep-alive connections, sends WARMUP then REQUESTS requests to each of:

@@ -14,7 +14,7 @@
 // Processes: the peers (a child listening on HOSTS ports of 127.0.0.1, each port a host) check every request
 // with node:crypto alone (the Digest, then the draft-cavage rsa-sha256 signature over the headers it names,
 // with the public key they were given) and answer 202, or 401 when a check fails; Wren runs as production
-// runs it (`node --max-semi-space-size=1 bin/wren.js serve`, a child) and is sent the post through
+// runs it (`node --max-semi-space-size=2 bin/wren.js serve`, a child) and is sent the post through
 // POST /api/v1/statuses; the baseline (bench/bare-poster.mjs, same flags) signs and POSTs the same number of
 // requests to the same inboxes with Wren's concurrency limits and nothing else.
 // Each scenario runs RUNS times, baseline and Wren interleaved; the medians are compared. Time: from sending

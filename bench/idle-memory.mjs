@@ -4,7 +4,7 @@
 //
 // Options (environment): SETTLE_S (30), MIXED (1000 requests), STARTS (3). Linux only (reads /proc).
 //
-// Both run as production runs Wren (`node --max-semi-space-size=1`): Wren is `bin/wren.js serve` on a fresh
+// Both run as production runs Wren (`node --max-semi-space-size=2`): Wren is `bin/wren.js serve` on a fresh
 // database with the account alice and an app token; the baseline is bench/bare-hono.mjs.
 // 1. Start-up: each is started STARTS times, interleaved, timed from spawn to its first 200; medians compared.
 // 2. Idle: both are started together and left alone SETTLE_S seconds; then their resident memory (VmRSS).

@@ -5,7 +5,7 @@
 // Options (environment): ACTIVITIES (5000), CONNECTIONS (64), SENDERS (16), APPLY_TIMEOUT_S (120); any
 // WREN_* key, e.g. WREN_FEDERATION_INBOX_CONCURRENCY=8.
 //
-// Wren runs as production runs it (`node --max-semi-space-size=1 bin/wren.js serve`, the compiled tree) on a
+// Wren runs as production runs it (`node --max-semi-space-size=2 bin/wren.js serve`, the compiled tree) on a
 // temporary database with the account alice. This process serves SENDERS remote actors on 127.0.0.1 (their
 // actor documents and RSA keys, so Wren fetches each key once), signs every activity beforehand (a Create of
 // a note mentioning alice, which Wren stores with its mention and notification), sends a warm-up of eight
