@@ -113,7 +113,6 @@ export function checkSecondFactor(ctx: Context, c: HonoContext, params: Params):
   return { kind: "ok", userId };
 }
 
-/** The fields of the second-factor step; the caller wraps them in its form (action, CSRF, carried fields). */
 /** The username and password fields and the button of every login form (/login, OAuth, remote interaction). */
 export function credentialFields(username = ""): Html {
   return html`<label for="username">Username</label>
@@ -123,6 +122,7 @@ export function credentialFields(username = ""): Html {
 <p><button type="submit">Log in</button></p>`;
 }
 
+/** The fields of the second-factor step; the caller wraps them in its form (action, CSRF, carried fields). */
 export function secondFactorFields(loginToken: string): Html {
   return html`<input type="hidden" name="login_token" value="${loginToken}">
 <label for="code">Code from your authenticator app, or a recovery code</label>
